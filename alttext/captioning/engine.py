@@ -1,0 +1,232 @@
+"""The captioner: one model per process, fed batches, with decoding running ahead of it.
+
+The model is loaded once. ``caption_stream`` takes any sequence of items plus a function that decodes one
+item into an image; a small thread pool decodes and preprocesses the next batches while the model works
+on the current one (Pillow releases the GIL), and a bounded window keeps memory flat however many items
+come through.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+from PIL import Image
+
+from alttext.alt_text import to_alt_text
+from alttext.captioning.loading import LoadedModel, load_model
+from alttext.images import ImageError
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+QUANTIZE_CHOICES = ("none", "int8")
+
+
+@dataclass
+class CaptionOutcome(Generic[T]):
+    """What happened to one input item: a caption, or an error message (never both)."""
+
+    item: T
+    raw_caption: str | None = None
+    alt_text: str | None = None
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+_threads_configured = False
+
+
+def configure_torch_threads(threads: int | None) -> None:
+    """One process-wide decision; torch must not be told twice (interop threads can't change later)."""
+    global _threads_configured
+    import torch
+
+    if _threads_configured:
+        return
+    if threads:
+        torch.set_num_threads(threads)
+    _threads_configured = True
+
+
+class Captioner:
+    """Loads a model once and captions batches of images."""
+
+    def __init__(
+        self,
+        model_ref: str,
+        *,
+        device: str = "auto",
+        beams: int | None = None,
+        max_new_tokens: int | None = None,
+        batch_size: int = 8,
+        quantize: str = "none",
+        threads: int | None = None,
+        loaded: LoadedModel | None = None,
+    ) -> None:
+        if quantize not in QUANTIZE_CHOICES:
+            raise ValueError(f"quantize must be one of {', '.join(QUANTIZE_CHOICES)}, not {quantize!r}")
+        if batch_size < 1:
+            raise ValueError("batch size must be at least 1")
+        configure_torch_threads(threads)
+        self.loaded = loaded or load_model(model_ref, device)
+        self.batch_size = batch_size
+        self.quantize = quantize
+        if quantize == "int8":
+            if self.loaded.device != "cpu":
+                raise ValueError("--quantize int8 is for CPU inference; use --device cpu")
+            from alttext.captioning.quantize import quantize_int8
+
+            self.loaded.model = quantize_int8(self.loaded.model)
+        self.generation_kwargs = self._generation_kwargs(beams, max_new_tokens)
+        self._model_lock = threading.Lock()  # one generate() at a time per model
+        self.calls = 0  # model invocations (tests count these to prove a rescan captions nothing)
+
+    # -- settings ------------------------------------------------------------------------------
+    def _generation_kwargs(self, beams: int | None, max_new_tokens: int | None) -> dict[str, Any]:
+        config = self.loaded.model.generation_config
+        kwargs: dict[str, Any] = {}
+        if beams is not None:
+            if beams < 1:
+                raise ValueError("beams must be at least 1")
+            kwargs["num_beams"] = beams
+        if max_new_tokens is not None:
+            if max_new_tokens < 1:
+                raise ValueError("max tokens must be at least 1")
+            kwargs["max_new_tokens"] = max_new_tokens
+            kwargs["max_length"] = None
+        elif config.max_new_tokens is None and (config.max_length or 20) <= 1:
+            kwargs["max_new_tokens"] = 30
+        return kwargs
+
+    @property
+    def model_id(self) -> str:
+        return self.loaded.model_id
+
+    @property
+    def revision(self) -> str | None:
+        return self.loaded.revision
+
+    @property
+    def generation_params(self) -> dict[str, Any]:
+        """The settings that shaped a caption, stored with it for provenance."""
+        config = self.loaded.model.generation_config
+        beams = self.generation_kwargs.get("num_beams", config.num_beams or 1)
+        params: dict[str, Any] = {"num_beams": beams}
+        if "max_new_tokens" in self.generation_kwargs:
+            params["max_new_tokens"] = self.generation_kwargs["max_new_tokens"]
+        elif config.max_new_tokens is not None:
+            params["max_new_tokens"] = config.max_new_tokens
+        else:
+            params["max_length"] = config.max_length
+        if self.quantize != "none":
+            params["quantize"] = self.quantize
+        return params
+
+    # -- the model -----------------------------------------------------------------------------
+    def preprocess(self, image: Image.Image) -> np.ndarray:
+        """Pixel values for one image, shape (C, H, W); thread-safe, runs in the prefetch pool."""
+        processed = self.loaded.image_processor(images=[image], return_tensors="np")
+        return np.asarray(processed["pixel_values"][0], dtype=np.float32)
+
+    def _uses_shared_cross_cache(self) -> bool:
+        return bool(getattr(self.loaded.model.config, "is_encoder_decoder", False))
+
+    def generate(self, pixel_values: np.ndarray) -> list[str]:
+        """Raw captions for a stacked batch of preprocessed images."""
+        import torch
+
+        batch = torch.from_numpy(np.ascontiguousarray(pixel_values)).to(self.loaded.device)
+        kwargs = dict(self.generation_kwargs)
+        if self._uses_shared_cross_cache():
+            from alttext.captioning.fast_beam import SharedCrossAttentionCache
+
+            kwargs["past_key_values"] = SharedCrossAttentionCache()
+        with self._model_lock, torch.inference_mode():
+            output = self.loaded.model.generate(pixel_values=batch, **kwargs)
+            self.calls += 1
+        texts = self.loaded.tokenizer.batch_decode(output, skip_special_tokens=True)
+        return [" ".join(text.split()) for text in texts]
+
+    def caption_images(self, images: list[Image.Image]) -> list[str]:
+        """Raw captions for already-decoded images, in batches."""
+        captions: list[str] = []
+        for start in range(0, len(images), self.batch_size):
+            chunk = images[start : start + self.batch_size]
+            captions.extend(self.generate(np.stack([self.preprocess(image) for image in chunk])))
+        return captions
+
+    # -- the pipeline --------------------------------------------------------------------------
+    def caption_stream(
+        self,
+        items: Iterable[T],
+        load: Callable[[T], Image.Image],
+        *,
+        workers: int = 2,
+    ) -> Iterator[CaptionOutcome[T]]:
+        """Caption every item, in input order; a failing item yields an outcome with ``error`` set.
+
+        Decoding runs up to two batches ahead of the model in ``workers`` threads.
+        """
+
+        def prepare(item: T) -> np.ndarray:
+            return self.preprocess(load(item))
+
+        window = self.batch_size * 2
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="alttext-decode") as pool:
+            pending: deque[tuple[T, Future[np.ndarray]]] = deque()
+            iterator = iter(items)
+            exhausted = False
+            while True:
+                while not exhausted and len(pending) < window + self.batch_size:
+                    try:
+                        item = next(iterator)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    pending.append((item, pool.submit(prepare, item)))
+                if not pending:
+                    return
+                batch_items: list[tuple[T, np.ndarray]] = []
+                failed: list[CaptionOutcome[T]] = []
+                order: list[tuple[T, int | None]] = []
+                while pending and len(batch_items) < self.batch_size:
+                    item, future = pending.popleft()
+                    try:
+                        pixels = future.result()
+                    except ImageError as exc:
+                        failed.append(CaptionOutcome(item, error=str(exc)))
+                        order.append((item, None))
+                        continue
+                    except Exception as exc:  # a decoder bug must not stop the batch
+                        logger.debug("unexpected error preparing %r", item, exc_info=True)
+                        failed.append(CaptionOutcome(item, error=f"cannot prepare image: {exc}"))
+                        order.append((item, None))
+                        continue
+                    order.append((item, len(batch_items)))
+                    batch_items.append((item, pixels))
+                captions: list[str] = []
+                if batch_items:
+                    captions = self.generate(np.stack([pixels for _, pixels in batch_items]))
+                failures = iter(failed)
+                for item, index in order:
+                    if index is None:
+                        yield next(failures)
+                    else:
+                        raw = captions[index]
+                        alt = to_alt_text(raw)
+                        if alt:
+                            yield CaptionOutcome(item, raw_caption=raw, alt_text=alt)
+                        else:
+                            yield CaptionOutcome(item, raw_caption=raw, error="the model produced no caption")

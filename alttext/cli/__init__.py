@@ -1,0 +1,58 @@
+"""The ``alttext`` command. Subcommands live one per module and are imported only when used, so that
+``alttext search`` answers without importing torch."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+import click
+
+from alttext import __version__
+from alttext.config import ConfigError, load_settings
+
+# name -> "module:attribute"; a new command is one line here plus its module.
+COMMANDS: dict[str, str] = {
+    "caption": "alttext.cli.caption:caption",
+    "config": "alttext.cli.config_cmd:config",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        return getattr(importlib.import_module(module_name), attribute)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", "db", metavar="PATH", help="SQLite index file (default: per-user data folder).")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(__version__, prog_name="alttext")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, verbose: int) -> None:
+    """Accessible alt text for photo libraries, from local vision models."""
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    settings = settings.replace(db=db, verbose=True if verbose else None)
+    for warning in settings.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    level = logging.WARNING
+    if verbose == 1 or settings.verbose:
+        level = logging.INFO
+    if verbose >= 2:
+        level = logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    ctx.obj = settings
+
+
+def main() -> None:
+    cli(prog_name="alttext")

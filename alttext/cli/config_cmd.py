@@ -1,0 +1,29 @@
+"""``alttext config``: the effective settings and where each came from."""
+
+from __future__ import annotations
+
+import click
+
+from alttext.cli.common import echo_json, settings_from
+from alttext.config import config_path
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def config(ctx: click.Context, as_json: bool) -> None:
+    """Show the effective settings and their sources (secrets are never shown)."""
+    settings = settings_from(ctx)
+    rows = settings.public_items()
+    if as_json:
+        echo_json(
+            {
+                "config_file": str(config_path()),
+                "settings": {name: {"value": value, "source": source} for name, value, source in rows},
+            }
+        )
+        return
+    click.echo(f"config file: {config_path()}")
+    width = max(len(name) for name, _, _ in rows)
+    for name, value, source in rows:
+        click.echo(f"{name:<{width}}  {value!r}  ({source})")

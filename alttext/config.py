@@ -1,0 +1,176 @@
+"""Effective settings: built-in defaults < config file (TOML) < ``ALTTEXT_*`` environment < command-line flags.
+
+Every value remembers where it came from so ``alttext config`` can explain it. Secrets (the OpenAI key)
+are never printed and never stored in the index.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+APP_NAME = "alttext"
+DEFAULT_MODEL = "nlpconnect/vit-gpt2-image-captioning"
+
+
+class ConfigError(Exception):
+    """The configuration file or an environment variable holds a value we cannot use."""
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def _optional_int(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    return int(value)
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    name: str
+    default: Any
+    parse: Callable[[Any], Any]
+    help: str
+    secret: bool = False
+
+    @property
+    def env_var(self) -> str:
+        return f"ALTTEXT_{self.name.upper()}"
+
+
+def _default_db() -> str:
+    return str(platformdirs.user_data_path(APP_NAME) / "index.sqlite3")
+
+
+SPECS: tuple[SettingSpec, ...] = (
+    SettingSpec("model", DEFAULT_MODEL, str, "captioning model: Hugging Face hub id or local folder"),
+    SettingSpec("db", None, str, "path of the SQLite index"),
+    SettingSpec("beams", None, _optional_int, "beam width (default: the model's generation config)"),
+    SettingSpec("max_tokens", None, _optional_int, "max new tokens (default: the model's generation config)"),
+    SettingSpec("batch_size", 8, int, "images per model call"),
+    SettingSpec("quantize", "none", str, "none or int8 (dynamic int8 on CPU)"),
+    SettingSpec("device", "auto", str, "auto, cpu, cuda, cuda:N or mps"),
+    SettingSpec("threads", None, _optional_int, "torch CPU threads (default: all cores)"),
+    SettingSpec("lang", "en", str, "language of the alt text (used in XMP Lang Alt)"),
+    SettingSpec("max_image_pixels", 178_956_970, int, "decompression-bomb limit in pixels"),
+    SettingSpec("url_max_bytes", 50 * 1024 * 1024, int, "largest image downloaded from a URL"),
+    SettingSpec("url_timeout", 20.0, float, "seconds before a URL download gives up"),
+    SettingSpec("scan_interval", 3600.0, float, "seconds between reconcile scans in `watch`"),
+    SettingSpec("settle_seconds", 2.0, float, "a file must be unchanged this long before captioning"),
+    SettingSpec("embed_fields", "alt", str, "comma list of alt,description,exif,iptc"),
+    SettingSpec("sidecar_name", "ext.xmp", str, "sidecar naming: ext.xmp (IMG.jpg.xmp) or xmp (IMG.xmp)"),
+    SettingSpec("openai_base_url", None, str, "OpenAI-compatible endpoint for variants"),
+    SettingSpec("openai_model", "gpt-3.5-turbo", str, "chat model for creative variants"),
+    SettingSpec("openai_api_key", None, str, "API key (prefer OPENAI_API_KEY)", secret=True),
+    SettingSpec("variants_max_requests", 200, int, "cap on chat requests per run"),
+    SettingSpec("verbose", False, _to_bool, "more log output"),
+)
+SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
+
+# Standard variables that other tools already use; they rank with the ALTTEXT_* ones.
+EXTRA_ENV = {"openai_api_key": "OPENAI_API_KEY", "openai_base_url": "OPENAI_BASE_URL"}
+
+
+def config_path() -> Path:
+    override = os.environ.get("ALTTEXT_CONFIG")
+    if override:
+        return Path(override).expanduser()
+    return platformdirs.user_config_path(APP_NAME) / "config.toml"
+
+
+@dataclass
+class Settings:
+    values: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["values"][name]
+        except KeyError as exc:
+            raise AttributeError(name) from exc
+
+    def replace(self, **overrides: Any) -> Settings:
+        """A copy with command-line overrides applied (None means 'flag not given')."""
+        values, sources = dict(self.values), dict(self.sources)
+        for name, value in overrides.items():
+            if value is None:
+                continue
+            values[name] = SPEC_BY_NAME[name].parse(value)
+            sources[name] = "command line"
+        return Settings(values, sources, list(self.warnings))
+
+    def public_items(self) -> list[tuple[str, Any, str]]:
+        """(name, value, source) for every setting; secrets are replaced by "set (hidden)" or None."""
+        rows = []
+        for spec in SPECS:
+            value = self.values.get(spec.name)
+            if spec.secret:
+                value = "set (hidden)" if value else None
+            rows.append((spec.name, value, self.sources.get(spec.name, "default")))
+        return rows
+
+
+def _read_config_file(path: Path, warnings: list[str]) -> Mapping[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    unknown = sorted(set(data) - set(SPEC_BY_NAME))
+    if unknown:
+        warnings.append(f"config file {path}: unknown setting(s) ignored: {', '.join(unknown)}")
+    if data.get("openai_api_key"):
+        mode = path.stat().st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            warnings.append(
+                f"config file {path} holds an API key but is readable by others; run: chmod 600 {path}"
+            )
+    return data
+
+
+def load_settings(environ: Mapping[str, str] | None = None, path: Path | None = None) -> Settings:
+    environ = os.environ if environ is None else environ
+    path = config_path() if path is None else path
+    settings = Settings()
+    file_values = _read_config_file(path, settings.warnings)
+    for spec in SPECS:
+        value: Any = spec.default
+        source = "default"
+        if spec.name in file_values:
+            value, source = file_values[spec.name], f"config file {path}"
+        for var in (spec.env_var, EXTRA_ENV.get(spec.name)):
+            if var and environ.get(var) not in (None, ""):
+                value, source = environ[var], f"environment {var}"
+                break
+        if value is not None:
+            try:
+                value = spec.parse(value)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"setting {spec.name} from {source}: {exc}") from exc
+        settings.values[spec.name] = value
+        settings.sources[spec.name] = source
+    if settings.values["db"] is None:
+        settings.values["db"] = _default_db()
+    return settings

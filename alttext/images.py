@@ -1,0 +1,144 @@
+"""Decoding images for the model: safe against bad input, correct for every colour mode.
+
+Pillow does the decoding (never the writing: see DESIGN.md §4). Everything that can go wrong with a file
+becomes an :class:`ImageError` with a one-line reason, so one bad file never stops a batch.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+# Extensions we treat as images when walking folders. RAW formats are listed for metadata (sidecars)
+# but only captioned when Pillow can decode them.
+IMAGE_EXTENSIONS = frozenset(
+    {
+        ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".tif", ".tiff", ".gif", ".bmp",
+        ".heic", ".heif", ".avif",
+    }
+)
+
+DEFAULT_MAX_PIXELS = 178_956_970  # Pillow's own default bomb limit.
+
+_heif_registered = False
+
+
+class ImageError(Exception):
+    """A file or download that cannot be turned into an image; the message is shown to the user."""
+
+
+def _register_heif() -> None:
+    global _heif_registered
+    if _heif_registered:
+        return
+    try:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+    except ImportError:  # optional at run time; HEIC files then fail with a clear error
+        pass
+    _heif_registered = True
+
+
+def is_image_path(path: str | os.PathLike[str]) -> bool:
+    name = os.fspath(path)
+    base = os.path.basename(name)
+    if base.startswith(".") or base.endswith((".part", ".crdownload", ".tmp", "~")):
+        return False
+    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to 8-bit RGB; transparency is composited onto white."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        # 16/32-bit greyscale: stretch the real range to 8 bits instead of clipping at 255.
+        array = np.asarray(image, dtype=np.float64)
+        low, high = float(array.min()), float(array.max())
+        scale = 255.0 / (high - low) if high > low else 0.0
+        array = ((array - low) * scale).clip(0, 255).astype(np.uint8)
+        return Image.fromarray(array, mode="L").convert("RGB")
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("LA", "La", "PA"):
+        image = image.convert("RGBA")
+    if image.mode == "RGBa":
+        image = image.convert("RGBA")
+    if image.mode == "RGBA":
+        background = Image.new("RGB", image.size, (255, 255, 255))
+        background.paste(image, mask=image.getchannel("A"))
+        return background
+    return image.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
+
+
+def open_image(
+    source: str | os.PathLike[str] | bytes,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    draft_size: int | None = None,
+) -> Image.Image:
+    """Decode ``source`` (a path or the file's bytes) into an upright RGB image.
+
+    ``draft_size`` lets JPEG decoding scale down by 1/2–1/8 in the DCT when the picture is much larger
+    than the model needs (several times faster on camera photos); the result stays at least that size.
+    """
+    _register_heif()
+    if isinstance(source, bytes):
+        if not source:
+            raise ImageError("empty file (0 bytes)")
+        stream: io.BytesIO | Path = io.BytesIO(source)
+    else:
+        stream = Path(source)
+        try:
+            if stream.stat().st_size == 0:
+                raise ImageError("empty file (0 bytes)")
+        except FileNotFoundError as exc:
+            raise ImageError("file vanished before it could be read") from exc
+        except PermissionError as exc:
+            raise ImageError("permission denied") from exc
+        except OSError as exc:
+            raise ImageError(f"cannot read file: {exc.strerror or exc}") from exc
+
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between 1x and 2x its limit; we refuse at 1x.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(stream) as image:
+                width, height = image.size
+                if width * height > max_pixels:
+                    raise ImageError(
+                        f"image too large ({width}x{height} = {width * height} pixels, limit {max_pixels}):"
+                        " possible decompression bomb"
+                    )
+                if draft_size and image.format == "JPEG":
+                    image.draft("RGB", (draft_size, draft_size))
+                image.seek(0)  # first frame of GIF/TIFF/WebP animations
+                image.load()
+                upright = ImageOps.exif_transpose(image)
+                return to_rgb(upright)
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"image too large: possible decompression bomb ({exc})") from exc
+    except UnidentifiedImageError as exc:
+        raise ImageError("not an image, or a format this installation cannot decode") from exc
+    except FileNotFoundError as exc:
+        raise ImageError("file vanished before it could be read") from exc
+    except PermissionError as exc:
+        raise ImageError("permission denied") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        # Pillow reports truncation and corrupt streams as OSError/SyntaxError/ValueError.
+        text = str(exc) or type(exc).__name__
+        if "truncated" in text:
+            text = "image file is truncated"
+        raise ImageError(f"cannot decode image: {text}") from exc
+
+
+# Never let Pillow silently fill a truncated file with grey.
+ImageFile.LOAD_TRUNCATED_IMAGES = False

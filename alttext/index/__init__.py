@@ -1,0 +1,1 @@
+"""The SQLite index: schema, reconcile scans, ingest, search."""

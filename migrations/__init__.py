@@ -1,0 +1,1 @@
+"""Alembic migrations for the alttext index (shipped inside the wheel as alttext.migrations)."""
