@@ -95,19 +95,25 @@ class Captioner:
 
     # -- settings ------------------------------------------------------------------------------
     def _generation_kwargs(self, beams: int | None, max_new_tokens: int | None) -> dict[str, Any]:
+        """Explicit settings for every generate() call: the flags, else the model's generation config.
+
+        Always explicit, because composite models (BLIP) hand generate() to an inner decoder whose own
+        config would otherwise win.
+        """
         config = self.loaded.model.generation_config
-        kwargs: dict[str, Any] = {}
-        if beams is not None:
-            if beams < 1:
-                raise ValueError("beams must be at least 1")
-            kwargs["num_beams"] = beams
+        if beams is not None and beams < 1:
+            raise ValueError("beams must be at least 1")
+        if max_new_tokens is not None and max_new_tokens < 1:
+            raise ValueError("max tokens must be at least 1")
+        kwargs: dict[str, Any] = {"num_beams": beams or config.num_beams or 1}
         if max_new_tokens is not None:
-            if max_new_tokens < 1:
-                raise ValueError("max tokens must be at least 1")
             kwargs["max_new_tokens"] = max_new_tokens
-            kwargs["max_length"] = None
-        elif config.max_new_tokens is None and (config.max_length or 20) <= 1:
-            kwargs["max_new_tokens"] = 30
+        elif config.max_new_tokens is not None:
+            kwargs["max_new_tokens"] = config.max_new_tokens
+        else:
+            kwargs["max_length"] = config.max_length or 20
+        if config.min_length:
+            kwargs["min_length"] = config.min_length
         return kwargs
 
     @property
@@ -121,15 +127,7 @@ class Captioner:
     @property
     def generation_params(self) -> dict[str, Any]:
         """The settings that shaped a caption, stored with it for provenance."""
-        config = self.loaded.model.generation_config
-        beams = self.generation_kwargs.get("num_beams", config.num_beams or 1)
-        params: dict[str, Any] = {"num_beams": beams}
-        if "max_new_tokens" in self.generation_kwargs:
-            params["max_new_tokens"] = self.generation_kwargs["max_new_tokens"]
-        elif config.max_new_tokens is not None:
-            params["max_new_tokens"] = config.max_new_tokens
-        else:
-            params["max_length"] = config.max_length
+        params = dict(self.generation_kwargs)
         if self.quantize != "none":
             params["quantize"] = self.quantize
         return params

@@ -53,6 +53,7 @@ def load_model(ref: str, device: str = "auto") -> LoadedModel:
     from transformers import AutoImageProcessor, AutoModelForImageTextToText, AutoTokenizer
 
     transformers.logging.set_verbosity_error()  # the torchvision fallback notice is not for our users
+    transformers.logging.disable_progress_bar()  # "Loading weights" bars would clutter every command
     local = looks_like_path(ref)
     source = str(Path(ref).expanduser().resolve()) if local else ref
     if local:

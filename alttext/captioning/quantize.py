@@ -7,6 +7,7 @@ into ``nn.Linear`` first; otherwise most of the decoder would stay fp32.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import warnings
 
@@ -45,7 +46,5 @@ def quantize_int8(model: nn.Module) -> nn.Module:
 
 def release_free_heap() -> None:
     """Hand freed fp32 weights back to the OS; glibc otherwise keeps them in the heap (seen as RSS)."""
-    try:
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass

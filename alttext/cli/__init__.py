@@ -16,6 +16,10 @@ from alttext.config import ConfigError, load_settings
 COMMANDS: dict[str, str] = {
     "caption": "alttext.cli.caption:caption",
     "config": "alttext.cli.config_cmd:config",
+    "scan": "alttext.cli.scan:scan",
+    "search": "alttext.cli.search:search",
+    "show": "alttext.cli.show:show",
+    "status": "alttext.cli.status:status",
 }
 
 

@@ -58,3 +58,13 @@ def build_captioner(settings: Settings) -> Any:
         sys.exit(2)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
+
+
+def open_index(settings: Settings) -> Any:
+    """Open (and if needed create or upgrade) the index, or exit with the reason."""
+    from alttext.index.db import Index, IndexError_
+
+    try:
+        return Index(settings.db)
+    except IndexError_ as exc:
+        raise click.ClickException(str(exc)) from exc

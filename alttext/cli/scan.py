@@ -1,0 +1,64 @@
+"""``alttext scan``: bring the index in step with folders and caption what is new."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from contextlib import ExitStack
+
+import click
+
+from alttext.cli.common import build_captioner, display_path, echo_json, model_options, open_index, settings_from
+
+
+@click.command()
+@click.argument("folders", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@model_options
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_context
+def scan(ctx: click.Context, folders: tuple[str, ...], as_json: bool, **model_flags: object) -> None:
+    """Index FOLDERS: caption new and changed images, follow moves, mark deleted files missing.
+
+    Unchanged files are skipped by their size and modification time, without reading them. Ctrl-C is
+    safe: what is captioned is kept and the next run continues. Exits 1 if any file failed.
+    """
+    from alttext.index.scan import scan as run_scan
+
+    settings = settings_from(ctx).replace(**model_flags)  # type: ignore[arg-type]
+    index = open_index(settings)
+    with ExitStack() as bars:
+        progress = _progress_bars(bars) if sys.stderr.isatty() and not as_json else None
+        try:
+            summary = run_scan(
+                index, list(folders), lambda: build_captioner(settings), batch_size=settings.batch_size,
+                max_pixels=settings.max_image_pixels, progress=progress,
+            )
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted: captions so far are saved; run the same command to continue", err=True)
+            sys.exit(130)
+    if as_json:
+        echo_json(summary.as_dict())
+    else:
+        for error in summary.errors:
+            click.echo(f"{display_path(error['path'])}: error: {error['error']}", err=True)
+        for folder in summary.unreadable_dirs:
+            click.echo(f"{display_path(folder)}: error: folder cannot be read", err=True)
+        click.echo(
+            f"new {summary.new}, changed {summary.changed}, moved {summary.moved}, unchanged {summary.unchanged},"
+            f" missing {summary.missing}, restored {summary.restored}, failed {summary.failed}"
+            f" (captioned {summary.captioned}, reused {summary.reused}, from metadata {summary.imported})"
+        )
+    if summary.failed:
+        sys.exit(1)
+
+
+def _progress_bars(stack: ExitStack) -> Callable[[str, int | None], Callable[[int], None]]:
+    from tqdm import tqdm
+
+    def make(label: str, total: int | None) -> Callable[[int], None]:
+        bar = stack.enter_context(
+            tqdm(total=total, desc=label, unit="file", dynamic_ncols=True, leave=True, file=sys.stderr)
+        )
+        return bar.update
+
+    return make

@@ -1,0 +1,50 @@
+"""``alttext show``: everything the index knows about one file."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from alttext.cli.common import display_path, echo_json, open_index, settings_from
+
+
+@click.command()
+@click.argument("path", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="JSON object (see README for the fields).")
+@click.pass_context
+def show(ctx: click.Context, path: str, as_json: bool) -> None:
+    """Show alt text, raw caption, provenance, other copies, variants and errors for PATH."""
+    from alttext.index.queries import describe_file
+
+    info = describe_file(open_index(settings_from(ctx)), path)
+    if info is None:
+        click.echo(f"error: {display_path(path)} is not in the index (run: alttext scan FOLDER)", err=True)
+        sys.exit(1)
+    info["path"] = display_path(info["path"])
+    info["other_paths"] = [display_path(other) for other in info["other_paths"]]
+    if as_json:
+        echo_json(info)
+        return
+    lines = [
+        ("path", info["path"]),
+        ("state", info["state"]),
+        ("alt text", info["alt_text"]),
+        ("raw caption", info["raw_caption"]),
+        ("source", info["source"]),
+        ("status", info["status"]),
+        ("model", info["model"]),
+        ("captioned", info["captioned_at"]),
+        ("error", info["error"]),
+    ]
+    if info["embedded"]:
+        lines.append(("embedded", f"{info['embedded']['where']} at {info['embedded']['at']}"))
+    for label, value in lines:
+        if value is not None:
+            click.echo(f"{label:>12}: {value}")
+    for other in info["other_paths"]:
+        click.echo(f"{'same image':>12}: {other}")
+    for variant in info["variants"]:
+        click.echo(f"{'variant':>12}: [{variant['style']}] {variant['text']}")
+    if len(info["captions"]) > 1:
+        click.echo(f"{'history':>12}: {len(info['captions'])} captions (see --json)")

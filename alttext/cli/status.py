@@ -1,0 +1,30 @@
+"""``alttext status``: how much of the library is indexed, pending, failed or missing."""
+
+from __future__ import annotations
+
+import click
+
+from alttext.cli.common import display_path, echo_json, open_index, settings_from
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="JSON object: files, images, captioned, pending, ...")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Counts by state, watched folders, models used and the index's size."""
+    from alttext.index.queries import index_status
+
+    info = index_status(open_index(settings_from(ctx)))
+    for root in info["roots"]:
+        root["path"] = display_path(root["path"])
+    if as_json:
+        echo_json(info)
+        return
+    click.echo(f"index:     {info['index_path']} ({info['index_bytes'] / 1e6:.1f} MB)")
+    click.echo(f"files:     {info['files']} indexed, {info['pending']} pending, {info['failed']} failed,"
+               f" {info['missing']} missing")
+    click.echo(f"images:    {info['images']} distinct, {info['captioned']} captioned")
+    for model, count in info["models"].items():
+        click.echo(f"model:     {model} ({count} captions)")
+    for root in info["roots"]:
+        click.echo(f"folder:    {root['path']} (last scan {root['last_scan_at'] or 'never'})")

@@ -1,0 +1,68 @@
+"""Storing captions and choosing the one an image shows (DESIGN.md §3: human text wins).
+
+Every caption is kept (a new model adds a row, it never overwrites). The image's current caption is
+the best by: approved or human-written > imported from the file's metadata > newest model caption.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, case, insert, select, update
+
+from alttext.index.models import (
+    SOURCE_HUMAN,
+    SOURCE_METADATA,
+    STATUS_APPROVED,
+    STATUS_EDITED,
+    STATUS_GENERATED,
+    Caption,
+    Image,
+    utcnow,
+)
+
+captions = Caption.__table__
+images = Image.__table__
+
+_RANK = case(
+    (captions.c.status.in_([STATUS_APPROVED, STATUS_EDITED]), 3),
+    (captions.c.source == SOURCE_HUMAN, 3),
+    (captions.c.source == SOURCE_METADATA, 2),
+    else_=1,
+)
+
+
+def refresh_current_caption(connection: Connection, image_id: int) -> int | None:
+    """Point the image at its best caption; returns that caption's id."""
+    best = connection.execute(
+        select(captions.c.id)
+        .where(captions.c.image_id == image_id)
+        .order_by(_RANK.desc(), captions.c.created_at.desc(), captions.c.id.desc())
+        .limit(1)
+    ).scalar()
+    current = connection.execute(select(images.c.caption_id).where(images.c.id == image_id)).scalar()
+    if best != current:
+        connection.execute(update(images).where(images.c.id == image_id).values(caption_id=best))
+    return best
+
+
+def add_caption(
+    connection: Connection,
+    image_id: int,
+    *,
+    text: str,
+    raw_text: str | None,
+    source: str,
+    model: str | None = None,
+    model_revision: str | None = None,
+    params: dict[str, Any] | None = None,
+    status: str = STATUS_GENERATED,
+) -> int:
+    caption_id = connection.execute(
+        insert(captions).values(
+            image_id=image_id, text=text, raw_text=raw_text, source=source, model=model,
+            model_revision=model_revision, params=params, status=status, created_at=utcnow(),
+        )
+    ).inserted_primary_key[0]
+    refresh_current_caption(connection, image_id)
+    return int(caption_id)

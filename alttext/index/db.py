@@ -1,0 +1,123 @@
+"""Opening the SQLite index: connection settings, migrations, and the one-writer discipline.
+
+WAL lets CLI readers run while a scan or the daemon writes. Writers take the write lock up front with
+``BEGIN IMMEDIATE`` (a deferred transaction that upgrades to a writer later can fail with "database is
+locked" instead of waiting); ``busy_timeout`` makes everyone wait instead of failing.
+``synchronous=NORMAL`` can lose the last transactions on power loss, never corrupt: captions can be
+regenerated, and pending work is re-found by the next reconcile scan.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+
+logger = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+class IndexError_(Exception):
+    """The index cannot be opened or upgraded; the message is for the user."""
+
+
+def migrations_dir() -> Path:
+    """Where the Alembic scripts are: inside the installed package, or migrations/ in a checkout."""
+    return Path(str(importlib.resources.files("alttext.migrations")))
+
+
+def _make_engine(path: str, *, write: bool) -> Engine:
+    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (below)
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest migration (no-op when it is already there)."""
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    with engine.begin() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+        if current == head:
+            return
+        logger.info("upgrading index schema from %s to %s", current or "empty", head)
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+class Index:
+    """One SQLite index file: a writer engine and a reader engine on it."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.path.abspath(os.fspath(path))
+        parent = os.path.dirname(self.path)
+        try:
+            os.makedirs(parent, exist_ok=True)
+        except OSError as exc:
+            raise IndexError_(f"cannot create the index folder {parent}: {exc.strerror}") from exc
+        self.writer = _make_engine(self.path, write=True)
+        self.reader = _make_engine(self.path, write=False)
+        try:
+            upgrade(self.writer)
+        except Exception as exc:
+            self.close()
+            raise IndexError_(f"cannot open index {self.path}: {exc}") from exc
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction (BEGIN IMMEDIATE), committed on success."""
+        with self.writer.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.reader.connect() as connection:
+            yield connection
+
+    def size_bytes(self) -> int:
+        total = 0
+        for suffix in ("", "-wal", "-shm"):
+            with suppress(OSError):
+                total += os.path.getsize(self.path + suffix)
+        return total
+
+    def integrity_check(self) -> str:
+        with self.read() as connection:
+            return str(connection.execute(text("PRAGMA integrity_check")).scalar())
+
+    def close(self) -> None:
+        self.writer.dispose()
+        self.reader.dispose()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,175 @@
+"""The index's tables (DESIGN.md §2–3). The schema itself is created only by Alembic migrations.
+
+A *file* is a path with a cheap change check (device, inode, size, mtime). An *image* is content: the
+hash of its decoded pixels. Captions belong to images, so renames, moves and duplicates cost no model
+call, and a metadata-only edit (same pixels) keeps the caption.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class FsPath(TypeDecorator[str]):
+    """A file-system path stored as its raw bytes.
+
+    Linux file names are bytes; a name that is not valid UTF-8 can't be stored as SQLite TEXT, and
+    Python represents it with surrogate escapes. Storing ``os.fsencode(path)`` keeps every name exact.
+    """
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> bytes | None:
+        if value is None:
+            return None
+        return os.fsencode(value)
+
+    def process_result_value(self, value: Any, dialect: Any) -> str | None:
+        if value is None:
+            return None
+        return os.fsdecode(value)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timestamps are stored naive-UTC by SQLite; hand them back timezone-aware."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+# File states. "pending" rows are the durable work queue of a scan.
+PENDING, INDEXED, FAILED, MISSING = "pending", "indexed", "failed", "missing"
+FILE_STATES = (PENDING, INDEXED, FAILED, MISSING)
+
+# Caption provenance.
+SOURCE_MODEL, SOURCE_HUMAN, SOURCE_METADATA = "model", "human", "metadata"
+STATUS_GENERATED, STATUS_EDITED, STATUS_APPROVED = "generated", "edited", "approved"
+
+
+class Root(Base):
+    __tablename__ = "roots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(FsPath, unique=True)
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_scan_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Image(Base):
+    __tablename__ = "images"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pixel_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    # The caption shown and searched: the best one by DESIGN.md §3 (human > metadata > newest model).
+    caption_id: Mapped[int | None] = mapped_column(ForeignKey("captions.id", use_alter=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Caption(Base):
+    __tablename__ = "captions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)  # the alt text
+    raw_text: Mapped[str | None] = mapped_column(Text)  # what the model (or the file) said
+    source: Mapped[str] = mapped_column(String(16))
+    model: Mapped[str | None] = mapped_column(Text)
+    model_revision: Mapped[str | None] = mapped_column(String(64))
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default=STATUS_GENERATED)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class File(Base):
+    __tablename__ = "files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    root_id: Mapped[int | None] = mapped_column(ForeignKey("roots.id", ondelete="SET NULL"), index=True)
+    path: Mapped[str] = mapped_column(FsPath, unique=True)
+    dir: Mapped[str] = mapped_column(FsPath, index=True)  # parent folder: a rescan reads one folder at a time
+    name: Mapped[str] = mapped_column(Text)  # display name (UTF-8), searched by FTS
+    dev: Mapped[int] = mapped_column(BigInteger)
+    inode: Mapped[int] = mapped_column(BigInteger, index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    image_id: Mapped[int | None] = mapped_column(ForeignKey("images.id", ondelete="SET NULL"), index=True)
+    state: Mapped[str] = mapped_column(String(16), default=PENDING, index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    missing_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    indexed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Metadata write-back (alttext embed): what was written, where, when.
+    embedded_caption_id: Mapped[int | None] = mapped_column(ForeignKey("captions.id", ondelete="SET NULL"))
+    embedded_where: Mapped[str | None] = mapped_column(Text)
+    embedded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Variant(Base):
+    __tablename__ = "variants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    caption_id: Mapped[int] = mapped_column(ForeignKey("captions.id", ondelete="CASCADE"), index=True)
+    style: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    llm_model: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Job(Base):
+    """Durable background work (embedding, variants, retries) that must survive a restart."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    target_id: Mapped[int] = mapped_column(Integer)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -1,0 +1,270 @@
+"""The reconcile scan: make the index's list of files match the disk (DESIGN.md §1: scans are the truth).
+
+Walks each root one folder at a time, compares each file's stat tuple with the index's row for that
+folder (one indexed query per folder, no hashing, no decoding), and records what changed:
+
+- new or changed files become ``pending`` (the durable work queue that ingest then drains);
+- files gone from disk become ``missing`` (never erased: they keep their caption if they come back);
+- a new path whose (device, inode, size, mtime) matches a file that just went missing is a move or
+  rename: the old row takes the new path and keeps its image and caption.
+
+An unreadable folder is reported and its known files are left alone rather than marked missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat as stat_module
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
+
+from alttext.images import is_image_path
+from alttext.index.db import Index
+from alttext.index.models import FAILED, INDEXED, MISSING, PENDING, File, Root, utcnow
+
+logger = logging.getLogger(__name__)
+
+files = File.__table__
+roots = Root.__table__
+
+# Failed files are retried on later scans until they have failed this often with the same stat.
+MAX_ATTEMPTS = 3
+FLUSH_EVERY = 2000  # row changes per write transaction during a walk
+
+
+@dataclass
+class ReconcileReport:
+    new: int = 0
+    changed: int = 0
+    moved: int = 0
+    unchanged: int = 0
+    missing: int = 0
+    restored: int = 0
+    unreadable_dirs: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Pending:
+    """Row changes collected while walking, written in batches."""
+
+    inserts: list[dict[str, object]] = field(default_factory=list)
+    updates: list[dict[str, object]] = field(default_factory=list)
+    missing_ids: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.inserts) + len(self.updates) + len(self.missing_ids)
+
+
+def display_name(path: str) -> str:
+    return os.path.basename(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _image_files(folder: str, unreadable: list[str]) -> tuple[list[tuple[str, os.stat_result]], list[str]]:
+    """Image files (path, stat) and subfolders of one folder; unreadable folders are noted, not fatal."""
+    found: list[tuple[str, os.stat_result]] = []
+    subfolders: list[str] = []
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        if not entry.name.startswith("."):
+                            subfolders.append(entry.path)
+                    elif is_image_path(entry.name):
+                        info = entry.stat()  # follows symlinks: a link to a photo is a photo
+                        if stat_module.S_ISREG(info.st_mode):
+                            found.append((entry.path, info))
+                except OSError:
+                    continue  # vanished or dangling link between listing and stat
+    except OSError as exc:
+        logger.warning("cannot read folder %s: %s", folder, exc.strerror or exc)
+        unreadable.append(folder)
+    return found, subfolders
+
+
+def walk(root: str, unreadable: list[str]) -> Iterator[tuple[str, list[tuple[str, os.stat_result]]]]:
+    """(folder, image files) for every folder below root, depth first, sorted for stable order."""
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        found, subfolders = _image_files(folder, unreadable)
+        stack.extend(sorted(subfolders, reverse=True))
+        yield folder, found
+
+
+def ensure_root(connection: Connection, path: str) -> int:
+    row = connection.execute(select(roots.c.id).where(roots.c.path == path)).first()
+    if row:
+        return int(row.id)
+    return int(connection.execute(insert(roots).values(path=path, added_at=utcnow())).inserted_primary_key[0])
+
+
+def _is_under(path: str, folders: list[str]) -> bool:
+    return any(path == folder or path.startswith(folder.rstrip(os.sep) + os.sep) for folder in folders)
+
+
+class Reconciler:
+    def __init__(self, index: Index, on_progress: Callable[[int], None] | None = None) -> None:
+        self.index = index
+        self.on_progress = on_progress
+        self.report = ReconcileReport()
+        self._new_ids_min: int | None = None
+        self._missing_now: set[int] = set()  # went missing in this scan (a move's old half)
+
+    def _flush(self, pending: _Pending) -> None:
+        if not len(pending):
+            return
+        now = utcnow()
+        with self.index.write() as connection:
+            if pending.inserts:
+                result = connection.execute(insert(files).returning(files.c.id), pending.inserts)
+                ids = [row.id for row in result]
+                if ids and self._new_ids_min is None:
+                    self._new_ids_min = min(ids)
+            if pending.updates:
+                connection.execute(
+                    update(files)
+                    .where(files.c.id == bindparam("_id"))
+                    .values(
+                        dev=bindparam("dev"),
+                        inode=bindparam("inode"),
+                        size=bindparam("size"),
+                        mtime_ns=bindparam("mtime_ns"),
+                        state=bindparam("state"),
+                        missing_since=None,
+                        seen_at=now,
+                    ),
+                    pending.updates,
+                )
+            if pending.missing_ids:
+                self._missing_now.update(pending.missing_ids)
+                for start in range(0, len(pending.missing_ids), 500):
+                    chunk = pending.missing_ids[start : start + 500]
+                    connection.execute(
+                        update(files).where(files.c.id.in_(chunk)).values(state=MISSING, missing_since=now)
+                    )
+        if self.on_progress:
+            self.on_progress(len(pending))
+        pending.inserts.clear()
+        pending.updates.clear()
+        pending.missing_ids.clear()
+
+    def scan_root(self, root: str) -> None:
+        root = os.path.abspath(root)
+        with self.index.write() as connection:
+            root_id = ensure_root(connection, root)
+        report = self.report
+        pending = _Pending()
+        visited: set[str] = set()
+        now = utcnow()
+        query = select(
+            files.c.id, files.c.path, files.c.dev, files.c.inode, files.c.size, files.c.mtime_ns,
+            files.c.state, files.c.image_id, files.c.attempts,
+        ).where(files.c.dir == bindparam("folder"))
+        with self.index.read() as reader:
+            for folder, found in walk(root, report.unreadable_dirs):
+                visited.add(folder)
+                known = {row.path: row for row in reader.execute(query, {"folder": folder})}
+                for path, info in found:
+                    row = known.pop(path, None)
+                    stat_key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+                    if row is None:
+                        report.new += 1
+                        pending.inserts.append(
+                            {
+                                "root_id": root_id, "path": path, "dir": folder, "name": display_name(path),
+                                "dev": stat_key[0], "inode": stat_key[1], "size": stat_key[2],
+                                "mtime_ns": stat_key[3], "state": PENDING, "attempts": 0, "seen_at": now,
+                            }
+                        )
+                        continue
+                    same = (row.dev, row.inode, row.size, row.mtime_ns) == stat_key
+                    if same and row.state == INDEXED:
+                        report.unchanged += 1
+                        continue
+                    if same and row.state == MISSING:
+                        report.restored += 1
+                        state = INDEXED if row.image_id is not None else PENDING
+                    elif same and row.state == PENDING:
+                        report.unchanged += 1  # still queued; ingest will get to it
+                        continue
+                    elif same and row.state == FAILED:
+                        if row.attempts >= MAX_ATTEMPTS:
+                            report.unchanged += 1
+                            continue
+                        state = PENDING
+                    else:
+                        report.changed += 1
+                        state = PENDING
+                    pending.updates.append(
+                        {
+                            "_id": row.id, "dev": stat_key[0], "inode": stat_key[1], "size": stat_key[2],
+                            "mtime_ns": stat_key[3], "state": state,
+                        }
+                    )
+                for row in known.values():
+                    if row.state != MISSING:
+                        report.missing += 1
+                        pending.missing_ids.append(row.id)
+                if len(pending) >= FLUSH_EVERY:
+                    self._flush(pending)
+            # Folders that no longer exist (deleted or moved away as a whole).
+            gone_dirs = [
+                folder
+                for (folder,) in reader.execute(
+                    select(files.c.dir).where(files.c.root_id == root_id, files.c.state != MISSING).distinct()
+                )
+                if folder not in visited and not _is_under(folder, report.unreadable_dirs)
+            ]
+            for folder in gone_dirs:
+                for row in reader.execute(query, {"folder": folder}):
+                    if row.state != MISSING:
+                        report.missing += 1
+                        pending.missing_ids.append(row.id)
+        self._flush(pending)
+        with self.index.write() as connection:
+            connection.execute(update(roots).where(roots.c.id == root_id).values(last_scan_at=utcnow()))
+
+    def match_moves(self) -> None:
+        """Pair files that appeared in this scan with files that went missing: same inode and stat."""
+        if self._new_ids_min is None:
+            return
+        new = files.alias("new")
+        old = files.alias("old")
+        pairs = select(new.c.id.label("new_id"), old.c.id.label("old_id"), new.c.path, new.c.dir, new.c.name,
+                       new.c.root_id).join(
+            old,
+            and_(
+                old.c.inode == new.c.inode, old.c.dev == new.c.dev, old.c.size == new.c.size,
+                old.c.mtime_ns == new.c.mtime_ns, old.c.state == MISSING, old.c.image_id.is_not(None),
+            ),
+        ).where(new.c.id >= self._new_ids_min, new.c.state == PENDING, new.c.image_id.is_(None))
+        with self.index.write() as connection:
+            used: set[int] = set()
+            for pair in connection.execute(pairs).all():
+                if pair.old_id in used:
+                    continue  # hard links: one old row moves to one new path
+                used.add(pair.old_id)
+                connection.execute(delete(files).where(files.c.id == pair.new_id))
+                connection.execute(
+                    update(files)
+                    .where(files.c.id == pair.old_id)
+                    .values(path=pair.path, dir=pair.dir, name=pair.name, root_id=pair.root_id, state=INDEXED,
+                            missing_since=None, seen_at=utcnow())
+                )
+                self.report.moved += 1
+                self.report.new -= 1
+                if pair.old_id in self._missing_now:
+                    self.report.missing -= 1
+
+
+def reconcile(index: Index, roots_to_scan: list[str], on_progress: Callable[[int], None] | None = None
+              ) -> ReconcileReport:
+    reconciler = Reconciler(index, on_progress)
+    for root in roots_to_scan:
+        reconciler.scan_root(root)
+    reconciler.match_moves()
+    return reconciler.report

@@ -1,0 +1,110 @@
+"""Full-text search over alt texts and file names (SQLite FTS5, bm25-ranked, Porter-stemmed).
+
+Words are matched in any order. All query words must match first (most precise); if that finds
+fewer than ``limit`` results, files matching any of the words follow, so a chatty query like
+"find the photo of a dog on a beach" still finds the dog on the beach.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import text
+
+from alttext.index.db import Index
+
+# Words that only add noise to a photo search (they're in nearly every caption or query).
+STOPWORDS = frozenset(
+    {
+        "a", "an", "the", "of", "on", "in", "at", "to", "and", "or", "with", "is", "are", "be", "this", "that",
+        "its", "it", "find", "show", "me", "photo", "photos", "picture", "pictures", "image", "images", "pic",
+        "pics", "some", "there",
+    }
+)
+_WORD = re.compile(r"\w+", re.UNICODE)
+HIGHLIGHT_START, HIGHLIGHT_END = "\x02", "\x03"
+
+
+@dataclass
+class SearchHit:
+    file_id: int
+    path: str
+    alt_text: str
+    highlighted: str  # alt text with matches between HIGHLIGHT_START and HIGHLIGHT_END
+    score: float  # higher is better
+    status: str
+    source: str
+
+
+def query_terms(query: str) -> list[str]:
+    words = [word.lower() for word in _WORD.findall(query)]
+    meaningful = [word for word in words if word not in STOPWORDS]
+    return meaningful or words
+
+
+def _fts_expression(terms: list[str], operator: str) -> str:
+    return f" {operator} ".join('"' + term.replace('"', '""') + '"' for term in terms)
+
+
+def _folder_range(folder: str) -> tuple[bytes, bytes]:
+    """Byte range that holds exactly the paths below ``folder`` ('/' + 1 is '0')."""
+    prefix = os.fsencode(os.path.abspath(folder)).rstrip(b"/") + b"/"
+    return prefix, prefix[:-1] + b"0"
+
+
+def search(
+    index: Index, query: str, *, limit: int = 20, under: str | None = None, status: str | None = None
+) -> list[SearchHit]:
+    terms = query_terms(query)
+    if not terms:
+        return []
+    hits: list[SearchHit] = []
+    seen: set[int] = set()
+    expressions = [_fts_expression(terms, "AND")]
+    if len(terms) > 1:
+        expressions.append(_fts_expression(terms, "OR"))
+    for expression in expressions:
+        for hit in _run(index, expression, limit + len(seen), under, status):
+            if hit.file_id not in seen and len(hits) < limit:
+                seen.add(hit.file_id)
+                hits.append(hit)
+        if len(hits) >= limit:
+            break
+    return hits
+
+
+def _run(index: Index, expression: str, limit: int, under: str | None, status: str | None) -> list[SearchHit]:
+    filters = []
+    params: dict[str, object] = {"q": expression, "limit": limit}
+    if under:
+        params["lo"], params["hi"] = _folder_range(under)
+        filters.append("f.path >= :lo AND f.path < :hi")
+    if status:
+        params["status"] = status
+        filters.append("c.status = :status")
+    where = (" AND " + " AND ".join(filters)) if filters else ""
+    # Without filters, FTS5 picks the top rows by rank itself before any join (fast on 1M rows).
+    inner_limit = "" if filters else "LIMIT :limit"
+    sql = f"""
+        SELECT f.id AS file_id, f.path AS path, c.text AS alt_text, m.hl AS highlighted, m.rank AS rank,
+               c.status AS status, c.source AS source
+        FROM (SELECT rowid, rank, highlight(search_fts, 0, char(2), char(3)) AS hl
+              FROM search_fts WHERE search_fts MATCH :q ORDER BY rank {inner_limit}) AS m
+        JOIN files f ON f.id = m.rowid
+        JOIN images i ON i.id = f.image_id
+        JOIN captions c ON c.id = i.caption_id
+        WHERE f.state = 'indexed'{where}
+        ORDER BY m.rank
+        LIMIT :limit
+    """
+    with index.read() as connection:
+        rows = connection.execute(text(sql), params).all()
+    return [
+        SearchHit(
+            file_id=row.file_id, path=os.fsdecode(row.path), alt_text=row.alt_text, highlighted=row.highlighted,
+            score=round(-float(row.rank), 4), status=row.status, source=row.source,
+        )
+        for row in rows
+    ]

@@ -1,0 +1,171 @@
+"""Initial schema: roots, images, captions, files, variants, jobs, and the FTS5 search table.
+
+Revision ID: 0001
+Revises:
+Create Date: 2026-11-22
+
+The FTS5 table and its triggers are hand-written SQL: autogenerate does not see virtual tables, and
+batch_alter_table would drop the triggers. tests/test_migrations.py checks they exist after upgrade.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from alttext.index.models import FsPath, UtcDateTime
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+# One search row per present, captioned file: its alt text and its file name.
+FTS_SQL = [
+    """
+    CREATE VIRTUAL TABLE search_fts USING fts5(
+        alt_text, name, tokenize = 'porter unicode61 remove_diacritics 2'
+    )
+    """,
+    """
+    CREATE TRIGGER files_fts_insert AFTER INSERT ON files
+    WHEN new.state = 'indexed' AND new.image_id IS NOT NULL
+    BEGIN
+        INSERT INTO search_fts(rowid, alt_text, name)
+        SELECT new.id, c.text, new.name FROM images i JOIN captions c ON c.id = i.caption_id
+        WHERE i.id = new.image_id;
+    END
+    """,
+    """
+    CREATE TRIGGER files_fts_delete AFTER DELETE ON files
+    BEGIN
+        DELETE FROM search_fts WHERE rowid = old.id;
+    END
+    """,
+    """
+    CREATE TRIGGER files_fts_update AFTER UPDATE OF state, image_id, name ON files
+    BEGIN
+        DELETE FROM search_fts WHERE rowid = old.id;
+        INSERT INTO search_fts(rowid, alt_text, name)
+        SELECT new.id, c.text, new.name FROM images i JOIN captions c ON c.id = i.caption_id
+        WHERE i.id = new.image_id AND new.state = 'indexed';
+    END
+    """,
+    """
+    CREATE TRIGGER images_fts_caption AFTER UPDATE OF caption_id ON images
+    BEGIN
+        DELETE FROM search_fts WHERE rowid IN (SELECT id FROM files WHERE image_id = new.id);
+        INSERT INTO search_fts(rowid, alt_text, name)
+        SELECT f.id, c.text, f.name FROM files f JOIN captions c ON c.id = new.caption_id
+        WHERE f.image_id = new.id AND f.state = 'indexed';
+    END
+    """,
+    """
+    CREATE TRIGGER captions_fts_text AFTER UPDATE OF text ON captions
+    BEGIN
+        DELETE FROM search_fts WHERE rowid IN (
+            SELECT f.id FROM files f JOIN images i ON i.id = f.image_id WHERE i.caption_id = new.id
+        );
+        INSERT INTO search_fts(rowid, alt_text, name)
+        SELECT f.id, new.text, f.name FROM files f JOIN images i ON i.id = f.image_id
+        WHERE i.caption_id = new.id AND f.state = 'indexed';
+    END
+    """,
+]
+
+FTS_TRIGGERS = ("files_fts_insert", "files_fts_delete", "files_fts_update", "images_fts_caption", "captions_fts_text")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "roots",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("path", FsPath, nullable=False),
+        sa.Column("added_at", UtcDateTime, nullable=False),
+        sa.Column("last_scan_at", UtcDateTime),
+        sa.UniqueConstraint("path", name="uq_roots_path"),
+    )
+    op.create_table(
+        "images",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("pixel_hash", sa.String(64), nullable=False),
+        sa.Column("width", sa.Integer, nullable=False),
+        sa.Column("height", sa.Integer, nullable=False),
+        sa.Column("caption_id", sa.Integer),  # -> captions.id; SQLite can't add the cycle's FK later
+        sa.Column("created_at", UtcDateTime, nullable=False),
+        sa.UniqueConstraint("pixel_hash", name="uq_images_pixel_hash"),
+    )
+    op.create_index("ix_images_caption_id", "images", ["caption_id"])
+    op.create_table(
+        "captions",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("image_id", sa.Integer, sa.ForeignKey("images.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("text", sa.Text, nullable=False),
+        sa.Column("raw_text", sa.Text),
+        sa.Column("source", sa.String(16), nullable=False),
+        sa.Column("model", sa.Text),
+        sa.Column("model_revision", sa.String(64)),
+        sa.Column("params", sa.JSON),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+    )
+    op.create_index("ix_captions_image_id", "captions", ["image_id"])
+    op.create_table(
+        "files",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("root_id", sa.Integer, sa.ForeignKey("roots.id", ondelete="SET NULL")),
+        sa.Column("path", FsPath, nullable=False),
+        sa.Column("dir", FsPath, nullable=False),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("dev", sa.BigInteger, nullable=False),
+        sa.Column("inode", sa.BigInteger, nullable=False),
+        sa.Column("size", sa.BigInteger, nullable=False),
+        sa.Column("mtime_ns", sa.BigInteger, nullable=False),
+        sa.Column("image_id", sa.Integer, sa.ForeignKey("images.id", ondelete="SET NULL")),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("error", sa.Text),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("seen_at", UtcDateTime, nullable=False),
+        sa.Column("missing_since", UtcDateTime),
+        sa.Column("indexed_at", UtcDateTime),
+        sa.Column("embedded_caption_id", sa.Integer, sa.ForeignKey("captions.id", ondelete="SET NULL")),
+        sa.Column("embedded_where", sa.Text),
+        sa.Column("embedded_at", UtcDateTime),
+        sa.UniqueConstraint("path", name="uq_files_path"),
+    )
+    for column in ("root_id", "dir", "inode", "image_id", "state"):
+        op.create_index(f"ix_files_{column}", "files", [column])
+    op.create_table(
+        "variants",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("caption_id", sa.Integer, sa.ForeignKey("captions.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("style", sa.String(32), nullable=False),
+        sa.Column("text", sa.Text, nullable=False),
+        sa.Column("llm_model", sa.Text, nullable=False),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+    )
+    op.create_index("ix_variants_caption_id", "variants", ["caption_id"])
+    op.create_table(
+        "jobs",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("target_id", sa.Integer, nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("next_try_at", UtcDateTime, nullable=False),
+        sa.Column("last_error", sa.Text),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("payload", sa.JSON),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+    )
+    op.create_index("ix_jobs_next_try_at", "jobs", ["next_try_at"])
+    op.create_index("ix_jobs_kind_target_id", "jobs", ["kind", "target_id"])
+    for statement in FTS_SQL:
+        op.execute(statement)
+
+
+def downgrade() -> None:
+    for trigger in FTS_TRIGGERS:
+        op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    op.execute("DROP TABLE IF EXISTS search_fts")
+    for table in ("jobs", "variants", "files", "captions", "images", "roots"):
+        op.drop_table(table)
