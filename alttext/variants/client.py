@@ -1,0 +1,273 @@
+"""The HTTP side: one non-streaming chat call through the official ``openai`` client, with our own
+retries, a per-run request cap and errors that never carry the key.
+
+The openai client's built-in retries are switched off (``max_retries=0``) because the cap must count
+every HTTP request, retries included, and because its policy (e.g. sleeping through Retry-After up to
+two minutes) is not ours; ``retry.RetryPolicy`` decides instead, driven by tenacity.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import openai
+from openai.types.chat import ChatCompletion
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from .errors import MissingCredentials, RequestCapReached, VariantCallError, VariantError, redact
+from .generate import generate
+from .prompt import DEFAULT_N, DEFAULT_STYLE, Message
+from .result import VariantRequest, VariantResult
+from .retry import RetryPolicy, is_retry_status, parse_retry_after
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CHAT_MODEL = "gpt-3.5-turbo"
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+# Local OpenAI-compatible servers (Ollama, llama.cpp, vLLM, LM Studio) ignore the key, but the openai
+# client refuses to start without one.
+PLACEHOLDER_KEY = "no-key-needed"
+_SERVER_MESSAGE_CHARS = 200
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str | None  # the reply's content; None when the server sent none
+    model: str
+    finish_reason: str | None
+    requests: int  # HTTP requests this call took, retries included
+
+
+class VariantClient:
+    """A chat-completions client for creative variants. Thread-safe; one instance per run (the
+    request cap counts per instance — ``reset_request_count()`` starts a new budget)."""
+
+    def __init__(
+        self,
+        base_url: str | None,
+        api_key: str | None,
+        model: str = DEFAULT_CHAT_MODEL,
+        *,
+        timeout: float = 30.0,
+        max_retries: int = 3,
+        max_requests: int | None = 200,
+        backoff_base: float = 0.5,
+        backoff_max: float = 8.0,
+        retry_after_cap: float = 60.0,
+        max_calls_per_caption: int = 3,
+        temperature: float | None = 0.9,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        base_url = (base_url or "").strip() or None
+        api_key = (api_key or "").strip() or None
+        if base_url is None and api_key is None:
+            raise MissingCredentials()
+        if max_calls_per_caption < 1:
+            raise ValueError("max_calls_per_caption must be >= 1")
+        self._secrets = (api_key,)
+        self.base_url = base_url or OPENAI_BASE_URL
+        self.model = model or DEFAULT_CHAT_MODEL
+        self.timeout = timeout
+        self.max_requests = max_requests
+        self.max_calls_per_caption = max_calls_per_caption
+        self.temperature = temperature
+        self.policy = RetryPolicy(max_retries, backoff_base, backoff_max, retry_after_cap)
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._requests_made = 0
+        # An explicit base_url keeps the client from reading OPENAI_BASE_URL itself: config decides.
+        self._openai = openai.OpenAI(
+            base_url=self.base_url,
+            api_key=api_key or PLACEHOLDER_KEY,
+            timeout=timeout,
+            max_retries=0,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Any, **kwargs: Any) -> VariantClient:
+        """Built from ``alttext.config.Settings`` (openai_base_url, openai_api_key, openai_model,
+        variants_max_requests); ``kwargs`` override the rest."""
+        return cls(
+            settings.openai_base_url,
+            settings.openai_api_key,
+            settings.openai_model,
+            max_requests=settings.variants_max_requests,
+            **kwargs,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"VariantClient(base_url={redact(self.base_url)!r}, model={self.model!r}, "
+            f"requests_made={self.requests_made}, max_requests={self.max_requests})"
+        )
+
+    def __enter__(self) -> VariantClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._openai.close()
+
+    # -- request budget ----------------------------------------------------------------------------
+    @property
+    def requests_made(self) -> int:
+        with self._lock:
+            return self._requests_made
+
+    @property
+    def cap_reached(self) -> bool:
+        with self._lock:
+            return self.max_requests is not None and self._requests_made >= self.max_requests
+
+    def reset_request_count(self) -> None:
+        with self._lock:
+            self._requests_made = 0
+
+    def _take_request_slot(self) -> None:
+        with self._lock:
+            if self.max_requests is not None and self._requests_made >= self.max_requests:
+                raise RequestCapReached(self.max_requests)
+            self._requests_made += 1
+
+    # -- the high-level API ------------------------------------------------------------------------
+    def generate(self, request: VariantRequest) -> VariantResult:
+        """Variants for one caption; never raises for call failures (see ``VariantResult.error``)."""
+        return generate(self, request)
+
+    def generate_variants(
+        self, caption: str, n: int = DEFAULT_N, style: str = DEFAULT_STYLE
+    ) -> VariantResult:
+        return generate(self, VariantRequest(caption, n, style))
+
+    # -- one chat call -----------------------------------------------------------------------------
+    def complete(self, messages: Sequence[Message], *, max_tokens: int | None = None) -> Completion:
+        """One chat completion, retried per ``self.policy``. Raises ``VariantError`` subclasses
+        (``RequestCapReached``, ``VariantCallError``), each with ``requests_made`` set."""
+        attempts = 0
+
+        def attempt() -> Completion:
+            nonlocal attempts
+            self._take_request_slot()
+            attempts += 1
+            completion = self._send_once(messages, max_tokens)
+            return Completion(completion.text, completion.model, completion.finish_reason, attempts)
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self.policy.max_retries + 1),
+            retry=retry_if_exception(self.policy.should_retry),
+            wait=self._wait,
+            sleep=self._sleep,
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        try:
+            return retrying(attempt)
+        except VariantError as exc:
+            exc.requests_made = attempts
+            raise
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        return self.policy.wait_seconds(state.attempt_number, exc)
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.warning(
+            "variants: %s; retry %d of %d in %.1f s", exc, state.attempt_number, self.policy.max_retries, wait
+        )
+
+    def _send_once(self, messages: Sequence[Message], max_tokens: int | None) -> Completion:
+        error: VariantCallError | None = None
+        response: object = None
+        try:
+            response = self._openai.chat.completions.create(
+                model=self.model,
+                messages=list(messages),  # type: ignore[arg-type]
+                stream=False,
+                **({"temperature": self.temperature} if self.temperature is not None else {}),
+                **({"max_tokens": max_tokens} if max_tokens else {}),
+            )
+        except openai.OpenAIError as exc:
+            error = self._translate(exc)
+        except (ValueError, TypeError) as exc:  # a 200 whose body is not JSON / not the right shape
+            error = VariantCallError(
+                f"malformed reply from {self._where()}: {type(exc).__name__}", kind="malformed", transient=False
+            )
+        # Raised outside the except blocks so the openai exception (whose text can quote the server's
+        # reply, and whose request holds the Authorization header) is not chained as __context__.
+        if error is not None:
+            raise error
+        return self._read_completion(response)
+
+    def _read_completion(self, response: object) -> Completion:
+        choices = getattr(response, "choices", None) if isinstance(response, ChatCompletion) else None
+        message = getattr(choices[0], "message", None) if choices else None
+        content = getattr(message, "content", None)
+        if message is None or not (content is None or isinstance(content, str)):
+            raise VariantCallError(
+                f"malformed reply from {self._where()}: no choices[0].message.content",
+                kind="malformed",
+                transient=False,
+            )
+        assert isinstance(response, ChatCompletion)
+        model = response.model if isinstance(response.model, str) and response.model else self.model
+        return Completion(content, model, getattr(choices[0], "finish_reason", None), 1)
+
+    def _where(self) -> str:
+        return redact(self.base_url, self._secrets)
+
+    def _translate(self, exc: openai.OpenAIError) -> VariantCallError:
+        where = self._where()
+        if isinstance(exc, openai.APITimeoutError):
+            return VariantCallError(
+                f"chat request to {where} timed out after {self.timeout:g} s", kind="timeout", transient=True
+            )
+        if isinstance(exc, openai.APIConnectionError):
+            cause = exc.__cause__ or exc.__context__
+            detail = redact(str(cause), self._secrets)[:_SERVER_MESSAGE_CHARS] if cause else ""
+            return VariantCallError(
+                f"cannot reach {where}" + (f": {detail}" if detail else ""), kind="connection", transient=True
+            )
+        if isinstance(exc, openai.APIStatusError):
+            status = exc.status_code
+            retry_after = parse_retry_after(exc.response.headers)
+            text = f"HTTP {status} from {where}"
+            server_message = _server_message(exc.body)
+            if server_message:
+                text += ": " + redact(server_message, self._secrets)[:_SERVER_MESSAGE_CHARS]
+            if retry_after is not None:
+                text += f" (Retry-After {retry_after:g} s)"
+            if status == 429:
+                kind = "rate_limited"
+            elif status >= 500:
+                kind = "server_error"
+            else:
+                kind = "http_error"
+            return VariantCallError(
+                text, kind=kind, transient=is_retry_status(status), status=status, retry_after=retry_after
+            )
+        if isinstance(exc, openai.APIResponseValidationError):
+            return VariantCallError(f"malformed reply from {where}", kind="malformed", transient=False)
+        return VariantCallError(
+            f"chat request to {where} failed: {type(exc).__name__}", kind="error", transient=False
+        )
+
+
+def _server_message(body: object) -> str:
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict):
+            inner = inner.get("message")
+        if isinstance(inner, str):
+            return " ".join(inner.split())
+    if isinstance(body, str):
+        return " ".join(body.split())
+    return ""
