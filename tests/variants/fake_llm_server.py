@@ -30,10 +30,12 @@ A reply is a ``Reply`` or a callable ``(RecordedRequest) -> Reply`` (to answer f
 Requests with ``"stream": true`` are answered 400 (the fake does not stream: it doubles as a check that
 callers use the non-streaming path); unknown paths get 404 in OpenAI's error format.
 
-Use from a test folder other than ``tests/variants``: put ``tests/variants`` on ``sys.path`` (e.g. in a
-``conftest.py``: ``sys.path.insert(0, str(Path(__file__).parent / "variants"))``) and
-``from fake_llm_server import FakeLLMServer, Reply``. The ``fake_llm`` pytest fixture below can be
-re-exported from any ``conftest.py`` with ``from fake_llm_server import fake_llm  # noqa: F401``.
+Use from another test folder: ``tests/conftest.py`` puts ``tests/`` on ``sys.path``, so
+``from variants.fake_llm_server import FakeLLMServer, Reply, TEST_API_KEY`` works anywhere; re-export the
+``fake_llm`` fixture below from a ``conftest.py`` (``from variants.fake_llm_server import fake_llm  #
+noqa: F401``) or start a server yourself (``with FakeLLMServer() as server: ...``). The server is a real
+socket, so a subprocess (the installed ``alttext`` command with ``OPENAI_BASE_URL=server.base_url``)
+can use it too.
 """
 
 from __future__ import annotations
