@@ -66,7 +66,7 @@ def to_alt_text(raw_caption: str, max_length: int = MAX_ALT_LENGTH) -> str:
     if not text:
         return ""
     text = text[0].upper() + text[1:]
-    text = _shorten(text, max_length)
+    text = _shorten(text, max_length - 1)  # room for the final period
     if text[-1] not in ".!?":
         text += "."
     return text

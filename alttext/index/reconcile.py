@@ -167,6 +167,8 @@ class Reconciler:
         with self.index.read() as reader:
             for folder, found in walk(root, report.unreadable_dirs):
                 visited.add(folder)
+                if report.unreadable_dirs and report.unreadable_dirs[-1] == folder:
+                    continue  # can't list it: its known files are not missing, just out of sight
                 known = {row.path: row for row in reader.execute(query, {"folder": folder})}
                 for path, info in found:
                     row = known.pop(path, None)

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Sets up alttext on a fresh Debian/Ubuntu machine: a virtual environment in .venv with the CPU build of
+# PyTorch, alttext itself, and exiftool. `--test` adds what the test suite needs. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras=""
+[ "${1:-}" = "--test" ] && extras="[test]"
+
+# exiftool: alttext writes HEIC/AVIF metadata through it; the tests use it as an independent oracle.
+if ! command -v exiftool >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libimage-exiftool-perl >/dev/null
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libimage-exiftool-perl >/dev/null
+  else
+    echo "note: exiftool not found; HEIC/AVIF files will get XMP sidecars (apt-get install libimage-exiftool-perl)" >&2
+  fi
+fi
+
+python="${PYTHON:-python3}"
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+# The CPU build first: an unpinned torch would pull a multi-GB CUDA build. Users with a GPU can install
+# their own torch before running this script; anything satisfying torch>=2.4 is kept.
+.venv/bin/python -m pip install -q "torch==2.13.0"
+.venv/bin/python -m pip install -q -e ".${extras}"
+echo "alttext installed: $(.venv/bin/alttext --version)"

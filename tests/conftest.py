@@ -1,0 +1,69 @@
+"""Shared test fixtures. Every test runs with its own config, index and Hugging Face cache, offline."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).parent
+FIXTURE_MODEL = TESTS / "fixtures" / "shapes-captioner"
+sys.path.insert(0, str(TESTS))  # tests.tiny_models and fixtures.shapes import as top-level helpers
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local/share"))
+    monkeypatch.setenv("HF_HOME", str(home / ".cache/huggingface"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # no test may reach the network
+    for name in list(os.environ):
+        if name.startswith("ALTTEXT_") or name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+            monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-weight tiny vit-gpt2 model folder (proves plumbing, not caption quality)."""
+    from tiny_models import build_tiny_vit_gpt2
+
+    return build_tiny_vit_gpt2(tmp_path_factory.mktemp("tiny-vit-gpt2"))
+
+
+@pytest.fixture(scope="session")
+def shapes_model() -> Path:
+    """The trained fixture captioner (see tests/fixtures/README.md)."""
+    assert (FIXTURE_MODEL / "config.json").is_file(), "fixture model missing: see tests/fixtures/README.md"
+    return FIXTURE_MODEL
+
+
+@pytest.fixture(scope="session")
+def shapes_captioner(shapes_model: Path):  # -> alttext.captioning.Captioner
+    """One loaded fixture captioner shared by the tests that only need captions."""
+    from alttext.captioning import Captioner
+
+    return Captioner(str(shapes_model), device="cpu")
+
+
+def alttext_command() -> list[str]:
+    """The installed console script next to this Python (the real entry point, not CliRunner)."""
+    script = Path(sys.executable).parent / "alttext"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("alttext")
+    assert found, "the alttext command is not installed"
+    return [found]
+
+
+def run_alttext(*args: str, env: dict[str, str] | None = None, timeout: float = 300,
+                input: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*alttext_command(), *args], capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, **(env or {})}, input=input,
+    )
