@@ -156,7 +156,7 @@ def test_pixel_edit_is_recaptioned(index: Index, library: Path, captioner: Capti
     edited = photo("coffee").copy()
     edited.paste((255, 0, 0), (0, 0, 50, 50))
     edited.save(target)
-    summary, factory = run_scan(index, [library], captioner)
+    summary, _ = run_scan(index, [library], captioner)
     assert summary.changed == 1 and summary.captioned == 1 and summary.model_calls == 1
     after = describe_file(index, str(target))
     assert after["image"]["pixel_hash"] != before and after["alt_text"]
@@ -268,9 +268,6 @@ def test_interrupted_ingest_resumes_and_captions_each_image_once(index: Index, t
     reconcile(index, [str(folder)])
     calls: list[int] = []
     stop_after: Callable[[], bool] = lambda: len(calls) >= 1  # noqa: E731
-
-    class Interrupting(Captioner):
-        pass
 
     original_generate = captioner.generate
 

@@ -26,10 +26,10 @@ def build_tiny_vit_gpt2(folder: Path, *, seed: int = 0, image_size: int = 32) ->
     import torch
     from transformers import (
         GPT2Config,
-        ViTConfig,
-        ViTImageProcessor,
         VisionEncoderDecoderConfig,
         VisionEncoderDecoderModel,
+        ViTConfig,
+        ViTImageProcessor,
     )
 
     torch.manual_seed(seed)
