@@ -1,0 +1,1 @@
+"""The folder-watching daemon: events as hints, reconcile scans as the truth."""

@@ -1,0 +1,1 @@
+"""Getting alt text to websites: review, lint, exports, HTML alt filling, semantic search."""
