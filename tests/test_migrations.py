@@ -1,0 +1,104 @@
+"""The schema comes only from Alembic migrations, from a checkout and from an installed wheel."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from alttext.index.db import Index, migrations_dir
+
+REPO = Path(__file__).resolve().parent.parent
+FTS_TRIGGERS = {"files_fts_insert", "files_fts_delete", "files_fts_update", "images_fts_caption",
+                "captions_fts_text"}
+
+
+def _schema(path: Path) -> tuple[set[str], set[str]]:
+    with sqlite3.connect(path) as connection:
+        rows = connection.execute("SELECT type, name FROM sqlite_master").fetchall()
+    return {name for kind, name in rows if kind == "table"}, {name for kind, name in rows if kind == "trigger"}
+
+
+def test_alembic_upgrade_head_from_an_empty_file_creates_tables_and_fts_triggers(tmp_path: Path) -> None:
+    db = tmp_path / "empty.sqlite3"
+    db.touch()
+    result = subprocess.run(
+        [sys.executable, "-m", "alembic", "-c", str(REPO / "migrations" / "alembic.ini"), "-x", f"db={db}",
+         "upgrade", "head"],
+        capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    tables, triggers = _schema(db)
+    assert {"files", "images", "captions", "variants", "jobs", "roots", "search_fts"} <= tables
+    assert FTS_TRIGGERS <= triggers
+
+
+def test_index_open_migrates_and_settings_are_applied(tmp_path: Path) -> None:
+    with Index(tmp_path / "new" / "index.sqlite3") as index:
+        tables, triggers = _schema(Path(index.path))
+        assert "search_fts" in tables and FTS_TRIGGERS <= triggers
+        with index.read() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+        assert index.integrity_check() == "ok"
+    with Index(tmp_path / "new" / "index.sqlite3") as again:  # second open: already at head
+        assert again.integrity_check() == "ok"
+
+
+def test_downgrade_base_then_upgrade_round_trips(tmp_path: Path) -> None:
+    db = tmp_path / "round.sqlite3"
+    ini = str(REPO / "migrations" / "alembic.ini")
+    for step in ("upgrade", "downgrade", "upgrade"):
+        target = "head" if step == "upgrade" else "base"
+        result = subprocess.run([sys.executable, "-m", "alembic", "-c", ini, "-x", f"db={db}", step, target],
+                                capture_output=True, text=True, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    assert FTS_TRIGGERS <= _schema(db)[1]
+
+
+def test_migrations_ship_inside_the_wheel_and_work_from_it(tmp_path: Path) -> None:
+    """Build the wheel, unpack it, and open an index with only the unpacked copy on the path."""
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path),
+         str(REPO)],
+        capture_output=True, text=True,
+    )
+    if build.returncode != 0 and "No module named" in build.stderr:
+        pytest.skip(f"cannot build a wheel here: {build.stderr.strip().splitlines()[-1]}")
+    assert build.returncode == 0, build.stderr
+    [wheel] = tmp_path.glob("alttext-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        archive.extractall(tmp_path / "site")
+    assert "alttext/migrations/env.py" in names
+    assert any(name.startswith("alttext/migrations/versions/0001_") for name in names)
+    db = tmp_path / "from-wheel.sqlite3"
+    probe = (
+        "import alttext, alttext.index.db as d; from alttext.index.db import Index;"
+        f"Index({str(db)!r}).close(); print(alttext.__file__); print(d.migrations_dir())"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": str(tmp_path / "site")})
+    assert result.returncode == 0, result.stderr
+    package_file, migrations = result.stdout.strip().splitlines()
+    assert package_file.startswith(str(tmp_path / "site"))  # really the wheel's copy
+    assert migrations.startswith(str(tmp_path / "site"))
+    assert FTS_TRIGGERS <= _schema(db)[1]
+
+
+def test_packages_list_covers_every_subpackage() -> None:
+    """pyproject lists packages explicitly (for the migrations mapping): a new subpackage must be added."""
+    import tomllib
+
+    declared = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(path.parent.relative_to(REPO).parts)
+        for path in (REPO / "alttext").rglob("__init__.py")
+    }
+    assert found <= declared, f"add to pyproject.toml [tool.setuptools] packages: {sorted(found - declared)}"
+    assert migrations_dir().joinpath("versions").is_dir()
