@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "search": "alttext.cli.search:search",
     "show": "alttext.cli.show:show",
     "status": "alttext.cli.status:status",
+    "variants": "alttext.cli.variants:variants",
 }
 
 
