@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -49,21 +47,3 @@ def shapes_captioner(shapes_model: Path):  # -> alttext.captioning.Captioner
     from alttext.captioning import Captioner
 
     return Captioner(str(shapes_model), device="cpu")
-
-
-def alttext_command() -> list[str]:
-    """The installed console script next to this Python (the real entry point, not CliRunner)."""
-    script = Path(sys.executable).parent / "alttext"
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("alttext")
-    assert found, "the alttext command is not installed"
-    return [found]
-
-
-def run_alttext(*args: str, env: dict[str, str] | None = None, timeout: float = 300,
-                input: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*alttext_command(), *args], capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, **(env or {})}, input=input,
-    )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import run_alttext
+from helpers import run_alttext
 from http_images import serve
 from photos import photo
 from PIL import Image

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import alttext_command, run_alttext
+from helpers import alttext_command, run_alttext
 from PIL import Image
 from sqlalchemy import update
 
@@ -93,7 +93,7 @@ def test_under_and_status_filters(planted: tuple[Index, Path]) -> None:
 
 
 def test_new_caption_updates_the_search_index(planted: tuple[Index, Path]) -> None:
-    index, root = planted
+    index, _root = planted
     assert search(index, "zebra") == []
     with index.write() as connection:
         row = connection.execute(

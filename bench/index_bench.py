@@ -1,0 +1,208 @@
+"""Index benchmarks (issue 3): rescan cost against a plain walk, and FTS search latency at 1M rows.
+
+    python bench/index_bench.py                    # 20,000 files, 1,000,000 caption rows
+    python bench/index_bench.py --files 2000 --rows 50000   # quick
+
+1. Rescan: a tree of N tiny files is indexed once (rows filled in bulk: no model involved), then the
+   timed part is a reconcile rescan of the unchanged tree (as `alttext scan` does before captioning)
+   against a plain ``os.walk`` + ``os.stat`` of the same tree, best of 3 each, in the same run.
+   Target: ratio under 3.
+2. Search: N synthetic caption rows go through the real schema (files, images, captions, and the FTS5
+   triggers); then 200 realistic queries (1–4 words, some with noise words, some matching nothing)
+   through ``alttext.index.search.search``. Target: p95 under 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import text
+
+from alttext.index.db import Index
+from alttext.index.reconcile import Reconciler
+from alttext.index.search import search
+
+SUBJECTS = ["dog", "cat", "man", "woman", "child", "bird", "horse", "car", "bus", "train", "boat", "plane", "bicycle",
+            "tree", "flower", "house", "bridge", "mountain", "river", "beach", "cake", "pizza", "table", "chair",
+            "girl", "boy", "group of people", "giraffe", "elephant", "zebra", "sheep", "cow", "kite", "surfer",
+            "skateboarder", "clock tower", "laptop", "phone", "bench", "umbrella"]
+COLOURS = ["red", "blue", "green", "yellow", "white", "black", "brown", "orange", "pink", "grey"]
+ACTIONS = ["standing", "sitting", "running", "walking", "lying", "flying", "parked", "riding", "eating", "playing"]
+PLACES = ["on a beach", "in a park", "on a street", "in a field", "next to a building", "in the snow",
+          "on a table", "in a kitchen", "at night", "near the water", "in a forest", "on a hill",
+          "in front of a house", "at sunset", "in a city", "on a road"]
+
+
+def synthetic_caption(rng: random.Random) -> str:
+    subject = rng.choice(SUBJECTS)
+    first = f"a {rng.choice(COLOURS)} {subject}" if rng.random() < 0.6 else f"a {subject}"
+    caption = f"{first} {rng.choice(ACTIONS)} {rng.choice(PLACES)}"
+    if rng.random() < 0.3:
+        caption += f" with a {rng.choice(COLOURS)} {rng.choice(SUBJECTS)}"
+    return caption[0].upper() + caption[1:] + "."
+
+
+def queries(rng: random.Random, count: int) -> list[str]:
+    result = []
+    for _ in range(count):
+        kind = rng.random()
+        if kind < 0.25:
+            result.append(rng.choice(SUBJECTS))
+        elif kind < 0.5:
+            result.append(f"{rng.choice(COLOURS)} {rng.choice(SUBJECTS)}")
+        elif kind < 0.75:
+            result.append(f"{rng.choice(SUBJECTS)} {rng.choice(PLACES)}")
+        elif kind < 0.9:
+            result.append(f"find the photo of a {rng.choice(COLOURS)} {rng.choice(SUBJECTS)} {rng.choice(PLACES)}")
+        else:
+            result.append(rng.choice(["xylophone", "purple unicorn", "submarine interior", "dogs running"]))
+    return result
+
+
+# -- 1. rescan --------------------------------------------------------------------------------------
+def make_tree(root: Path, files: int, per_folder: int = 100) -> None:
+    for i in range(files):
+        folder = root / f"{(i // per_folder) // 20:03}" / f"{i // per_folder:04}"
+        if i % per_folder == 0:
+            folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"IMG_{i:06}.jpg").write_bytes(b"x")
+
+
+def mark_all_indexed(index: Index) -> None:
+    """Give every pending row an image and caption in bulk, as if a model had run."""
+    with index.write() as connection:
+        connection.execute(text(
+            "INSERT INTO images (pixel_hash, width, height, created_at) "
+            "SELECT printf('%040d', id), 1, 1, CURRENT_TIMESTAMP FROM files"))
+        connection.execute(text(
+            "INSERT INTO captions (image_id, text, source, status, created_at) "
+            "SELECT id, 'A synthetic photo.', 'model', 'generated', CURRENT_TIMESTAMP FROM images"))
+        connection.execute(text("UPDATE images SET caption_id = id"))
+        connection.execute(text(
+            "UPDATE files SET image_id = id, state = 'indexed', indexed_at = CURRENT_TIMESTAMP"))
+
+
+def plain_walk(root: str) -> int:
+    count = 0
+    for folder, _dirs, names in os.walk(root):
+        for name in names:
+            os.stat(os.path.join(folder, name))
+            count += 1
+    return count
+
+
+def best_of(repeats: int, function) -> float:  # type: ignore[no-untyped-def]
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def bench_rescan(workdir: Path, files: int) -> dict[str, float]:
+    tree = workdir / "tree"
+    make_tree(tree, files)
+    index = Index(workdir / "rescan.sqlite3")
+    Reconciler(index).scan_root(str(tree))
+    mark_all_indexed(index)
+
+    def rescan() -> None:
+        reconciler = Reconciler(index)
+        reconciler.scan_root(str(tree))
+        assert reconciler.report.unchanged == files, reconciler.report
+
+    plain_walk(str(tree))  # warm the dentry cache for both
+    walk_seconds = best_of(3, lambda: plain_walk(str(tree)))
+    rescan_seconds = best_of(3, rescan)
+    index.close()
+    return {"files": files, "walk_s": walk_seconds, "rescan_s": rescan_seconds,
+            "rescan_vs_walk": rescan_seconds / walk_seconds}
+
+
+# -- 2. search --------------------------------------------------------------------------------------
+def fill_captions(index: Index, rows: int, seed: int) -> None:
+    rng = random.Random(seed)
+    chunk = 50_000
+    with index.write() as connection:
+        for start in range(0, rows, chunk):
+            count = min(chunk, rows - start)
+            ids = range(start + 1, start + count + 1)
+            connection.execute(
+                text("INSERT INTO images (id, pixel_hash, width, height, created_at) "
+                     "VALUES (:id, :hash, 640, 480, CURRENT_TIMESTAMP)"),
+                [{"id": i, "hash": f"{i:040d}"} for i in ids])
+            connection.execute(
+                text("INSERT INTO captions (id, image_id, text, source, status, created_at) "
+                     "VALUES (:id, :id, :text, 'model', 'generated', CURRENT_TIMESTAMP)"),
+                [{"id": i, "text": synthetic_caption(rng)} for i in ids])
+            connection.execute(text("UPDATE images SET caption_id = id WHERE id BETWEEN :lo AND :hi"),
+                               {"lo": ids[0], "hi": ids[-1]})
+            connection.execute(
+                text("INSERT INTO files (id, path, dir, name, dev, inode, size, mtime_ns, image_id, state, attempts,"
+                     " seen_at) VALUES (:id, :path, :dir, :name, 1, :id, 1000, 0, :id, 'indexed', 0,"
+                     " CURRENT_TIMESTAMP)"),
+                [{"id": i, "path": f"/photos/{i // 1000:04}/IMG_{i:07}.jpg".encode(),
+                  "dir": f"/photos/{i // 1000:04}".encode(), "name": f"IMG_{i:07}.jpg"} for i in ids])
+            print(f"  {start + count:,} rows", file=sys.stderr, end="\r")
+    print(file=sys.stderr)
+
+
+def bench_search(workdir: Path, rows: int, seed: int) -> dict[str, float]:
+    index = Index(workdir / "search.sqlite3")
+    start = time.perf_counter()
+    fill_captions(index, rows, seed)
+    fill_seconds = time.perf_counter() - start
+    with index.write() as connection:
+        connection.execute(text("INSERT INTO search_fts(search_fts) VALUES ('optimize')"))
+    rng = random.Random(seed + 1)
+    for query in queries(rng, 20):  # warm the page cache
+        search(index, query)
+    latencies = []
+    result_counts = []
+    for query in queries(rng, 200):
+        begin = time.perf_counter()
+        hits = search(index, query, limit=20)
+        latencies.append((time.perf_counter() - begin) * 1000)
+        result_counts.append(len(hits))
+    index.close()
+    latencies.sort()
+    return {
+        "rows": rows, "fill_s": fill_seconds, "index_mb": os.path.getsize(workdir / "search.sqlite3") / 1e6,
+        "p50_ms": statistics.median(latencies), "p95_ms": latencies[int(len(latencies) * 0.95) - 1],
+        "max_ms": latencies[-1], "mean_results": statistics.mean(result_counts),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", type=int, default=20_000)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="alttext-bench-") as tmp:
+        workdir = Path(tmp)
+        rescan = bench_rescan(workdir, args.files)
+        print(f"rescan of {rescan['files']:,} unchanged files: {rescan['rescan_s'] * 1000:.0f} ms;"
+              f" os.walk+stat: {rescan['walk_s'] * 1000:.0f} ms")
+        print(f"rescan_vs_walk: {rescan['rescan_vs_walk']:.2f}  (target < 3)")
+        found = bench_search(workdir, args.rows, args.seed)
+        print(f"search over {found['rows']:,} captions ({found['index_mb']:.0f} MB index, filled in"
+              f" {found['fill_s']:.0f} s): p50 {found['p50_ms']:.1f} ms, p95 {found['p95_ms']:.1f} ms,"
+              f" max {found['max_ms']:.1f} ms, {found['mean_results']:.1f} results/query")
+        print(f"search_p95_ms: {found['p95_ms']:.1f}  (target < 50)")
+    if args.json:
+        args.json.write_text(json.dumps({"rescan": rescan, "search": found}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
