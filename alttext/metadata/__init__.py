@@ -15,7 +15,6 @@ All functions are safe to call from any thread: every libexiv2 call runs on one 
 
 from alttext.metadata.atomic import BACKUP_SUFFIX, TEMP_MARKER, clean_stale_temp_files, is_temp_name
 from alttext.metadata.boilerplate import is_boilerplate
-from alttext.metadata.embed import embed
 from alttext.metadata.fields import (
     ALL_FIELDS,
     ALTTEXT_NS,
@@ -24,6 +23,7 @@ from alttext.metadata.fields import (
 from alttext.metadata.policy import FieldOutcome
 from alttext.metadata.reading import Candidate, ExistingText, TextSet, pick_caption, read_descriptions
 from alttext.metadata.results import EmbedResult, FileStat, Status, Where
+from alttext.metadata.writer import embed
 
 __all__ = [
     "ALL_FIELDS",

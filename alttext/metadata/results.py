@@ -31,6 +31,7 @@ class FileStat:
     size: int
     mtime_ns: int
     inode: int
+    dev: int | None = None
 
     @classmethod
     def of(cls, path: str) -> FileStat | None:
@@ -38,7 +39,7 @@ class FileStat:
             st = os.stat(path)
         except OSError:
             return None
-        return cls(st.st_size, st.st_mtime_ns, st.st_ino)
+        return cls(st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class EmbedResult:
     fields: tuple[FieldOutcome, ...] = ()
     error: str | None = None  # one line, only when failed
     stat: FileStat | None = None  # the image file after the operation (unchanged for a sidecar)
+    stat_before: FileStat | None = None  # the image file as alttext read it (its snapshot)
     target_stat: FileStat | None = None  # the written target after the write (the sidecar's own)
     backup: str | None = None  # NAME_original, when backup=True made one
     notes: tuple[str, ...] = field(default_factory=tuple)

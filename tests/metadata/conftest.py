@@ -192,7 +192,8 @@ def build_jpeg_plain(folder: Path) -> Path:
 
 
 def build_jpeg_rich(folder: Path, exiftool: ExifTool) -> Path:
-    """JFIF + ICC + EXIF (with boilerplate ImageDescription, GPS, thumbnail-free) + IPTC + XMP + COM."""
+    """JFIF + ICC + EXIF (with boilerplate ImageDescription, GPS) + IPTC with its Photoshop digest + XMP
+    + a COM comment."""
     path = folder / "chelsea.jpg"
     _rgb("chelsea").save(path, quality=88, icc_profile=SRGB)
     exiftool.write(
@@ -204,6 +205,8 @@ def build_jpeg_rich(folder: Path, exiftool: ExifTool) -> Path:
         "-XMP-xmp:Rating=4", "-XMP-dc:Subject=cat", "-XMP-dc:Creator=Ann Example",
         "-XMP-dc:Title=Chelsea", "-Comment=a JPEG comment",
     )
+    exiftool.write(path, "-Photoshop:IPTCDigest=new")  # as Photoshop and Lightroom leave it
+    assert "Photoshop:IPTCDigest" in exiftool.tags(path)
     return path
 
 

@@ -39,6 +39,7 @@ ALSO_CHANGES = {
     "webp_lossy": {"File:FileType"},
     "webp_lossless": {"File:FileType"},
     "tiff": {"IFD0:StripOffsets"},
+    "jpeg_rich": {"Photoshop:IPTCDigest"},  # kept current with the new IPTC (checked below)
 }
 
 
@@ -72,6 +73,7 @@ def test_embed_all_fields_checked_by_exiftool(kind: str, photos, exiftool) -> No
     if kind == "jpeg_rich":
         assert after_tags["IPTC:Caption-Abstract"] == CAPTION
         assert after_tags["IPTC:CodedCharacterSet"] == "UTF8"
+        assert after_tags["Photoshop:IPTCDigest"] == after_tags["File:CurrentIPTCDigest"]
     assert tag_changes(before_tags, after_tags, WRITTEN_TAGS | ALSO_CHANGES.get(kind, set())) == {}
     assert exiftool.warnings(path) <= before_warnings
 
@@ -183,3 +185,51 @@ def test_result_to_dict_is_json_ready(photos) -> None:
     assert data["status"] == "written" and data["where"] == "file"
     assert data["written"] == ["alt", "exif"]
     assert {f["field"] for f in data["fields"]} == {"alt", "exif"}
+
+
+def test_iim_is_byte_identical_when_iptc_is_not_written(photos, exiftool) -> None:
+    from alttext.metadata.photoshop import _app13_segments
+
+    path = photos("jpeg_rich")
+    before = path.read_bytes()
+    warnings = exiftool.warnings(path)
+    assert embed(path, "A cat.", fields={"alt", "exif"}).status is Status.WRITTEN
+    after = path.read_bytes()
+    [(s0, e0)], [(s1, e1)] = _app13_segments(before), _app13_segments(after)
+    assert before[s0:e0] == after[s1:e1]
+    tags = exiftool.tags(path)
+    assert tags["Photoshop:IPTCDigest"] == tags["File:CurrentIPTCDigest"]
+    assert exiftool.warnings(path) <= warnings
+
+
+def test_real_photoshop_jpeg(tmp_path: Path, exiftool) -> None:
+    """scikit-image's Hubble picture: saved by Photoshop CS5 with EXIF, Adobe XMP, ICC, Ducky and APP14."""
+    import shutil
+
+    import skimage.data
+
+    source = Path(skimage.data.__file__).parent / "hubble_deep_field.jpg"
+    if not source.is_file():
+        pytest.skip("hubble_deep_field.jpg not bundled with this scikit-image")
+    path = tmp_path / "hubble.jpg"
+    shutil.copyfile(source, path)
+    before_tags, before_warnings, before_pixels = exiftool.tags(path), exiftool.warnings(path), pixels(path)
+    result = embed(path, "Thousands of galaxies in the Hubble Deep Field", fields={"alt", "description", "exif"})
+    assert result.status is Status.WRITTEN, result.error
+    assert tag_changes(before_tags, exiftool.tags(path), WRITTEN_TAGS) == {}
+    assert exiftool.warnings(path) <= before_warnings
+    assert np.array_equal(pixels(path), before_pixels)
+    assert lang_alt(exiftool.xmp_packet(path))["en"] == "Thousands of galaxies in the Hubble Deep Field"
+
+
+def test_nonstandard_xmp_segment_is_not_doubled(photos) -> None:
+    path = photos("jpeg_plain")
+    data = path.read_bytes()
+    packet = b'XMP\x00://ns.adobe.com/xap/1.0/\x00<x:xmpmeta xmlns:x="adobe:ns:meta/"></x:xmpmeta>'
+    segment = b"\xff\xe1" + (len(packet) + 2).to_bytes(2, "big") + packet
+    path.write_bytes(data[:2] + segment + data[2:])
+    before = path.read_bytes()
+    result = embed(path, "An astronaut.")
+    assert result.status is Status.FAILED and "non-standard" in result.error
+    assert path.read_bytes() == before
+    assert embed(path, "An astronaut.", sidecar=True).status is Status.WRITTEN

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from alttext.metadata import atomic, container, exiftool, exiv2io, pixels, png, policy
+from alttext.metadata import atomic, container, exiftool, exiv2io, jpeg, photoshop, pixels, png, policy
 from alttext.metadata.atomic import SafetyError, Snapshot, TempFile
 from alttext.metadata.exiv2io import Metadata, MetadataError
 from alttext.metadata.fields import ALL_FIELDS, EXIF, IPTC, TextError, check_lang, clean_text
@@ -134,6 +134,10 @@ def _snapshot(path: str) -> Snapshot:
     return snap
 
 
+def _stat_of(snap: Snapshot) -> FileStat:
+    return FileStat(snap.size, snap.mtime_ns, snap.ino, snap.dev)
+
+
 def _image_type(data: bytes) -> str:
     try:
         return exiv2io.image_type(data)
@@ -202,15 +206,19 @@ def _into_file(given: str, real: str, snap: Snapshot, image_type: str, where: Wh
     try:
         contents = container.read(snap.data, image_type)
     except MetadataError as exc:
-        raise _Failed(f"cannot read the file's metadata: {exc}", where, real) from exc
+        raise _Failed(f"cannot read the file's metadata (damaged file?): {exc}", where, real) from exc
     before = contents.meta
     outcomes = _decide(fields, text, lang, before, image=None, where=where, force=force,
                        human_approved=human_approved)
     status = _status(outcomes, dry_run)
-    result = dict(path=given, where=where, target=real, fields=tuple(outcomes), notes=tuple(notes))
+    result = dict(path=given, where=where, target=real, fields=tuple(outcomes), notes=tuple(notes),
+                  stat_before=_stat_of(snap))
     if status is not Status.WRITTEN and status is not Status.DRY_RUN:
         return EmbedResult(status=status, stat=FileStat.of(real), **result)
 
+    if image_type == "jpeg" and jpeg.has_nonstandard_xmp(snap.data):
+        raise _Failed("the file has an XMP segment with a non-standard header; not adding a second one "
+                      "(a sidecar would work)", where, real)
     plan = policy.build_plan(outcomes, text, lang, before, human_approved=human_approved)
     try:
         original_pixels = pixels.pixel_digest(snap.data)
@@ -218,6 +226,11 @@ def _into_file(given: str, real: str, snap: Snapshot, image_type: str, where: Wh
             new_data = exiv2io.write(snap.data, plan)
             if image_type == "png":
                 new_data = png.splice_metadata(snap.data, new_data)
+            if image_type == "jpeg":
+                if not any(k.startswith("Iptc.") for k in plan.all_keys()):
+                    new_data = photoshop.keep_original_app13(snap.data, new_data)
+                elif photoshop.digest_is_current(snap.data):
+                    new_data = photoshop.refresh_iptc_digest(new_data)
         else:
             packet = exiv2io.xmp_packet(contents.xmp_packet, policy.build_plan(
                 outcomes, text, lang, before, human_approved=human_approved, xmp_only=True))
@@ -288,7 +301,8 @@ def _into_sidecar(given: str, real: str, snap: Snapshot, image_type: str, sideca
     outcomes = _decide(fields, text, lang, before, image=image, where=where, force=force,
                        human_approved=human_approved)
     status = _status(outcomes, dry_run)
-    result = dict(path=given, where=where, target=target, fields=tuple(outcomes), notes=tuple(notes))
+    result = dict(path=given, where=where, target=target, fields=tuple(outcomes), notes=tuple(notes),
+                  stat_before=_stat_of(snap))
     if status is not Status.WRITTEN:
         return EmbedResult(status=status, stat=FileStat.of(real), target_stat=FileStat.of(target), **result)
 
