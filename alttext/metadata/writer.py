@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from alttext.metadata import atomic, container, exiftool, exiv2io, jpeg, photoshop, pixels, png, policy
 from alttext.metadata.atomic import SafetyError, Snapshot, TempFile
-from alttext.metadata.exiv2io import Metadata, MetadataError
+from alttext.metadata.exiv2io import Metadata, MetadataError, Plan
 from alttext.metadata.fields import ALL_FIELDS, EXIF, IPTC, TextError, check_lang, clean_text
 from alttext.metadata.formats import EXIFTOOL, IN_PLACE, NOT_AN_IMAGE, SIDECAR_STYLES, classify, sidecar_path
 from alttext.metadata.policy import WRITE, FieldOutcome
@@ -223,17 +223,12 @@ def _into_file(given: str, real: str, snap: Snapshot, image_type: str, where: Wh
     try:
         original_pixels = pixels.pixel_digest(snap.data)
         if where is Where.FILE:
-            new_data = exiv2io.write(snap.data, plan)
-            if image_type == "png":
-                new_data = png.splice_metadata(snap.data, new_data)
-            if image_type == "jpeg":
-                if not any(k.startswith("Iptc.") for k in plan.all_keys()):
-                    new_data = photoshop.keep_original_app13(snap.data, new_data)
-                elif photoshop.digest_is_current(snap.data):
-                    new_data = photoshop.refresh_iptc_digest(new_data)
-        else:
-            packet = exiv2io.xmp_packet(contents.xmp_packet, policy.build_plan(
-                outcomes, text, lang, before, human_approved=human_approved, xmp_only=True))
+            new_data = _rewrite(snap.data, image_type, plan)
+        else:  # exiftool gets the finished XMP packet; EXIF ImageDescription travels on its own
+            xmp_plan = policy.build_plan(outcomes, text, lang, before, human_approved=human_approved,
+                                         xmp_only=True)
+            packet = exiv2io.xmp_packet(contents.xmp_packet, xmp_plan)
+            description = text if any(o.field == EXIF and o.action == WRITE for o in outcomes) else None
     except (pixels.PixelError, MetadataError, png.PngError) as exc:
         raise _Failed(str(exc), where, real) from exc
     if dry_run:
@@ -248,20 +243,13 @@ def _into_file(given: str, real: str, snap: Snapshot, image_type: str, where: Wh
                 temp.write(new_data)
             else:
                 temp.write(snap.data)
-                description = next((text for o in outcomes if o.field == EXIF and o.action == WRITE), None)
                 exiftool.write(temp.path, xmp_packet=packet, image_description=description)
             temp.finish(snap, keep_mtime=keep_mtime)
             atomic.checkpoint("temp-written", real)
             on_disk = temp.read_back()
             if where is Where.FILE and on_disk != new_data:
                 raise VerifyError("the temp copy on disk differs from what was written")
-            after = container.read(on_disk, image_type)
-            check(before, after.meta, plan,
-                  allowed_new=_EXIFTOOL_DEFAULT_TAGS if where is Where.EXIFTOOL else frozenset())
-            if contents.tag_names is not None and after.tag_names is not None:
-                lost = contents.tag_names - after.tag_names
-                if lost:
-                    raise VerifyError(f"exiftool no longer finds {', '.join(sorted(lost)[:5])}")
+            _verify(contents, container.read(on_disk, image_type), plan, where)
             if pixels.pixel_digest(on_disk) != original_pixels:
                 raise VerifyError("the decoded pixels differ from the original's")
             backup_path = temp.commit(snap, backup=backup)
@@ -273,6 +261,29 @@ def _into_file(given: str, real: str, snap: Snapshot, image_type: str, where: Wh
         raise _Failed(message, where, real) from exc
     return EmbedResult(status=Status.WRITTEN, stat=target_stat, target_stat=target_stat, backup=backup_path,
                        **result)
+
+
+def _rewrite(data: bytes, image_type: str, plan: Plan) -> bytes:
+    """The new file's bytes: exiv2's rewrite, with the original's own parts put back where exiv2 would
+    needlessly change them (see :mod:`.png` and :mod:`.photoshop`)."""
+    new_data = exiv2io.write(data, plan)
+    if image_type == "png":
+        new_data = png.splice_metadata(data, new_data)
+    if image_type == "jpeg":
+        if not any(k.startswith("Iptc.") for k in plan.all_keys()):
+            new_data = photoshop.keep_original_app13(data, new_data)
+        elif photoshop.digest_is_current(data):
+            new_data = photoshop.refresh_iptc_digest(new_data)
+    return new_data
+
+
+def _verify(before: container.Contents, after: container.Contents, plan: Plan, where: Where) -> None:
+    check(before.meta, after.meta, plan,
+          allowed_new=_EXIFTOOL_DEFAULT_TAGS if where is Where.EXIFTOOL else frozenset())
+    if before.tag_names is not None and after.tag_names is not None:  # exiftool's view, for HEIC/AVIF
+        lost = before.tag_names - after.tag_names
+        if lost:
+            raise VerifyError(f"exiftool no longer finds {', '.join(sorted(lost)[:5])}")
 
 
 def _into_sidecar(given: str, real: str, snap: Snapshot, image_type: str, sidecar_name: str, *, text: str,

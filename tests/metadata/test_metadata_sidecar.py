@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from metadata_helpers import lang_alt, requires_exiftool, sha, tag_changes, temp_files
 from PIL import Image
 
 from alttext.metadata import Status, Where, atomic, embed, exiftool
-from tests.metadata.conftest import lang_alt, requires_exiftool, sha, tag_changes, temp_files
 
 DARKTABLE = """<?xml version="1.0" encoding="UTF-8"?>
 <x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="XMP Core 4.4.0-Exiv2">

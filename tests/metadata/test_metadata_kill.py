@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from metadata_helpers import HAVE_EXIFTOOL, pixels, temp_files
 from PIL import Image
 from skimage import data as samples
 
 from alttext.metadata import read_descriptions
-from tests.metadata.conftest import HAVE_EXIFTOOL, pixels, temp_files
 
 WORKER = """
 import random

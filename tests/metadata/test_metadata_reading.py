@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from metadata_helpers import requires_exiftool
 
 from alttext.metadata import embed, is_boilerplate, pick_caption, read_descriptions
-from tests.metadata.conftest import requires_exiftool
 
 
 @pytest.mark.parametrize(

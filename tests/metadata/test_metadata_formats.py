@@ -9,9 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from alttext.metadata import Status, Where, embed, read_descriptions
-from tests.metadata.conftest import (
+from metadata_helpers import (
     FORMATS,
     lang_alt,
     pixels,
@@ -20,6 +18,8 @@ from tests.metadata.conftest import (
     tag_changes,
     temp_files,
 )
+
+from alttext.metadata import Status, Where, embed, read_descriptions
 
 pytestmark = requires_exiftool
 
@@ -52,6 +52,7 @@ def test_embed_all_fields_checked_by_exiftool(kind: str, photos, exiftool) -> No
     before_warnings = exiftool.warnings(path)
     before_pixels = pixels(path)
     before_raw = raw_pixels(path)
+    before_thumbnail = exiftool.run("-b", "-ThumbnailImage", path)
 
     result = embed(path, CAPTION, fields={"alt", "description", "exif", "iptc"})
 
@@ -79,6 +80,7 @@ def test_embed_all_fields_checked_by_exiftool(kind: str, photos, exiftool) -> No
 
     assert np.array_equal(pixels(path), before_pixels)
     assert raw_pixels(path) == before_raw
+    assert exiftool.run("-b", "-ThumbnailImage", path) == before_thumbnail  # moved maybe, not changed
 
     st = os.stat(path)
     assert stat.S_IMODE(st.st_mode) == 0o640

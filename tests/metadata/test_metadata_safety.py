@@ -10,11 +10,11 @@ import threading
 from pathlib import Path
 
 import pytest
+from metadata_helpers import sha, temp_files
 
 from alttext.metadata import Status, Where, atomic, clean_stale_temp_files, embed, is_temp_name
 from alttext.metadata import writer as embed_module
 from alttext.metadata.exiv2io import MetadataError
-from tests.metadata.conftest import sha, temp_files
 
 
 def assert_failed_cleanly(result, path: Path, before: str, *, contains: str) -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from metadata_helpers import lang_alt, requires_exiftool, sha, temp_files
 
 from alttext.metadata import MAX_TEXT_BYTES, Status, embed
 from alttext.metadata.fields import TextError, clean_text
-from tests.metadata.conftest import lang_alt, requires_exiftool, sha, temp_files
 
 CAPTIONS = {
     "emoji": "A dog 🐕‍🦺 wearing sunglasses 😎 next to a 🇨🇭 flag",
@@ -53,10 +53,11 @@ def test_long_text_is_written_where_it_fits(photos, exiftool) -> None:
 
 
 @pytest.mark.parametrize("kind", ["jpeg_plain", "png"])
-def test_text_over_the_limit_is_refused(kind: str, photos) -> None:
+@pytest.mark.parametrize("size", [MAX_TEXT_BYTES + 2, 70_000])  # just over, and over JPEG's 64 KB
+def test_text_over_the_limit_is_refused(kind: str, size: int, photos) -> None:
     path = photos(kind)
     before = sha(path)
-    result = embed(path, "é" * (MAX_TEXT_BYTES // 2 + 1))
+    result = embed(path, "é" * (size // 2))
     assert result.status is Status.FAILED
     assert "limit" in result.error and "\n" not in result.error
     assert sha(path) == before

@@ -4,10 +4,10 @@ human-approved caption), alttext's own earlier caption only with force."""
 from __future__ import annotations
 
 import pytest
+from metadata_helpers import lang_alt, requires_exiftool, sha
 
 from alttext.metadata import Status, embed, read_descriptions
 from alttext.metadata.fields import MARK_KEYS
-from tests.metadata.conftest import lang_alt, requires_exiftool, sha
 
 pytestmark = requires_exiftool
 
