@@ -85,18 +85,19 @@ def _run(index: Index, expression: str, limit: int, under: str | None, status: s
         params["status"] = status
         filters.append("c.status = :status")
     where = (" AND " + " AND ".join(filters)) if filters else ""
-    # Without filters, FTS5 picks the top rows by rank itself before any join (fast on 1M rows).
+    # The search table has one row per image (alt text + its files' names). Without filters, FTS5 picks
+    # the top images by rank itself before any join, which stays fast at a million rows.
     inner_limit = "" if filters else "LIMIT :limit"
     sql = f"""
         SELECT f.id AS file_id, f.path AS path, c.text AS alt_text, m.hl AS highlighted, m.rank AS rank,
                c.status AS status, c.source AS source
         FROM (SELECT rowid, rank, highlight(search_fts, 0, char(2), char(3)) AS hl
               FROM search_fts WHERE search_fts MATCH :q ORDER BY rank {inner_limit}) AS m
-        JOIN files f ON f.id = m.rowid
-        JOIN images i ON i.id = f.image_id
+        JOIN images i ON i.id = m.rowid
         JOIN captions c ON c.id = i.caption_id
+        JOIN files f ON f.image_id = i.id
         WHERE f.state = 'indexed'{where}
-        ORDER BY m.rank
+        ORDER BY m.rank, f.path
         LIMIT :limit
     """
     with index.read() as connection:
