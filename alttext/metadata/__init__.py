@@ -8,7 +8,12 @@ Public API::
           sidecar=None, sidecar_name="ext.xmp", backup=False, keep_mtime=True,
           dry_run=False) -> EmbedResult
     clean_stale_temp_files(folder) -> list[str]   # temp files of killed runs (embed does it too)
-    is_temp_name(name) -> bool                    # for the folder watcher: ".NAME.alttext-tmp-XXXX"
+    is_temp_name(name) -> bool                    # for the folder watcher: ".NAME.alttext-tmp-XXXXXXXX"
+
+Modules: ``writer`` (embed), ``reading``, ``policy`` (who may overwrite what), ``atomic`` (snapshot, temp
+file, replace), ``verify``, ``exiv2io``/``worker`` (all libexiv2 calls, on one thread), ``exiftool``
+(HEIC/AVIF), ``container``, ``formats``, ``png``/``jpeg``/``photoshop`` (format fix-ups), ``pixels``,
+``boilerplate``, ``fields``, ``results``.
 
 All functions are safe to call from any thread: every libexiv2 call runs on one dedicated thread.
 """
