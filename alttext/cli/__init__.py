@@ -14,8 +14,14 @@ from alttext.config import ConfigError, load_settings
 
 # name -> "module:attribute"; a new command is one line here plus its module.
 COMMANDS: dict[str, str] = {
+    "apply-html": "alttext.cli.apply_html:apply_html",
+    "approve": "alttext.cli.review:approve",
     "caption": "alttext.cli.caption:caption",
     "config": "alttext.cli.config_cmd:config",
+    "edit": "alttext.cli.review:edit",
+    "export": "alttext.cli.export:export",
+    "lint": "alttext.cli.lint:lint",
+    "review": "alttext.cli.review:review",
     "scan": "alttext.cli.scan:scan",
     "search": "alttext.cli.search:search",
     "show": "alttext.cli.show:show",

@@ -1,0 +1,44 @@
+"""``alttext lint``: find alt text a screen-reader user would stumble over; for CI, exits 1 on findings."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from alttext.cli.common import display_path, echo_json, open_index, settings_from
+
+
+@click.command()
+@click.option("--under", metavar="FOLDER", type=click.Path(file_okay=False), help="Only files below FOLDER.")
+@click.option("--errors-only", is_flag=True, help="Report (and fail on) errors only, not warnings.")
+@click.option("--json", "as_json", is_flag=True, help="JSON list of {path, level, code, message, alt_text}.")
+@click.pass_context
+def lint(ctx: click.Context, under: str | None, errors_only: bool, as_json: bool) -> None:
+    """Check the alt text of every indexed file (below FOLDER).
+
+    Errors: missing alt text, a file name (IMG_1234.jpg) or placeholder ("image", "untitled"), a lead-in
+    like "image of", over 250 characters. Warnings: over 125 characters, under 3 words or 10 characters,
+    the same text for different pictures. Exits 1 when anything is found, 0 when all is clean.
+    """
+    from alttext.web.lint import ERROR, lint_index
+
+    index = open_index(settings_from(ctx))
+    findings = lint_index(index, under=under, errors_only=errors_only)
+    count = errors = 0
+    if as_json:
+        collected = [finding.as_dict() for finding in findings]
+        for item in collected:
+            item["path"] = display_path(str(item["path"]))
+        echo_json(collected)
+        count = len(collected)
+        errors = sum(1 for item in collected if item["level"] == ERROR)
+    else:
+        for finding in findings:
+            count += 1
+            errors += finding.problem.level == ERROR
+            click.echo(f"{display_path(finding.path)}: {finding.problem.level}: {finding.problem.code}:"
+                       f" {finding.problem.message}")
+        click.echo(f"{errors} error(s), {count - errors} warning(s)" if count else "no problems found", err=True)
+    if count:
+        sys.exit(1)

@@ -1,0 +1,146 @@
+"""Storing sentence embeddings of captions in the index (table ``caption_embeddings``, migration 0002).
+
+Only an image's *current* caption is searched, so only current captions are embedded. The work runs in
+batches after captioning (``embed_pending_captions``, called by ``alttext scan`` when the `semantic`
+extra is installed) and for single new captions right after an edit (``embed_captions``). Vectors are
+computed outside any transaction; each batch is then stored in one short write transaction, and only
+if the caption still has the text that was embedded (a concurrent edit wins, its vector comes later).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+import numpy as np
+from sqlalchemy import text
+
+from alttext.index.db import Index
+from alttext.index.models import utcnow
+
+DEFAULT_BATCH = 64
+
+
+class Encoder(Protocol):
+    name: str
+    dim: int
+
+    def encode(self, texts: list[str], batch_size: int = ...) -> np.ndarray: ...
+
+
+def to_blob(vector: np.ndarray) -> bytes:
+    """Little-endian float32 bytes, whatever the machine's byte order."""
+    return np.asarray(vector, dtype="<f4").tobytes()
+
+
+def from_blobs(blobs: Iterable[bytes], dim: int) -> np.ndarray:
+    """Many vectors at once: one join and one frombuffer instead of an array per row."""
+    joined = b"".join(blobs)
+    return np.frombuffer(joined, dtype="<f4").reshape(-1, dim)
+
+
+_PENDING = text("""
+    SELECT c.id AS id, c.text AS text
+    FROM captions c
+    JOIN images i ON i.caption_id = c.id
+    LEFT JOIN caption_embeddings e ON e.caption_id = c.id AND e.model = :model AND e.dim = :dim
+    WHERE c.id > :after AND e.caption_id IS NULL
+    ORDER BY c.id
+    LIMIT :limit
+""")
+
+# Stored only if the caption still says what was embedded: an edit in between keeps its own (later) vector.
+_STORE = text("""
+    INSERT OR REPLACE INTO caption_embeddings (caption_id, model, dim, vector, created_at)
+    SELECT :id, :model, :dim, :vector, :created_at
+    WHERE EXISTS (SELECT 1 FROM captions WHERE id = :id AND text = :text)
+""")
+
+
+def _store(index: Index, encoder: Encoder, rows: list[tuple[int, str]], batch_size: int) -> int:
+    vectors = encoder.encode([caption for _, caption in rows], batch_size=batch_size)
+    now = utcnow().strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's own SQLite DATETIME format
+    params = [
+        {"id": caption_id, "text": caption, "model": encoder.name, "dim": encoder.dim, "vector": to_blob(vector),
+         "created_at": now}
+        for (caption_id, caption), vector in zip(rows, vectors, strict=True)
+    ]
+    with index.write() as connection:
+        connection.execute(_STORE, params)
+    return len(params)
+
+
+def pending_count(index: Index, encoder_name: str, dim: int) -> int:
+    """Current captions without a vector from this encoder."""
+    with index.read() as connection:
+        return int(connection.execute(text("""
+            SELECT count(*) FROM images i
+            LEFT JOIN caption_embeddings e ON e.caption_id = i.caption_id AND e.model = :model AND e.dim = :dim
+            WHERE i.caption_id IS NOT NULL AND e.caption_id IS NULL
+        """), {"model": encoder_name, "dim": dim}).scalar() or 0)
+
+
+def embed_pending_captions(
+    index: Index,
+    batch_size: int = DEFAULT_BATCH,
+    *,
+    encoder: Encoder | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> int:
+    """Embed every current caption that has no vector yet; returns how many were stored.
+
+    Safe to interrupt (each batch is committed) and to re-run (it continues where it stopped). Raises
+    ``EncoderUnavailable`` when the `semantic` extra is not installed: callers check
+    ``semantic_available()`` first.
+    """
+    if encoder is None:
+        from alttext.web.encoder import default_encoder
+
+        encoder = default_encoder()
+    stored, after = 0, 0
+    while not (should_stop and should_stop()):
+        with index.read() as connection:
+            rows = [(int(row.id), str(row.text)) for row in connection.execute(
+                _PENDING, {"model": encoder.name, "dim": encoder.dim, "after": after, "limit": batch_size})]
+        if not rows:
+            break
+        after = rows[-1][0]
+        count = _store(index, encoder, rows, batch_size)
+        stored += count
+        if on_progress:
+            on_progress(count)
+    return stored
+
+
+def embed_captions(index: Index, caption_ids: Iterable[int], *, encoder: Encoder | None = None) -> int:
+    """Embed these captions now (after an edit), whether or not they already have a vector."""
+    ids = sorted(set(caption_ids))
+    if not ids:
+        return 0
+    if encoder is None:
+        from alttext.web.encoder import default_encoder
+
+        encoder = default_encoder()
+    with index.read() as connection:
+        rows = [
+            (int(row.id), str(row.text))
+            for row in connection.execute(
+                text("SELECT id, text FROM captions WHERE id IN (" + ",".join(str(int(i)) for i in ids) + ")")
+            )
+        ]
+    return _store(index, encoder, rows, DEFAULT_BATCH) if rows else 0
+
+
+def embedding_count(index: Index, encoder_name: str | None = None) -> int:
+    """Vectors stored (for one encoder, or all)."""
+    sql = "SELECT count(*) FROM caption_embeddings" + (" WHERE model = :model" if encoder_name else "")
+    with index.read() as connection:
+        return int(connection.execute(text(sql), {"model": encoder_name}).scalar() or 0)
+
+
+def has_embeddings(index: Index, encoder_name: str) -> bool:
+    with index.read() as connection:
+        return connection.execute(
+            text("SELECT 1 FROM caption_embeddings WHERE model = :model LIMIT 1"), {"model": encoder_name}
+        ).first() is not None

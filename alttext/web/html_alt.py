@@ -1,0 +1,198 @@
+"""Filling ``alt`` attributes in a static site's pages, changing nothing else in the files.
+
+For each ``<img>`` without alt text, the picture it shows is found (src, then srcset and the common
+lazy-loading data-src/data-srcset) and, if the index has a caption for it, only the alt attribute is
+written: the new attribute's text is spliced into the original bytes at the position the tokenizer
+reported. Quotes, case, whitespace, entities, comments and scripts of the page are untouched, so the
+diff of a page is exactly its new alt attributes.
+
+Decorative images (``alt=""`` with ``role="presentation"``/``"none"`` or ``aria-hidden="true"``) are
+left alone: an empty alt is how a page says "skip this picture", and the role says it is deliberate.
+"""
+
+from __future__ import annotations
+
+import difflib
+import html
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from alttext.web.html_tags import Attribute, StartTag, detect_charset, iter_start_tags
+from alttext.web.lint import ERROR, lint_alt
+from alttext.web.site_images import CaptionLookup, resolve_link, srcset_urls
+
+PAGE_EXTENSIONS = (".html", ".htm", ".xhtml", ".shtml")
+# Where the picture's URL may be, in the order a browser (or a lazy-loading script) would use it.
+SOURCE_ATTRIBUTES = ("src", "data-src")
+SRCSET_ATTRIBUTES = ("srcset", "data-srcset")
+
+FILL, REPLACE = "fill", "replace"
+
+
+@dataclass
+class ImageChange:
+    line: int
+    link: str
+    action: str  # fill: alt was missing or empty; replace: alt was there but lint flags it
+    old_alt: str | None
+    new_alt: str
+    matched_by: str  # "path" or "pixels"
+
+
+@dataclass
+class PageResult:
+    path: str
+    original: bytes
+    updated: bytes
+    charset: str = "utf-8"
+    changes: list[ImageChange] = field(default_factory=list)
+    images: int = 0
+    decorative: int = 0
+    kept: int = 0  # already had alt text that is fine (or --replace not given)
+    unresolved: int = 0  # no local file behind the link(s)
+    uncaptioned: int = 0  # a local file the index has no (acceptable) caption for
+    error: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.updated != self.original
+
+    def diff(self, label: str) -> str:
+        before = self.original.decode(self.charset, "replace").splitlines(keepends=True)
+        after = self.updated.decode(self.charset, "replace").splitlines(keepends=True)
+        lines = difflib.unified_diff(before, after, fromfile=f"a/{label}", tofile=f"b/{label}")
+        return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+
+
+def iter_pages(site_dir: str) -> Iterator[str]:
+    """HTML files below ``site_dir`` in a stable order, skipping hidden folders (.git and the like)."""
+    for folder, subfolders, names in os.walk(site_dir):
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+        for name in sorted(names):
+            if name.lower().endswith(PAGE_EXTENSIONS) and not name.startswith("."):
+                yield os.path.join(folder, name)
+
+
+def _decode_value(raw: str | None, charset: str) -> str | None:
+    """An attribute value as the browser sees it: the page's bytes in its charset, entities decoded."""
+    if raw is None:
+        return None
+    return html.unescape(raw.encode("latin-1").decode(charset, "replace"))
+
+
+def _encode_value(value: str, quote: str, charset: str) -> str:
+    """Alt text as attribute text for this page: escaped for its quote, characters the page's charset
+    can't hold as numeric references, returned in the page's latin-1 view (one char per byte)."""
+    escaped = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    escaped = escaped.replace('"', "&quot;") if quote == '"' else escaped.replace("'", "&#39;")
+    return escaped.encode(charset, "xmlcharrefreplace").decode("latin-1")
+
+
+def _is_decorative(tag: StartTag, alt: str | None, charset: str) -> bool:
+    if alt is None or alt.strip():
+        return False
+    role = (_decode_value((tag.get("role") or _NO).value, charset) or "").strip().lower()
+    hidden = (_decode_value((tag.get("aria-hidden") or _NO).value, charset) or "").strip().lower()
+    return role in ("presentation", "none") or hidden == "true"
+
+
+_NO = Attribute("", "", None, 0, 0, 0, 0, "")
+
+
+def _links(tag: StartTag, charset: str) -> list[str]:
+    links = []
+    for name in SOURCE_ATTRIBUTES:
+        value = _decode_value((tag.get(name) or _NO).value, charset)
+        if value and value.strip():
+            links.append(value.strip())
+    for name in SRCSET_ATTRIBUTES:
+        value = _decode_value((tag.get(name) or _NO).value, charset)
+        if value:
+            links.extend(srcset_urls(value))
+    return links
+
+
+def _splice(tag: StartTag, alt: Attribute | None, new_alt: str, charset: str) -> tuple[int, int, str]:
+    """(start, end, replacement) in the page text that sets the alt attribute and touches nothing else."""
+    if alt is not None and alt.quote:  # alt="..." / alt='...': replace the value only
+        return alt.value_start, alt.value_end, _encode_value(new_alt, alt.quote, charset)
+    quoted = [attribute.quote for attribute in tag.attributes if attribute.quote]
+    quote = "'" if quoted and all(q == "'" for q in quoted) else '"'
+    value = quote + _encode_value(new_alt, quote, charset) + quote
+    if alt is not None:  # alt, alt= or alt=unquoted: rewrite that attribute, keeping its name's case
+        return alt.start, alt.end, f"{alt.raw_name}={value}"
+    # Insert right after the tag name: the one place where a new attribute can't merge with an unquoted
+    # value (before "/>" in <img src=a.jpg/> it would change src).
+    name = "ALT" if tag.raw_name.isupper() else "alt"
+    return tag.name_end, tag.name_end, f" {name}={value}"
+
+
+def fill_page(
+    data: bytes, page_path: str, site_root: str, lookup: CaptionLookup, *, only_missing: bool = False,
+    replace: bool = False, reviewed_only: bool = False,
+) -> PageResult:
+    result = PageResult(page_path, data, data)
+    charset = detect_charset(data)
+    result.charset = charset
+    if charset.startswith("utf-16") or charset.startswith("utf-32"):
+        result.charset = "utf-8"
+        result.error = "UTF-16/32 pages are not supported (markup is not ASCII bytes)"
+        return result
+    text = data.decode("latin-1")
+    tags = list(iter_start_tags(text))
+    base = next((_decode_value(tag.get("href").value, charset) for tag in tags
+                 if tag.name == "base" and tag.get("href") is not None and tag.get("href").value is not None), None)
+    edits: list[tuple[int, int, str]] = []
+    for tag in tags:
+        if tag.name != "img":
+            continue
+        result.images += 1
+        alt_attribute = tag.get("alt")
+        alt = _decode_value(alt_attribute.value, charset) if alt_attribute is not None else None
+        if alt_attribute is not None and alt is None:
+            alt = ""  # <img alt> is an empty alt
+        if _is_decorative(tag, alt, charset):
+            result.decorative += 1
+            continue
+        if alt_attribute is None or not (alt or "").strip():
+            action = FILL
+            if alt_attribute is not None and only_missing:
+                result.kept += 1
+                continue
+        elif replace:
+            action = REPLACE
+        else:
+            result.kept += 1
+            continue
+        caption = None
+        resolved_any = False
+        for link in _links(tag, charset):
+            path = resolve_link(link, page_path, site_root, base)
+            if path is None:
+                continue
+            resolved_any = resolved_any or os.path.exists(path)
+            caption = lookup.caption_for(path)
+            if caption is not None:
+                break
+        if caption is None or (reviewed_only and not caption.reviewed) or not caption.alt_text.strip():
+            if resolved_any:
+                result.uncaptioned += 1
+            else:
+                result.unresolved += 1
+            continue
+        if action == REPLACE:
+            problems = lint_alt(alt, file_name=os.path.basename(caption.image_path))
+            if not any(problem.level == ERROR for problem in problems) or alt == caption.alt_text:
+                result.kept += 1
+                continue
+        edits.append(_splice(tag, alt_attribute, caption.alt_text, charset))
+        result.changes.append(ImageChange(
+            line=text.count("\n", 0, tag.start) + 1, link=_links(tag, charset)[0], action=action, old_alt=alt,
+            new_alt=caption.alt_text, matched_by=caption.matched_by,
+        ))
+    if edits:
+        for start, end, replacement in sorted(edits, reverse=True):
+            text = text[:start] + replacement + text[end:]
+        result.updated = text.encode("latin-1")
+    return result

@@ -1,0 +1,82 @@
+"""Walking the indexed files with their current caption, in path order, a page at a time.
+
+Lint, export and review all need "every present file below FOLDER with its alt text". Pages are read
+by keyset (path > last path) in short read transactions, so a million-file index streams in constant
+memory and never holds a read snapshot open while a scan writes. Paths are compared as raw bytes (see
+models.FsPath), which is also the deterministic order exports promise.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import text
+
+from alttext.index.db import Index
+from alttext.index.search import _folder_range
+
+PAGE = 1000
+
+
+@dataclass(frozen=True)
+class Entry:
+    file_id: int
+    path: str
+    name: str
+    image_id: int | None
+    caption_id: int | None
+    alt_text: str | None  # None: the file has no caption (yet)
+    status: str | None
+    source: str | None
+    model: str | None
+    error: str | None = None  # why a failed file has no caption
+
+
+def iter_entries(
+    index: Index,
+    *,
+    under: str | None = None,
+    status: str | None = None,
+    captioned_only: bool = False,
+    include_failed: bool = False,
+    page: int = PAGE,
+) -> Iterator[Entry]:
+    """Indexed (present, decoded) files below ``under``, ordered by path bytes; ``include_failed`` adds
+    present files that could not be captioned (they have no alt text: lint reports them)."""
+    # "+f.state": walk the path index (keyset order) instead of letting SQLite pick the state index
+    # and sort every indexed file for each page.
+    state = "+f.state IN ('indexed', 'failed')" if include_failed else "+f.state = 'indexed'"
+    filters = [state, "f.path > :after"]
+    params: dict[str, object] = {"after": b"", "page": page}
+    if under:
+        params["lo"], params["hi"] = _folder_range(under)
+        filters.append("f.path >= :lo AND f.path < :hi")
+    if status:
+        params["status"] = status
+        filters.append("c.status = :status")
+    if captioned_only or status:
+        filters.append("c.id IS NOT NULL")
+    sql = text(f"""
+        SELECT f.id AS file_id, f.path AS path, f.name AS name, f.image_id AS image_id, c.id AS caption_id,
+               c.text AS alt_text, c.status AS status, c.source AS source, c.model AS model, f.error AS error
+        FROM files f
+        LEFT JOIN images i ON i.id = f.image_id
+        LEFT JOIN captions c ON c.id = i.caption_id
+        WHERE {" AND ".join(filters)}
+        ORDER BY f.path
+        LIMIT :page
+    """)
+    while True:
+        with index.read() as connection:
+            rows = connection.execute(sql, params).all()
+        for row in rows:
+            yield Entry(
+                file_id=row.file_id, path=os.fsdecode(row.path), name=row.name, image_id=row.image_id,
+                caption_id=row.caption_id, alt_text=row.alt_text, status=row.status, source=row.source,
+                model=row.model, error=row.error,
+            )
+        if len(rows) < page:
+            return
+        params["after"] = bytes(rows[-1].path)
