@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from alttext.cli.common import open_index, settings_from
@@ -41,7 +43,8 @@ def export(ctx: click.Context, fmt: str, under: str | None, status: str | None, 
     if output:
         write_atomically(output, chunks)
         return
-    stream = click.get_binary_stream("stdout")  # UTF-8 whatever the terminal's locale says
+    sys.stdout.flush()
+    stream = sys.stdout.buffer  # bytes: UTF-8 whatever the terminal's locale says
     for chunk in chunks:
         stream.write(chunk)
     stream.flush()

@@ -50,7 +50,8 @@ def _also(count: int) -> str:
 def edit(ctx: click.Context, path: str, alt_text: str) -> None:
     """Set PATH's alt text to ALT_TEXT, written by a person: no model run will replace it.
 
-    Every earlier caption is kept in the history (alttext show PATH).
+    Every earlier caption is kept in the history (alttext show PATH). For text that starts with a
+    dash, put -- before the arguments: alttext edit -- PATH "-5 degrees on the thermometer".
     """
     import os
 

@@ -80,10 +80,11 @@ def search(ctx: click.Context, query: tuple[str, ...], limit: int, under: str | 
 
 def _semantic(index: Index, text: str, limit: int, under: str | None, status: str | None) -> list[SearchHit]:
     from alttext.web.embeddings import has_embeddings, pending_count
-    from alttext.web.encoder import EncoderUnavailable, default_encoder
+    from alttext.web.encoder import EncoderUnavailable, default_encoder, model_dir
     from alttext.web.semantic import semantic_search
 
     try:
+        model_dir()  # says how to install the extra when it is missing
         encoder = default_encoder()
     except EncoderUnavailable as exc:
         click.echo(f"error: {exc}", err=True)

@@ -36,6 +36,8 @@ def test_edit_applies_to_every_file_with_the_same_pixels(index: Index, tmp_path:
 
 def test_edit_and_approve_errors(index: Index, tmp_path: Path, invoke) -> None:
     plant(index, tmp_path / "lib", {"a.png": "a red square on white"})
+    dash = invoke("edit", "--", str(tmp_path / "lib" / "a.png"), "-5 degrees on a thermometer")
+    assert dash.exit_code == 0 and describe_file(index, str(tmp_path / "lib" / "a.png"))["alt_text"].startswith("-5")
     assert invoke("edit", str(tmp_path / "nope.png"), "text").exit_code == 1
     assert invoke("edit", str(tmp_path / "lib" / "a.png"), "   ").exit_code == 1
     result = invoke("approve", str(tmp_path / "lib" / "a.png"), str(tmp_path / "nope.png"))
@@ -62,9 +64,11 @@ def _pixels_of(path: Path) -> Image.Image:
         return image.convert("RGB")
 
 
-def test_edit_and_approve_survive_a_rescan_and_a_recaption_with_another_model(tmp_path: Path, tiny_model: Path) -> None:
-    """Through the installed command: scan with one model, review, scan again with a second model (seed 1),
-    then re-caption every image with that second model: the reviewed alt text stays current."""
+def test_edit_and_approve_survive_a_rescan_and_a_recaption_with_another_model(tmp_path: Path, tiny_model: Path,
+                                                                             db: Path, invoke) -> None:
+    """Scan with one model, review through the installed command, scan again with a second model (seed 1),
+    then re-caption every image with that second model: the reviewed alt text stays current. (The scans
+    run in-process: torch is already loaded here, a subprocess would spend seconds importing it.)"""
     from photos import photo
     from tiny_models import build_tiny_vit_gpt2
 
@@ -74,18 +78,17 @@ def test_edit_and_approve_survive_a_rescan_and_a_recaption_with_another_model(tm
     lib.mkdir()
     for name in ("chelsea", "coffee", "rocket"):
         photo(name).resize((64, 64)).save(lib / f"{name}.png")
-    db = str(tmp_path / "index.sqlite3")
-    assert run_alttext("--db", db, "scan", str(lib), "--model", str(tiny_model)).returncode == 0
-    edited = run_alttext("--db", db, "edit", str(lib / "chelsea.png"), "A tabby cat looking at the camera.")
+    assert invoke("scan", str(lib), "--model", str(tiny_model)).exit_code == 0
+    edited = run_alttext("--db", str(db), "edit", str(lib / "chelsea.png"), "A tabby cat looking at the camera.")
     assert edited.returncode == 0, edited.stderr
-    approved = run_alttext("--db", db, "approve", str(lib / "coffee.png"))
+    approved = run_alttext("--db", str(db), "approve", str(lib / "coffee.png"))
     assert approved.returncode == 0, approved.stderr
     with Index(db) as index:
         coffee_before = describe_file(index, str(lib / "coffee.png"))["alt_text"]
 
     second = build_tiny_vit_gpt2(tmp_path / "tiny-seed-1", seed=1)
-    rescan = run_alttext("--db", db, "scan", str(lib), "--model", str(second), "--json")
-    assert rescan.returncode == 0, rescan.stderr
+    rescan = invoke("scan", str(lib), "--model", str(second), "--json")
+    assert rescan.exit_code == 0, rescan.output
     with Index(db) as index:
         # Forced re-caption by the second model: a new model caption row for every image.
         captioner = Captioner(str(second), device="cpu")
