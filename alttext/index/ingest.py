@@ -116,7 +116,10 @@ class Ingester:
         read_existing: Callable[[str], str | None] | None = None,
         on_progress: Callable[[int], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        accept: Callable[[int, str], bool] | None = None,
     ) -> None:
+        """``accept(file_id, path)``, when given, is asked before a pending file is read; a file it
+        refuses stays pending for a later run (the watch daemon's settle check)."""
         self.index = index
         self._captioner_factory = captioner_factory
         self._captioner: Any = None
@@ -126,6 +129,7 @@ class Ingester:
         self.read_existing = read_existing
         self.on_progress = on_progress or (lambda n: None)
         self.should_stop = should_stop or (lambda: False)
+        self.accept = accept
         self.report = IngestReport()
 
     @property
@@ -282,6 +286,8 @@ class Ingester:
                             last_id = fetched[-1][0]
                             rows.extend(fetched)
                         file_id, path = rows.popleft()
+                        if self.accept is not None and not self.accept(file_id, path):
+                            continue
                         in_flight.append(pool.submit(self._prepare, _Work(file_id, path)))
                     if not in_flight:
                         break

@@ -85,13 +85,16 @@ def _image_files(folder: str, unreadable: list[str]) -> tuple[list[tuple[str, os
     return found, subfolders
 
 
-def walk(root: str, unreadable: list[str]) -> Iterator[tuple[str, list[tuple[str, os.stat_result]]]]:
-    """(folder, image files) for every folder below root, depth first, sorted for stable order."""
+def walk(root: str, unreadable: list[str], *, recursive: bool = True
+         ) -> Iterator[tuple[str, list[tuple[str, os.stat_result]]]]:
+    """(folder, image files) for every folder below root (only root itself unless ``recursive``), depth
+    first, sorted for stable order."""
     stack = [root]
     while stack:
         folder = stack.pop()
         found, subfolders = _image_files(folder, unreadable)
-        stack.extend(sorted(subfolders, reverse=True))
+        if recursive:
+            stack.extend(sorted(subfolders, reverse=True))
         yield folder, found
 
 
@@ -152,8 +155,16 @@ class Reconciler:
         pending.updates.clear()
         pending.missing_ids.clear()
 
-    def scan_root(self, root: str) -> None:
+    def scan_root(self, root: str, *, below: str | None = None, recursive: bool = True) -> None:
+        """Reconcile a root. With ``below``, only that folder of the root (and its subfolders when
+        ``recursive``): the watch daemon's scan after an event. A ``below`` folder that no longer exists
+        (deleted or moved away) has the files the index knew in it marked missing.
+
+        ``on_progress(0)`` is also called after each folder, so a long walk over unchanged files still
+        shows signs of life (the daemon's heartbeat); an exception it raises stops the scan safely.
+        """
         root = os.path.abspath(root)
+        top = root if below is None else os.path.abspath(below)
         with self.index.write() as connection:
             root_id = ensure_root(connection, root)
         report = self.report
@@ -164,8 +175,13 @@ class Reconciler:
             files.c.id, files.c.path, files.c.dev, files.c.inode, files.c.size, files.c.mtime_ns,
             files.c.state, files.c.image_id, files.c.attempts,
         ).where(files.c.dir == bindparam("folder"))
+        folders = walk(top, report.unreadable_dirs, recursive=recursive)
+        if top != root and not os.path.isdir(top) and os.path.isdir(root):
+            folders = iter(())  # the folder went away; its files are found missing below
         with self.index.read() as reader:
-            for folder, found in walk(root, report.unreadable_dirs):
+            for folder, found in folders:
+                if self.on_progress:
+                    self.on_progress(0)
                 visited.add(folder)
                 if report.unreadable_dirs and report.unreadable_dirs[-1] == folder:
                     continue  # can't list it: its known files are not missing, just out of sight
@@ -214,11 +230,18 @@ class Reconciler:
                 if len(pending) >= FLUSH_EVERY:
                     self._flush(pending)
             # Folders that no longer exist (deleted or moved away as a whole).
+            if below is not None and not recursive:
+                candidates = [top]
+            else:
+                candidates = [
+                    folder
+                    for (folder,) in reader.execute(
+                        select(files.c.dir).where(files.c.root_id == root_id, files.c.state != MISSING).distinct()
+                    )
+                    if below is None or _is_under(folder, [top])
+                ]
             gone_dirs = [
-                folder
-                for (folder,) in reader.execute(
-                    select(files.c.dir).where(files.c.root_id == root_id, files.c.state != MISSING).distinct()
-                )
+                folder for folder in candidates
                 if folder not in visited and not _is_under(folder, report.unreadable_dirs)
             ]
             for folder in gone_dirs:
@@ -227,8 +250,9 @@ class Reconciler:
                         report.missing += 1
                         pending.missing_ids.append(row.id)
         self._flush(pending)
-        with self.index.write() as connection:
-            connection.execute(update(roots).where(roots.c.id == root_id).values(last_scan_at=utcnow()))
+        if below is None:
+            with self.index.write() as connection:
+                connection.execute(update(roots).where(roots.c.id == root_id).values(last_scan_at=utcnow()))
 
     def match_moves(self) -> None:
         """Pair files that appeared in this scan with files that went missing: same inode and stat."""
