@@ -1,0 +1,577 @@
+"""The daemon's one writer thread: hints in, reconcile scans, the settle check, batches through the model.
+
+Every write to the index happens here (DESIGN.md §1: one writer). The loop, in order:
+
+1. take the hints the observer queued (cheap: they only mark folders dirty or files complete);
+2. a full reconcile scan when one is due: at start-up, every ``scan_interval`` (jittered), after an
+   inotify overflow or a restart of the observer, on SIGHUP, and after an error;
+3. a scan of each dirty folder once its events have quietened (``debounce``), or of a whole subtree
+   when a folder was created, deleted or moved; same rules as ``alttext scan``, then moves are paired;
+4. retries that are due, and unreadable folders to look at again;
+5. an ingest round over the ``pending`` rows (the durable queue) that have settled; rounds end every
+   ``round_seconds`` so a long backlog never starves the steps above.
+
+Nothing here is allowed to end the thread except a stop request or a fatal error (the model can't be
+loaded): an exception in a step is logged, a rescan is scheduled after a growing pause, and the loop
+goes on. The supervisor watches ``heartbeat`` to tell a busy worker from a stuck one.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import os
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from alttext.images import DEFAULT_MAX_PIXELS
+from alttext.index.db import Index
+from alttext.index.ingest import Ingester, IngestReport
+from alttext.index.models import FAILED, INDEXED, MISSING, PENDING, SOURCE_MODEL, Caption, File, utcnow
+from alttext.index.reconcile import Reconciler, ReconcileReport
+from alttext.watch import retry
+from alttext.watch.observe import Hint
+from alttext.watch.settle import Settler
+
+logger = logging.getLogger(__name__)
+
+files = File.__table__
+captions = Caption.__table__
+
+IDLE_TICK = 5.0  # the longest the worker sleeps without a heartbeat
+
+
+class StopRequested(Exception):
+    """Raised from a scan's progress callback to end the scan at once (it is safe to redo)."""
+
+
+class FatalError(Exception):
+    """The daemon can't go on (e.g. the model can't be loaded); ``exit_code`` is the process's."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass
+class WatchOptions:
+    roots: list[str]
+    settle_seconds: float = 2.0
+    scan_interval: float = 3600.0
+    poll: bool = False
+    poll_interval: float = 5.0
+    batch_size: int = 8
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    debounce: float = 0.3  # a dirty folder is scanned once its events pause this long...
+    max_delay: float = 1.5  # ...or at the latest this long after the first one
+    round_seconds: float = 20.0
+    stall_seconds: float = 900.0
+    retry_base: float = 60.0
+    unreadable_retry: float = 30.0
+    jitter: float = 0.1  # periodic scans are spread by ±10 %
+
+
+class ModelHolder:
+    """Loads the captioner on first need, once; later calls return the same one."""
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self._factory = factory
+        self._model: Any = None
+        self._lock = threading.Lock()
+        self.loading = False  # a first load may download a model: not a stall
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def __call__(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                started = time.monotonic()
+                logger.info("loading the captioning model")
+                self.loading = True
+                try:
+                    self._model = self._factory()
+                finally:
+                    self.loading = False
+                logger.info("model loaded in %.1f s", time.monotonic() - started)
+            return self._model
+
+
+class OncePerFolder(logging.Filter):
+    """Lets the reconcile scan's "cannot read folder" warning through once per folder (until it recovers)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith("cannot read folder") and record.args:
+            folder = str(record.args[0]) if isinstance(record.args, tuple) else ""
+            with self._lock:
+                if folder in self._seen:
+                    return False
+                self._seen.add(folder)
+        return True
+
+    def forget(self, folder: str) -> None:
+        with self._lock:
+            self._seen.discard(folder)
+
+
+_libc: Any = None
+
+
+def trim_heap() -> None:
+    """Give freed heap back to the system (glibc keeps it otherwise; DESIGN.md §6)."""
+    global _libc
+    try:
+        if _libc is None:
+            _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        _libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        _libc = False
+
+
+def _is_under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+@dataclass
+class _Dirty:
+    first: float
+    last: float
+
+
+@dataclass
+class _Unreadable:
+    next_try: float
+    delay: float
+
+
+@dataclass
+class RoundStats:
+    """Totals since start-up (for debugging and in-process use)."""
+
+    scans: int = 0
+    partial_scans: int = 0
+    rounds: int = 0
+    captioned: int = 0
+    reused: int = 0
+    failed: int = 0
+    errors: int = 0
+
+
+class Worker:
+    def __init__(
+        self,
+        index: Index,
+        options: WatchOptions,
+        model: ModelHolder,
+        hints: queue.Queue[Hint],
+        stop: threading.Event,
+        *,
+        on_indexed: Callable[[Index, int, str], None] | None = None,
+        on_new_captions: Callable[[list[int]], None] | None = None,
+        restart_observer: Callable[[], None] | None = None,
+        once_filter: OncePerFolder | None = None,
+    ) -> None:
+        self.index = index
+        self.options = options
+        self.roots = sorted(options.roots, key=len, reverse=True)  # longest first: the innermost root wins
+        self.model = model
+        self.hints = hints
+        self.stop = stop
+        self.on_indexed = on_indexed
+        self.on_new_captions = on_new_captions
+        self.restart_observer = restart_observer or (lambda: None)
+        self.once_filter = once_filter
+        self.settler = Settler(options.settle_seconds)
+        self.heartbeat = time.monotonic()
+        self.fatal: FatalError | None = None
+        self.status_text = "starting"
+        self.stats = RoundStats()
+        self.dirty_folders: dict[str, _Dirty] = {}
+        self.dirty_trees: dict[str, _Dirty] = {}
+        self.unreadable: dict[str, _Unreadable] = {}
+        self.rescan_reason: str | None = "start-up"
+        self.next_full_scan = time.monotonic()
+        self.ingest_needed = True
+        self.retry_due: datetime | None = None
+        self.quiet_until = 0.0
+        self.error_pause = 0.0
+        self._first_round = True
+        self.thread = threading.Thread(target=self._run, name="alttext-writer", daemon=True)
+
+    # -- thread ------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.thread.start()
+
+    def is_alive(self) -> bool:
+        return self.thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> None:
+        self.thread.join(timeout)
+
+    def beat(self) -> None:
+        self.heartbeat = time.monotonic()
+
+    def _run(self) -> None:
+        try:
+            while not self.stop.is_set():
+                self.beat()
+                self._drain(self._wait_time())
+                if self.stop.is_set() or time.monotonic() < self.quiet_until:
+                    continue
+                try:
+                    self._step(time.monotonic())
+                    self.error_pause = 0.0
+                except (StopRequested, FatalError):
+                    raise
+                except Exception as exc:
+                    self._recover(exc)
+        except StopRequested:
+            pass
+        except FatalError as exc:
+            self.fatal = exc
+            logger.error("%s", exc)
+        except BaseException as exc:  # a bug: report it, and let the supervisor exit non-zero
+            self.fatal = FatalError(f"internal error: {exc!r}")
+            logger.exception("the writer thread failed")
+
+    def _recover(self, exc: Exception) -> None:
+        self.stats.errors += 1
+        self.error_pause = min(600.0, max(5.0, self.error_pause * 2))
+        logger.error("%s (rescanning in %.0f s)", exc, self.error_pause, exc_info=exc)
+        self.quiet_until = time.monotonic() + self.error_pause
+        self.rescan_reason = self.rescan_reason or "recovery after an error"
+        self.ingest_needed = True
+
+    # -- hints -------------------------------------------------------------------------------------
+    def _wait_time(self) -> float:
+        now = time.monotonic()
+        if now < self.quiet_until:
+            return min(self.quiet_until - now, IDLE_TICK)
+        if self.rescan_reason or self.ingest_needed:
+            return 0.0
+        times = [self.next_full_scan, now + IDLE_TICK]
+        for dirty in (*self.dirty_folders.values(), *self.dirty_trees.values()):
+            times.append(min(dirty.last + self.options.debounce, dirty.first + self.options.max_delay))
+        due = self.settler.next_due()
+        if due is not None:
+            times.append(due)
+        if self.retry_due is not None:
+            times.append(now + (self.retry_due - utcnow()).total_seconds())
+        times.extend(entry.next_try for entry in self.unreadable.values())
+        return max(0.0, min(times) - now)
+
+    def _drain(self, timeout: float) -> None:
+        try:
+            hint = self.hints.get(timeout=timeout) if timeout > 0 else self.hints.get_nowait()
+        except queue.Empty:
+            return
+        self._take(hint)
+        for _ in range(100_000):
+            try:
+                hint = self.hints.get_nowait()
+            except queue.Empty:
+                return
+            self._take(hint)
+
+    def root_of(self, path: str) -> str | None:
+        for root in self.roots:
+            if _is_under(path, root):
+                return root
+        return None
+
+    @staticmethod
+    def _hidden(root: str, path: str) -> bool:
+        """Inside a hidden folder below the root: the scan never goes there, so neither do events."""
+        relative = path[len(root):]
+        return any(part.startswith(".") for part in relative.split(os.sep) if part)
+
+    def _take(self, hint: Hint) -> None:
+        if hint.kind == "wake":
+            return
+        if hint.kind == "rescan":
+            self.rescan_reason = self.rescan_reason or hint.reason or "rescan requested"
+            return
+        root = self.root_of(hint.path)
+        if root is None:
+            return
+        now = time.monotonic()
+        if hint.kind == "tree":
+            if not self._hidden(root, hint.path):
+                self._mark(self.dirty_trees, hint.path, now)
+            return
+        folder = os.path.dirname(hint.path)
+        if self._hidden(root, folder):
+            return
+        if hint.kind == "complete":
+            self.settler.completed(hint.path, hint.key)
+        self._mark(self.dirty_folders, folder if _is_under(folder, root) else root, now)
+
+    @staticmethod
+    def _mark(dirty: dict[str, _Dirty], path: str, now: float) -> None:
+        entry = dirty.get(path)
+        if entry is None:
+            dirty[path] = _Dirty(now, now)
+        else:
+            entry.last = now
+
+    # -- steps -------------------------------------------------------------------------------------
+    def _step(self, now: float) -> None:
+        if self.rescan_reason is not None or now >= self.next_full_scan:
+            self._full_scan(self.rescan_reason or "periodic")
+        self._partial_scans(time.monotonic())
+        self._retry_unreadable(time.monotonic())
+        if self.retry_due is not None and utcnow() >= self.retry_due:
+            released = retry.release_due(self.index)
+            self._load_retries()
+            if released:
+                logger.info("retrying %d failed file%s", released, "" if released == 1 else "s")
+            self.ingest_needed = True  # also files a scan re-queued that were waiting for this moment
+        due = self.settler.next_due()
+        if self.ingest_needed or (due is not None and time.monotonic() >= due):
+            self._ingest_round()
+
+    def _progress(self, _count: int) -> None:
+        self.beat()
+        if self.stop.is_set():
+            raise StopRequested
+
+    def _full_scan(self, reason: str) -> None:
+        started = time.monotonic()
+        self.dirty_folders.clear()  # the walk covers them; events queued meanwhile are taken afterwards
+        self.dirty_trees.clear()
+        reconciler = Reconciler(self.index, on_progress=self._progress)
+        for root in self.options.roots:
+            reconciler.scan_root(root)
+        reconciler.match_moves()
+        report = reconciler.report
+        retry.hold_back(self.index)
+        self.rescan_reason = None
+        interval = self.options.scan_interval
+        self.next_full_scan = time.monotonic() + interval * random.uniform(1 - self.options.jitter,
+                                                                           1 + self.options.jitter)
+        self.ingest_needed = True
+        self.stats.scans += 1
+        logger.info("%s scan: %s (%.1f s)", reason, _describe(report), time.monotonic() - started)
+        self._note_unreadable(report.unreadable_dirs, None)
+
+    def _hold_back(self) -> None:
+        if self.retry_due is not None:  # only while some retry is waiting
+            retry.hold_back(self.index)
+
+    def _ready(self, dirty: dict[str, _Dirty], now: float) -> list[str]:
+        options = self.options
+        ready = [path for path, entry in dirty.items()
+                 if now - entry.last >= options.debounce or now - entry.first >= options.max_delay]
+        for path in ready:
+            del dirty[path]
+        return ready
+
+    def _partial_scans(self, now: float) -> None:
+        trees = self._ready(self.dirty_trees, now)
+        folders = self._ready(self.dirty_folders, now)
+        if not trees and not folders:
+            return
+        trees = [tree for tree in sorted(trees) if not any(other != tree and _is_under(tree, other) for other in trees)]
+        folders = [folder for folder in sorted(folders) if not any(_is_under(folder, tree) for tree in trees)]
+        started = time.monotonic()
+        reconciler = Reconciler(self.index, on_progress=self._progress)
+        scopes: list[tuple[str, bool]] = []
+        for path, recursive in [*((tree, True) for tree in trees), *((folder, False) for folder in folders)]:
+            root = self.root_of(path)
+            if root is None:
+                continue
+            reconciler.scan_root(root, below=path, recursive=recursive)
+            scopes.append((path, recursive))
+        reconciler.match_moves()
+        report = reconciler.report
+        self._hold_back()
+        self.stats.partial_scans += 1
+        if report.new or report.changed or report.restored:
+            self.ingest_needed = True
+        level = logging.INFO if (report.moved or report.missing or report.restored) else logging.DEBUG
+        logger.log(level, "changes in %d folder%s: %s (%.2f s)", len(scopes), "" if len(scopes) == 1 else "s",
+                   _describe(report), time.monotonic() - started)
+        self._note_unreadable(report.unreadable_dirs, scopes)
+
+    def _note_unreadable(self, found: list[str], scopes: list[tuple[str, bool]] | None) -> None:
+        now = time.monotonic()
+        for folder in found:
+            entry = self.unreadable.get(folder)
+            if entry is None:
+                self.unreadable[folder] = _Unreadable(now + self.options.unreadable_retry,
+                                                      self.options.unreadable_retry)
+            else:
+                entry.delay = min(entry.delay * 2, max(self.options.scan_interval, self.options.unreadable_retry))
+                entry.next_try = now + entry.delay
+        for folder in list(self.unreadable):
+            if folder in found:
+                continue
+            if scopes is not None and not any(
+                folder == scope or (recursive and _is_under(folder, scope)) for scope, recursive in scopes
+            ):
+                continue
+            del self.unreadable[folder]
+            if self.once_filter is not None:
+                self.once_filter.forget(folder)
+            if os.path.isdir(folder):
+                logger.info("folder %s can be read again", folder)
+                self.restart_observer()  # so that it gets its inotify watch
+            else:
+                logger.info("folder %s is gone", folder)
+
+    def _retry_unreadable(self, now: float) -> None:
+        due = [folder for folder, entry in self.unreadable.items() if now >= entry.next_try]
+        if not due:
+            return
+        reconciler = Reconciler(self.index, on_progress=self._progress)
+        scopes = []
+        for folder in due:
+            root = self.root_of(folder)
+            if root is None:
+                del self.unreadable[folder]
+                continue
+            reconciler.scan_root(root, below=folder, recursive=True)
+            scopes.append((folder, True))
+        reconciler.match_moves()
+        self._hold_back()
+        if reconciler.report.new or reconciler.report.changed or reconciler.report.restored:
+            self.ingest_needed = True
+        self._note_unreadable(reconciler.report.unreadable_dirs, scopes)
+
+    # -- ingest ------------------------------------------------------------------------------------
+    def _load_retries(self) -> None:
+        self.retry_due = retry.next_due(self.index)
+
+    def _accept(self, _file_id: int, path: str) -> bool:
+        self.beat()
+        return self.settler.ready(path)
+
+    def _ingest_round(self) -> None:
+        self.ingest_needed = False
+        self.settler.begin_round()
+        since = utcnow()
+        started = time.monotonic()
+        deadline = started + self.options.round_seconds
+        cut_short = False
+
+        def should_stop() -> bool:
+            nonlocal cut_short
+            self.beat()
+            if self.stop.is_set():
+                return True
+            if time.monotonic() > deadline:
+                cut_short = True
+                return True
+            return False
+
+        ingester = Ingester(
+            self.index, self.model, batch_size=self.options.batch_size, max_pixels=self.options.max_pixels,
+            should_stop=should_stop, accept=self._accept,
+        )
+        report = ingester.run()
+        if cut_short:
+            self.ingest_needed = True  # more to do: carry on after a look at the events
+        elif not self.stop.is_set():
+            self.settler.forget_stale()
+        self.stats.rounds += 1
+        self.stats.captioned += report.captioned
+        self.stats.reused += report.reused
+        self.stats.failed += report.failed
+        linked = report.captioned + report.reused + report.imported
+        if linked or report.failed or report.vanished:
+            logger.info("indexed %d file%s: %s (%.1f s)", linked, "" if linked == 1 else "s", _describe_ingest(report),
+                        time.monotonic() - started)
+        self._after_round(report, since)
+
+    def _after_round(self, report: IngestReport, since: datetime) -> None:
+        if report.failed or self._first_round:
+            for failed in retry.schedule_failed(self.index, base=self.options.retry_base):
+                if failed.retry_in is None:
+                    logger.warning("failed: %s: %s (attempt %d; parked as failed, see `alttext status`)",
+                                   failed.path, failed.error, failed.attempts)
+                else:
+                    logger.warning("failed: %s: %s (attempt %d; retrying in %s)", failed.path, failed.error,
+                                   failed.attempts, _duration(failed.retry_in.total_seconds()))
+            self._load_retries()
+        self._first_round = False
+        linked = report.captioned + report.reused + report.imported
+        if linked and self.on_indexed is not None:
+            self._call_on_indexed(since)
+        if report.captioned and self.on_new_captions is not None:
+            with self.index.read() as connection:
+                caption_ids = [row.id for row in connection.execute(
+                    select(captions.c.id).where(captions.c.created_at >= since, captions.c.source == SOURCE_MODEL)
+                )]
+            if caption_ids:
+                try:
+                    self.on_new_captions(caption_ids)
+                except Exception:
+                    logger.exception("queueing variants failed (captions are kept)")
+        if linked or report.failed:
+            trim_heap()
+        self.refresh_status()
+
+    def _call_on_indexed(self, since: datetime) -> None:
+        assert self.on_indexed is not None
+        with self.index.read() as connection:
+            rows = connection.execute(
+                select(files.c.id, files.c.path).where(files.c.state == INDEXED, files.c.indexed_at >= since)
+            ).all()
+        for row in rows:
+            if self.stop.is_set():
+                return
+            try:
+                self.on_indexed(self.index, row.id, row.path)
+            except Exception:
+                logger.exception("after-index hook failed for %s", row.path)
+
+    def refresh_status(self) -> None:
+        with self.index.read() as connection:
+            counts = dict(connection.execute(select(files.c.state, func.count()).group_by(files.c.state)).all())
+        self.status_text = (
+            f"{counts.get(INDEXED, 0)} indexed, {counts.get(PENDING, 0)} pending, {counts.get(FAILED, 0)} failed,"
+            f" {counts.get(MISSING, 0)} missing"
+        )
+
+
+def _describe(report: ReconcileReport) -> str:
+    parts = [f"{report.new} new", f"{report.changed} changed", f"{report.moved} moved", f"{report.missing} missing"]
+    if report.restored:
+        parts.append(f"{report.restored} back")
+    if report.unreadable_dirs:
+        parts.append(f"{len(report.unreadable_dirs)} unreadable folder(s)")
+    return ", ".join(parts)
+
+
+def _describe_ingest(report: IngestReport) -> str:
+    parts = [f"{report.captioned} captioned in {report.model_calls} model call(s)", f"{report.reused} re-used"]
+    if report.imported:
+        parts.append(f"{report.imported} from metadata")
+    if report.failed:
+        parts.append(f"{report.failed} failed")
+    if report.vanished:
+        parts.append(f"{report.vanished} vanished")
+    return ", ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
