@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "show": "alttext.cli.show:show",
     "status": "alttext.cli.status:status",
     "variants": "alttext.cli.variants:variants",
+    "watch": "alttext.cli.watch:watch",
 }
 
 
