@@ -17,9 +17,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def _refresh_embeddings(index: Index, caption_ids: list[int]) -> None:
-    """Keep semantic search in step with an edit. A failure here must not lose the edit, which is
-    already committed: the next `alttext scan` embeds whatever is missing."""
+def _refresh_embeddings(index: Index, caption_ids: list[int], *, missing_only: bool = False) -> None:
+    """Keep semantic search in step with an edit (a new caption) or an approval (a caption that may never
+    have been embedded). A failure here must not lose the change, which is already committed: the next
+    `alttext scan` embeds whatever is missing."""
     from alttext.web.encoder import semantic_available
 
     if not caption_ids or not semantic_available():
@@ -27,7 +28,7 @@ def _refresh_embeddings(index: Index, caption_ids: list[int]) -> None:
     try:
         from alttext.web.embeddings import embed_captions
 
-        embed_captions(index, caption_ids)
+        embed_captions(index, caption_ids, missing_only=missing_only)
     except Exception as exc:
         logger.warning("could not embed the new alt text for semantic search (%s); alttext scan will retry", exc)
 
@@ -79,6 +80,7 @@ def approve(ctx: click.Context, paths: tuple[str, ...]) -> None:
 
     index = open_index(settings_from(ctx))
     failed = 0
+    approved: list[int] = []
     for path in paths:
         try:
             change = run_approve(index, path)
@@ -86,8 +88,10 @@ def approve(ctx: click.Context, paths: tuple[str, ...]) -> None:
             click.echo(f"error: {exc}", err=True)
             failed += 1
             continue
+        approved.append(change.caption_id)
         already = " (already approved)" if change.previous_status == "approved" else ""
         click.echo(f"{display_path(path)}: approved{already}{_also(change.other_files)}")
+    _refresh_embeddings(index, approved, missing_only=True)
     if failed:
         sys.exit(1)
 
@@ -132,16 +136,26 @@ def review(ctx: click.Context, under: str | None) -> None:
         click.echo(f"  from: {item.source}{' ' + item.model if item.model else ''}")
         for problem in lint_alt(item.alt_text, file_name=item.name):
             click.echo(f"  {problem.level}: {problem.message}")
-        answer = click.prompt("[a]ccept [e]dit [s]kip [u]ndo [q]uit", default="a",
-                              type=click.Choice(list(KEYS), case_sensitive=False), show_choices=False).lower()
+        try:
+            answer = click.prompt("[a]ccept [e]dit [s]kip [u]ndo [q]uit", default="a",
+                                  type=click.Choice(list(KEYS), case_sensitive=False), show_choices=False).lower()
+        except click.Abort:  # end of input or Ctrl-C: every answer so far is saved, so this is a quit
+            click.echo("")
+            break
         try:
             if answer == "q":
                 break
             if answer == "a":
-                history.append((item, run_approve(index, item.path)))
+                change = run_approve(index, item.path)
+                _refresh_embeddings(index, [change.caption_id], missing_only=True)
+                history.append((item, change))
                 counts["accepted"] += 1
             elif answer == "e":
-                new_text = click.prompt("  new alt text", default=item.alt_text).strip()
+                try:
+                    new_text = click.prompt("  new alt text", default=item.alt_text).strip()
+                except click.Abort:
+                    click.echo("")
+                    break
                 if not new_text or new_text == item.alt_text:
                     click.echo("  unchanged")
                     pending_again.append(item)

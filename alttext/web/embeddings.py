@@ -113,23 +113,34 @@ def embed_pending_captions(
     return stored
 
 
-def embed_captions(index: Index, caption_ids: Iterable[int], *, encoder: Encoder | None = None) -> int:
-    """Embed these captions now (after an edit), whether or not they already have a vector."""
-    ids = sorted(set(caption_ids))
+def embed_captions(
+    index: Index, caption_ids: Iterable[int], *, encoder: Encoder | None = None, missing_only: bool = False,
+) -> int:
+    """Embed these captions now (after an edit or approval). ``missing_only`` skips captions that already
+    have a vector, and then the model is not even loaded when there is nothing to do."""
+    ids = sorted({int(i) for i in caption_ids})
     if not ids:
+        return 0
+    from alttext.web.encoder import MODEL_NAME
+
+    name = encoder.name if encoder is not None else MODEL_NAME
+    skip = " AND NOT EXISTS (SELECT 1 FROM caption_embeddings e WHERE e.caption_id = captions.id AND e.model = :model)"
+    with index.read() as connection:
+        rows = [
+            (int(row.id), str(row.text))
+            for row in connection.execute(
+                text("SELECT id, text FROM captions WHERE id IN (" + ",".join(map(str, ids)) + ")"
+                     + (skip if missing_only else "")),
+                {"model": name},
+            )
+        ]
+    if not rows:
         return 0
     if encoder is None:
         from alttext.web.encoder import default_encoder
 
         encoder = default_encoder()
-    with index.read() as connection:
-        rows = [
-            (int(row.id), str(row.text))
-            for row in connection.execute(
-                text("SELECT id, text FROM captions WHERE id IN (" + ",".join(str(int(i)) for i in ids) + ")")
-            )
-        ]
-    return _store(index, encoder, rows, DEFAULT_BATCH) if rows else 0
+    return _store(index, encoder, rows, DEFAULT_BATCH)
 
 
 def embedding_count(index: Index, encoder_name: str | None = None) -> int:

@@ -5,8 +5,8 @@ through sentence-transformers (what the package's own ``load_model`` does) impor
 and scikit-learn: 5–15 s before the first result, which would make every ``alttext search`` slow. The
 model is a small BERT (6 layers, 384 wide), so its forward pass is a few matrix products that numpy does
 just as fast on a CPU; loading takes a fraction of a second. The result matches sentence-transformers'
-``encode(..., normalize_embeddings=True)`` to about 1e-6 (tests/web/test_semantic.py checks it when
-sentence-transformers is installed): token embeddings -> 6 post-norm encoder layers -> mean pooling over
+``encode(..., normalize_embeddings=True)`` to about 1e-7 (tests/web/test_web_semantic.py compares with
+vectors sentence-transformers produced): token embeddings -> 6 post-norm encoder layers -> mean pooling over
 real tokens -> L2 normalisation.
 """
 

@@ -173,7 +173,7 @@ def md_escape(value: str | None) -> str:
 def render_md(rows: Iterable[ExportRow]) -> Iterator[str]:
     yield "| Path | Alt text | Status | Source | Model |\n|---|---|---|---|---|\n"
     for row in rows:
-        # The URL was percent-encoded by file_url: no spaces, parentheses or angle brackets remain in it.
+        # file_url percent-encoded the URL: no space, parenthesis or angle bracket can end the link early.
         path = f"[{md_escape(row.path)}]({row.url})" if row.url else md_escape(row.path)
         yield (f"| {path} | {md_escape(row.alt_text)} | {md_escape(row.status)} | {md_escape(row.source)}"
                f" | {md_escape(row.model)} |\n")

@@ -4,8 +4,16 @@
 
 Builds an index with N images, each with one present file, one caption and a random unit vector
 (384 float32, like all-MiniLM-L6-v2), then times ``top_captions`` (the query-time scan) with and without
-a folder filter. Measured on the 2-core development machine (under load from other jobs) at 10^6 rows:
-see the numbers in the report printed at the end, and the issue 7 report.
+a folder filter. Measured on the 2-core development machine, busy with other jobs (load ~5):
+
+    10^6 rows: build 163 s, index file 2.4 GiB (1.5 GiB of it vectors)
+    top_captions, all rows: 4.0 s best / 4.1 s median; below one folder (1% of files): 2.2 s
+    the matrix product and top-k alone, in memory: 0.1 s
+    10^5 rows: 0.9 s / 0.5 s
+
+So the cost is SQLite handing out a million rows (about 4 microseconds each), not the arithmetic. If
+that becomes too slow, a float16 sidecar matrix (memory-mapped, rebuilt when the embeddings change)
+would bring a query near the in-memory figure.
 """
 
 from __future__ import annotations

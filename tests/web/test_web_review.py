@@ -142,3 +142,10 @@ def test_review_through_the_installed_command(index: Index, tmp_path: Path, db: 
             "SELECT f.name, c.status FROM files f JOIN images i ON i.id = f.image_id"
             " JOIN captions c ON c.id = i.caption_id")).all())
     assert statuses == {"1.png": "generated", "2.png": "approved"}
+
+
+def test_review_end_of_input_is_a_quit(index: Index, tmp_path: Path, invoke) -> None:
+    plant(index, tmp_path / "lib", {"1.png": "first photo caption", "2.png": "second photo caption"})
+    result = invoke("review", input="a\n")
+    assert result.exit_code == 0 and "accepted 1, edited 0, skipped 0" in result.output
+    assert describe_file(index, str(tmp_path / "lib" / "1.png"))["status"] == "approved"

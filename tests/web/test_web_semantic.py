@@ -175,3 +175,13 @@ def test_reciprocal_rank_fusion_orders_by_summed_reciprocal_ranks() -> None:
     fused = reciprocal_rank_fusion([[hit(1), hit(2), hit(3)], [hit(3), hit(4), hit(2)]], limit=10, k=60)
     assert [h.file_id for h in fused] == [3, 2, 1, 4]
     assert fused[0].score == round(1 / 63 + 1 / 61, 6)
+
+
+def test_approving_embeds_a_caption_that_has_no_vector_yet(index: Index, library: Path, encoder: Encoder,
+                                                            invoke) -> None:
+    plant(index, library, {"late/boat.png": "a wooden rowing boat on a calm lake"}, start=30)
+    assert pending_count(index, encoder.name, encoder.dim) == 1
+    assert invoke("approve", str(library / "late" / "boat.png")).exit_code == 0
+    assert pending_count(index, encoder.name, encoder.dim) == 0
+    hits = json.loads(invoke("search", "--semantic", "--json", "canoe on water").stdout)
+    assert Path(hits[0]["path"]).name == "boat.png"
