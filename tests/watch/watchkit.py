@@ -1,0 +1,191 @@
+"""Helpers for the daemon tests: run the installed ``alttext watch`` as a subprocess, make photos, read the
+index with plain sqlite3 (independent of alttext's own code), and wait for things with generous timeouts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+TIMEOUT = 120.0  # seconds: CI machines are slow and the model import alone can take 10+ s
+
+
+def alttext_command() -> list[str]:
+    """The installed console script next to this Python (as tests/conftest.py finds it)."""
+    script = Path(sys.executable).parent / "alttext"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("alttext")
+    assert found, "the alttext command is not installed"
+    return [found]
+
+
+def noise_image(seed: int, size: int = 48) -> Image.Image:
+    """A picture nobody else has: random pixels from ``seed``."""
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8), "RGB")
+
+
+def write_photo(path: Path, seed: int, size: int = 48) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    noise_image(seed, size).save(path)
+    return path
+
+
+def png_bytes(seed: int, size: int = 48) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    noise_image(seed, size).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def clean_env(home: Path, **extra: str) -> dict[str, str]:
+    """An environment like tests/conftest.py's isolated one, for daemons started by module fixtures."""
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith("ALTTEXT_") and name not in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "NOTIFY_SOCKET",
+                                                              "WATCHDOG_USEC", "WATCHDOG_PID")}
+    env.update(
+        HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_DATA_HOME=str(home / ".local/share"),
+        HF_HOME=str(home / ".cache/huggingface"), HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+class Daemon:
+    """One ``alttext watch`` process; its stderr goes to a file the test can read at any time."""
+
+    def __init__(self, db: Path, roots: list[Path], model: Path, *extra: str, env: dict[str, str],
+                 log: Path, prefix: list[str] | None = None) -> None:
+        self.argv = [*(prefix or []), *alttext_command(), "--db", str(db), "watch", *map(str, roots),
+                     "--model", str(model), *extra]
+        self.env = env
+        self.log_path = log
+        self.process: subprocess.Popen[bytes] | None = None
+        self.offset = 0  # log position at the last start
+
+    def start(self) -> Daemon:
+        self.offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=self.env)
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def log(self, *, all_runs: bool = False) -> str:
+        data = self.log_path.read_bytes() if self.log_path.exists() else b""
+        return data[0 if all_runs else self.offset:].decode("utf-8", "replace")
+
+    def wait_log(self, pattern: str, timeout: float = TIMEOUT) -> re.Match[str]:
+        found: list[re.Match[str]] = []
+
+        def seen() -> bool:
+            match = re.search(pattern, self.log())
+            if match:
+                found.append(match)
+            return match is not None
+
+        wait_for(seen, f"log line matching {pattern!r}", timeout, self)
+        return found[0]
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = TIMEOUT) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(f"daemon did not stop within {timeout} s:\n{self.log()[-4000:]}") from None
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def wait_for(predicate: Callable[[], Any], what: str, timeout: float = TIMEOUT, daemon: Daemon | None = None,
+             interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if daemon is not None and not daemon.alive():
+            raise AssertionError(f"daemon exited ({daemon.process.returncode}) while waiting for {what}:\n"
+                                 f"{daemon.log()[-4000:]}")
+        if time.monotonic() > deadline:
+            tail = f"\n--- daemon log ---\n{daemon.log()[-4000:]}" if daemon is not None else ""
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}{tail}")
+        time.sleep(interval)
+
+
+class IndexView:
+    """Read-only questions about the index file, straight through sqlite3."""
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+
+    def query(self, sql: str, *params: Any) -> list[sqlite3.Row]:
+        if not self.db.exists():
+            return []
+        connection = sqlite3.connect(self.db, timeout=30)
+        connection.row_factory = sqlite3.Row
+        try:
+            return connection.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):  # the daemon is still creating the schema
+                return []
+            raise
+        finally:
+            connection.close()
+
+    def file(self, path: Path) -> sqlite3.Row | None:
+        rows = self.query("SELECT * FROM files WHERE path = ?", os.fsencode(str(path)))
+        return rows[0] if rows else None
+
+    def state(self, path: Path) -> str | None:
+        row = self.file(path)
+        return row["state"] if row is not None else None
+
+    def indexed(self, path: Path) -> sqlite3.Row | None:
+        row = self.file(path)
+        return row if row is not None and row["state"] == "indexed" else None
+
+    def image(self, image_id: int) -> sqlite3.Row:
+        return self.query("SELECT * FROM images WHERE id = ?", image_id)[0]
+
+    def captions_of(self, image_id: int) -> int:
+        return self.query("SELECT count(*) AS n FROM captions WHERE image_id = ?", image_id)[0]["n"]
+
+    def count(self, sql: str, *params: Any) -> int:
+        rows = self.query(sql, *params)
+        return int(rows[0][0]) if rows else 0
+
+    def integrity(self) -> str:
+        return self.query("PRAGMA integrity_check")[0][0]
