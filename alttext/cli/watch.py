@@ -105,6 +105,29 @@ def _model_factory(settings: Any) -> Callable[[], Any]:
     return load
 
 
+def _embedder(settings: Any) -> Callable[[Any, int, str], None]:
+    """The --embed hook: after a file is indexed, write its alt text into it (errors are logged, not fatal).
+
+    The metadata writer records the file's new stat in the index (record_own_write), so the change
+    event our own write causes reconciles as "unchanged".
+    """
+    from alttext.cli.embed import build_options
+    from alttext.index.writeback import embed_targets, select_targets
+
+    options = build_options(settings, fields=None, lang=None, force_sidecar=False, sidecar_name=None,
+                            force=False, backup=False)
+
+    def embed_one(index: Any, file_id: int, path: str) -> None:
+        targets, _ = select_targets(index, [path])
+        for target, result in embed_targets(index, targets, options):
+            if result.ok:
+                logger.info("embedded alt text: %s (%s)", target.path, result.status)
+            else:
+                logger.warning("cannot embed alt text into %s: %s", target.path, result.error)
+
+    return embed_one
+
+
 @click.command()
 @click.argument("folders", nargs=-1, required=True, type=click.Path(file_okay=False))
 @model_options
@@ -127,6 +150,7 @@ def watch(ctx: click.Context, folders: tuple[str, ...], embed: bool, with_varian
     is read only once complete. Stop it with SIGTERM or Ctrl-C: the batch in progress is finished or
     left queued, nothing is lost. Made to run under systemd (Type=notify, WatchdogSec): see systemd/.
     """
+    from alttext.index.writeback import existing_caption_reader
     from alttext.watch.daemon import WatchDaemon
     from alttext.watch.worker import WatchOptions
 
@@ -140,10 +164,7 @@ def watch(ctx: click.Context, folders: tuple[str, ...], embed: bool, with_varian
         settings = settings.replace(scan_interval=scan_interval)
     roots = _roots(folders)
     index = open_index(settings)
-    if embed:
-        # The hook is WatchDaemon(on_indexed=...): called in the writer thread after each file is indexed;
-        # a writer must then call alttext.watch.own_writes.record_own_write.
-        logger.warning("--embed: writing into files is not wired into `watch` yet; files are left unchanged")
+    on_indexed = _embedder(settings) if embed else None
     variants = None
     if with_variants:
         from alttext.watch.variants import make_variants_runner
@@ -152,8 +173,9 @@ def watch(ctx: click.Context, folders: tuple[str, ...], embed: bool, with_varian
     options = WatchOptions(
         roots=roots, settle_seconds=settings.settle_seconds, scan_interval=settings.scan_interval, poll=poll,
         poll_interval=poll_interval, batch_size=settings.batch_size, max_pixels=settings.max_image_pixels,
+        read_existing=existing_caption_reader(settings.lang),
     )
-    daemon = WatchDaemon(index, options, _model_factory(settings), variants=variants)
+    daemon = WatchDaemon(index, options, _model_factory(settings), variants=variants, on_indexed=on_indexed)
     try:
         code = daemon.run()
     finally:

@@ -78,6 +78,8 @@ class WatchOptions:
     retry_base: float = 60.0
     unreadable_retry: float = 30.0
     jitter: float = 0.1  # periodic scans are spread by ±10 %
+    # Text the photo's own metadata already holds becomes its caption (see alttext.index.writeback).
+    read_existing: Callable[[str], str | None] | None = None
 
 
 class ModelHolder:
@@ -481,7 +483,7 @@ class Worker:
 
         ingester = Ingester(
             self.index, self.model, batch_size=self.options.batch_size, max_pixels=self.options.max_pixels,
-            should_stop=should_stop, accept=self._accept,
+            should_stop=should_stop, accept=self._accept, read_existing=self.options.read_existing,
         )
         report = ingester.run()
         if cut_short:
