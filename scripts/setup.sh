@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 extras=""
-[ "${1:-}" = "--test" ] && extras="[test]"
+[ "${1:-}" = "--test" ] && extras="[test,semantic]"
 
 # exiftool: alttext writes HEIC/AVIF metadata through it; the tests use it as an independent oracle.
 if ! command -v exiftool >/dev/null 2>&1; then

@@ -57,9 +57,22 @@ def scan(ctx: click.Context, folders: tuple[str, ...], embed_after: bool, no_met
             f" missing {summary.missing}, restored {summary.restored}, failed {summary.failed}"
             f" (captioned {summary.captioned}, reused {summary.reused}, from metadata {summary.imported})"
         )
+    _vectors_for_semantic_search(index)
     embed_failed = _embed_after_scan(settings, index, list(folders), as_json) if embed_after else 0
     if summary.failed or embed_failed:
         sys.exit(1)
+
+
+def _vectors_for_semantic_search(index: object) -> None:
+    """With the `semantic` extra installed, give new captions their sentence vectors (batched, resumable)."""
+    from alttext.web.encoder import MODEL_NAME, semantic_available
+
+    if not semantic_available():
+        return
+    from alttext.web.embeddings import embed_pending_captions, pending_count
+
+    if pending_count(index, MODEL_NAME, 384):  # type: ignore[arg-type]  # all-MiniLM-L6-v2 vectors: 384 floats
+        embed_pending_captions(index)  # type: ignore[arg-type]
 
 
 def _embed_after_scan(settings: object, index: object, folders: list[str], as_json: bool) -> int:
