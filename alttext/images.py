@@ -45,12 +45,21 @@ def _register_heif() -> None:
     _heif_registered = True
 
 
-def is_image_path(path: str | os.PathLike[str]) -> bool:
-    name = os.fspath(path)
-    base = os.path.basename(name)
-    if base.startswith(".") or base.endswith((".part", ".crdownload", ".tmp", "~")):
+_EXTENSIONS_NO_DOT = frozenset(extension[1:] for extension in IMAGE_EXTENSIONS)
+
+
+def is_image_name(name: str) -> bool:
+    """Whether a file name (no folder) is a photo to index. Hidden files and partial downloads/copies
+    (``.part``, ``.crdownload``, ``.tmp``, ``~``) are not: their extension is not an image's. Called for
+    every file of every rescan, so it is kept to a few string operations."""
+    if not name or name[0] == ".":
         return False
-    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+    dot = name.rfind(".")
+    return dot > 0 and name[dot + 1 :].lower() in _EXTENSIONS_NO_DOT
+
+
+def is_image_path(path: str | os.PathLike[str]) -> bool:
+    return is_image_name(os.path.basename(os.fspath(path)))
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

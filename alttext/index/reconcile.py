@@ -18,10 +18,11 @@ import os
 import stat as stat_module
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
 
-from alttext.images import is_image_path
+from alttext.images import is_image_name
 from alttext.index.db import Index
 from alttext.index.models import FAILED, INDEXED, MISSING, PENDING, File, Root, utcnow
 
@@ -73,7 +74,7 @@ def _image_files(folder: str, unreadable: list[str]) -> tuple[list[tuple[str, os
                     if entry.is_dir(follow_symlinks=False):
                         if not entry.name.startswith("."):
                             subfolders.append(entry.path)
-                    elif is_image_path(entry.name):
+                    elif is_image_name(entry.name):
                         info = entry.stat()  # follows symlinks: a link to a photo is a photo
                         if stat_module.S_ISREG(info.st_mode):
                             found.append((entry.path, info))
@@ -96,6 +97,28 @@ def walk(root: str, unreadable: list[str], *, recursive: bool = True
         if recursive:
             stack.extend(sorted(subfolders, reverse=True))
         yield folder, found
+
+
+class _KnownFile(NamedTuple):
+    id: int
+    dev: int
+    inode: int
+    size: int
+    mtime_ns: int
+    state: str
+    image_id: int | None
+    attempts: int
+
+
+_KNOWN_SQL = "SELECT path, id, dev, inode, size, mtime_ns, state, image_id, attempts FROM files WHERE dir = ?"
+
+
+def _known_files(raw: Any, folder: str) -> dict[str, _KnownFile]:
+    """The index's rows for one folder, by path. Run for every folder of every rescan: plain sqlite3."""
+    return {
+        os.fsdecode(row[0]): _KnownFile(*row[1:])
+        for row in raw.execute(_KNOWN_SQL, (os.fsencode(folder),))
+    }
 
 
 def ensure_root(connection: Connection, path: str) -> int:
@@ -179,13 +202,14 @@ class Reconciler:
         if top != root and not os.path.isdir(top) and os.path.isdir(root):
             folders = iter(())  # the folder went away; its files are found missing below
         with self.index.read() as reader:
+            raw = reader.connection.driver_connection  # the hot per-folder query skips SQLAlchemy's row layer
             for folder, found in folders:
                 if self.on_progress:
                     self.on_progress(0)
                 visited.add(folder)
                 if report.unreadable_dirs and report.unreadable_dirs[-1] == folder:
                     continue  # can't list it: its known files are not missing, just out of sight
-                known = {row.path: row for row in reader.execute(query, {"folder": folder})}
+                known = _known_files(raw, folder)
                 for path, info in found:
                     row = known.pop(path, None)
                     stat_key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
