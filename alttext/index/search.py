@@ -80,15 +80,22 @@ def search(
     return hits
 
 
-def _run(index: Index, expression: str, limit: int, under: str | None, status: str | None) -> list[SearchHit]:
-    filters = []
-    params: dict[str, object] = {"q": expression, "limit": limit}
+def file_filters(under: str | None, status: str | None) -> tuple[list[str], dict[str, object]]:
+    """SQL conditions (on files ``f`` and captions ``c``) and their parameters for --under and --status."""
+    filters: list[str] = []
+    params: dict[str, object] = {}
     if under:
         params["lo"], params["hi"] = _folder_range(under)
         filters.append("f.path >= :lo AND f.path < :hi")
     if status:
         params["status"] = status
         filters.append("c.status = :status")
+    return filters, params
+
+
+def _run(index: Index, expression: str, limit: int, under: str | None, status: str | None) -> list[SearchHit]:
+    filters, params = file_filters(under, status)
+    params.update(q=expression, limit=limit)
     where = (" AND " + " AND ".join(filters)) if filters else ""
     # The search table has one row per image (alt text + its files' names). Without filters, FTS5 picks
     # the top images by rank itself before any join.

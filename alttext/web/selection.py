@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 
 from alttext.index.db import Index
-from alttext.index.search import _folder_range
+from alttext.index.search import file_filters
 
 PAGE = 1000
 
@@ -48,14 +48,9 @@ def iter_entries(
     # "+f.state": walk the path index (keyset order) instead of letting SQLite pick the state index
     # and sort every indexed file for each page.
     state = "+f.state IN ('indexed', 'failed')" if include_failed else "+f.state = 'indexed'"
-    filters = [state, "f.path > :after"]
-    params: dict[str, object] = {"after": b"", "page": page}
-    if under:
-        params["lo"], params["hi"] = _folder_range(under)
-        filters.append("f.path >= :lo AND f.path < :hi")
-    if status:
-        params["status"] = status
-        filters.append("c.status = :status")
+    filters, params = file_filters(under, status)
+    filters[:0] = [state, "f.path > :after"]
+    params.update(after=b"", page=page)
     if captioned_only or status:
         filters.append("c.id IS NOT NULL")
     sql = text(f"""

@@ -7,30 +7,19 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from helpers import alttext_command
 from PIL import Image
 
 TIMEOUT = 120.0  # seconds: CI machines are slow and the model import alone can take 10+ s
-
-
-def alttext_command() -> list[str]:
-    """The installed console script next to this Python (as tests/conftest.py finds it)."""
-    script = Path(sys.executable).parent / "alttext"
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("alttext")
-    assert found, "the alttext command is not installed"
-    return [found]
 
 
 def noise_image(seed: int, size: int = 48) -> Image.Image:
