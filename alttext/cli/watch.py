@@ -165,17 +165,28 @@ def watch(ctx: click.Context, folders: tuple[str, ...], embed: bool, with_varian
     roots = _roots(folders)
     index = open_index(settings)
     on_indexed = _embedder(settings) if embed else None
-    variants = None
+    runners: list[Any] = []
     if with_variants:
         from alttext.watch.variants import make_variants_runner
 
         variants = make_variants_runner(index, settings)
+        if variants is not None:
+            runners.append(variants)
+    from alttext.web.encoder import semantic_available
+
+    if semantic_available():
+        from alttext.watch.background import SemanticVectorsRunner
+
+        runners.append(SemanticVectorsRunner(index))
     options = WatchOptions(
         roots=roots, settle_seconds=settings.settle_seconds, scan_interval=settings.scan_interval, poll=poll,
         poll_interval=poll_interval, batch_size=settings.batch_size, max_pixels=settings.max_image_pixels,
         read_existing=existing_caption_reader(settings.lang),
     )
-    daemon = WatchDaemon(index, options, _model_factory(settings), variants=variants, on_indexed=on_indexed)
+    from alttext.watch.background import Fanout
+
+    daemon = WatchDaemon(index, options, _model_factory(settings), background=Fanout(runners) if runners else None,
+                         on_indexed=on_indexed)
     try:
         code = daemon.run()
     finally:

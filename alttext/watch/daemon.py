@@ -7,7 +7,8 @@ Threads:
   ``WATCHDOG=1`` while the writer shows signs of life, ``STOPPING=1``);
 - watchdog's observer threads: events -> :class:`~alttext.watch.observe.Hint` s on a queue, nothing else;
 - the writer (:mod:`alttext.watch.worker`): the only one that writes the index, and runs the model;
-- optionally the variants thread (:mod:`alttext.watch.variants`): slow HTTP, never in the writer's way.
+- optionally background threads (:mod:`alttext.watch.background`): variants (slow HTTP) and semantic
+  vectors, never in the writer's way.
 
 SIGTERM / SIGINT: stop taking events, let the writer finish the batch the model is working on (or leave
 the files of an unfinished batch ``pending``), commit, exit 0. A second signal exits at once (safe:
@@ -51,7 +52,7 @@ class WatchDaemon:
         model_factory: Callable[[], Any],
         *,
         on_indexed: Callable[[Index, int, str], None] | None = None,
-        variants: Any = None,
+        background: Any = None,
         notifier: Notifier | None = None,
     ) -> None:
         self.index = index
@@ -66,12 +67,12 @@ class WatchDaemon:
         self._restart_requested = threading.Event()
         self._last_restart = 0.0
         self._stall_logged = False
-        self.variants = variants
+        self.background = background  # after-captioning work: variants, semantic vectors
         self.once_filter = OncePerFolder()
         self.model = ModelHolder(model_factory)
         self.worker = Worker(
             index, options, self.model, self.hints, self.stop_event, on_indexed=on_indexed,
-            on_new_captions=variants.enqueue if variants is not None else None,
+            on_new_captions=background.enqueue if background is not None else None,
             restart_observer=self._restart_requested.set, once_filter=self.once_filter,
         )
 
@@ -108,8 +109,8 @@ class WatchDaemon:
         try:
             self._start_observer()  # before the start-up scan, so nothing falls between the two
             self.worker.start()
-            if self.variants is not None:
-                self.variants.start()
+            if self.background is not None:
+                self.background.start()
             how = "inotify" if self.mode == "inotify" else f"polling every {self.options.poll_interval:g} s"
             logger.info(
                 "watching %s (%s; settle %g s; full scan every %s)", ", ".join(self.options.roots), how,
@@ -169,8 +170,8 @@ class WatchDaemon:
         self._stop_observer()
         if self.worker.thread.ident is not None:
             self.worker.join()
-        if self.variants is not None:
-            self.variants.stop()
+        if self.background is not None:
+            self.background.stop()
         logger.info("stopped")
 
     # -- the observer ------------------------------------------------------------------------------

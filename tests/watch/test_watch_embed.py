@@ -38,3 +38,23 @@ def test_watch_embed_writes_metadata_once(tmp_path: Path, make_daemon: Callable[
              "own write recorded", daemon=daemon)
     assert index.captions_of(row["image_id"]) == 1
     assert daemon.stop() == 0
+
+
+def test_watch_gives_new_captions_their_semantic_vectors(tmp_path: Path,
+                                                         make_daemon: Callable[..., Daemon]) -> None:
+    from alttext.web.encoder import semantic_available
+
+    if not semantic_available():
+        pytest.skip("the `semantic` extra is not installed")
+    root = tmp_path / "photos"
+    root.mkdir()
+    daemon = make_daemon([root]).start()
+    index = IndexView(tmp_path / "index.sqlite3")
+    target = root / "coffee.png"
+    sample_photo("coffee").resize((64, 64)).save(tmp_path / "coffee.png")
+    (tmp_path / "coffee.png").rename(target)
+    row = wait_for(lambda: index.indexed(target), "coffee.png indexed", daemon=daemon)
+    caption_id = index.image(row["image_id"])["caption_id"]
+    wait_for(lambda: index.count("SELECT count(*) FROM caption_embeddings WHERE caption_id = ?", caption_id),
+             "a vector for the new caption", daemon=daemon)
+    assert daemon.stop() == 0
