@@ -5,6 +5,7 @@ Real SQLite files on disk, real folders, and a real (tiny, random-weight) model 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -305,3 +306,50 @@ def test_unreadable_folder_does_not_mark_its_files_missing(index: Index, library
     summary, _ = run_scan(index, [library], captioner)
     assert summary.unreadable_dirs == [locked] and summary.missing == 0
     assert index_status(index)["files"] == 4
+
+
+def test_ctrl_c_keeps_what_was_captioned_and_a_rerun_continues(tmp_path: Path, tiny_model: Path) -> None:
+    """The real command under SIGINT: exit 130, captions so far kept, the next run does only the rest."""
+    import signal
+    import sqlite3
+    import subprocess
+    import time
+
+    import numpy as np
+    from helpers import alttext_command, run_alttext
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    total = 150
+    for i in range(total):
+        Image.fromarray(rng.integers(0, 256, (384, 384, 3), dtype=np.uint8)).save(folder / f"{i:03}.jpg")
+    db = tmp_path / "index.sqlite3"
+    Index(db).close()
+
+    def indexed() -> int:
+        with sqlite3.connect(db) as connection:
+            return connection.execute("SELECT count(*) FROM files WHERE state = 'indexed'").fetchone()[0]
+
+    scanner = subprocess.Popen(
+        [*alttext_command(), "--db", str(db), "scan", str(folder), "--model", str(tiny_model), "--batch-size", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 120
+    while indexed() < 3 and scanner.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    scanner.send_signal(signal.SIGINT)
+    _, err = scanner.communicate(timeout=60)
+    done = indexed()
+    assert scanner.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert 3 <= done < total
+    rerun = run_alttext("--db", str(db), "scan", str(folder), "--model", str(tiny_model), "--json")
+    summary = json.loads(rerun.stdout)
+    assert rerun.returncode == 0, rerun.stderr
+    assert summary["captioned"] == total - done  # nothing captioned twice
+    with Index(db) as index:
+        assert index_status(index)["files"] == total
+        with index.read() as connection:
+            assert connection.execute(text("SELECT count(*) FROM captions")).scalar() == total
+        assert index.integrity_check() == "ok"
