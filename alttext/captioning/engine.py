@@ -89,6 +89,7 @@ class Captioner:
             from alttext.captioning.quantize import quantize_int8
 
             self.loaded.model = quantize_int8(self.loaded.model)
+        self._shared_encoder = self._uses_shared_encoder()
         self.generation_kwargs = self._generation_kwargs(beams, max_new_tokens)
         self._model_lock = threading.Lock()  # one generate() at a time per model
         self.calls = 0  # model invocations (tests count these to prove a rescan captions nothing)
@@ -141,18 +142,30 @@ class Captioner:
     def _uses_shared_cross_cache(self) -> bool:
         return bool(getattr(self.loaded.model.config, "is_encoder_decoder", False))
 
+    def _uses_shared_encoder(self) -> bool:
+        """Vision encoder-decoders (vit-gpt2, TrOCR, Donut) get fast_beam.generate_shared."""
+        from alttext.captioning import fast_beam
+
+        if not fast_beam.is_vision_encoder_decoder(self.loaded.model):
+            return False
+        fast_beam.enable_folded_cross_attention(self.loaded.model)  # GPT-2 decoders only; else no-op
+        return True
+
     def generate(self, pixel_values: np.ndarray) -> list[str]:
         """Raw captions for a stacked batch of preprocessed images."""
         import torch
 
+        from alttext.captioning import fast_beam
+
         batch = torch.from_numpy(np.ascontiguousarray(pixel_values)).to(self.loaded.device)
         kwargs = dict(self.generation_kwargs)
-        if self._uses_shared_cross_cache():
-            from alttext.captioning.fast_beam import SharedCrossAttentionCache
-
-            kwargs["past_key_values"] = SharedCrossAttentionCache()
         with self._model_lock, torch.inference_mode():
-            output = self.loaded.model.generate(pixel_values=batch, **kwargs)
+            if self._shared_encoder:
+                output = fast_beam.generate_shared(self.loaded.model, batch, **kwargs)
+            else:
+                if self._uses_shared_cross_cache():
+                    kwargs["past_key_values"] = fast_beam.SharedCrossAttentionCache()
+                output = self.loaded.model.generate(pixel_values=batch, **kwargs)
             self.calls += 1
         texts = self.loaded.tokenizer.batch_decode(output, skip_special_tokens=True)
         return [" ".join(text.split()) for text in texts]

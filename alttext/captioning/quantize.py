@@ -3,12 +3,20 @@
 ``torch.ao.quantization.quantize_dynamic`` only converts ``nn.Linear``. GPT-2 (and other older decoders)
 use ``transformers.pytorch_utils.Conv1D`` for the same maths with a transposed weight, so we turn those
 into ``nn.Linear`` first; otherwise most of the decoder would stay fp32.
+
+Memory: ``quantize_dynamic`` deep-copies the whole fp32 model unless told otherwise, and converting every
+Conv1D before quantising anything holds a second fp32 copy of the decoder; with vit-gpt2 that peaked at
+about 3 GB. Here each layer is converted and quantised in place, one at a time (the same int8 weights
+``quantize_dynamic`` makes: ``default_dynamic_qconfig``, per-tensor symmetric), and the fp32 tensors that
+remain (embeddings, norms) are copied out of the memory-mapped checkpoint so the mapping, and with it the
+fp32 weights' pages, can be released.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import warnings
 
 import torch
@@ -16,32 +24,67 @@ from torch import nn
 from transformers.pytorch_utils import Conv1D
 
 
+def _as_linear(conv: Conv1D) -> nn.Linear:
+    in_features, out_features = conv.weight.shape
+    linear = nn.Linear(in_features, out_features, bias=conv.bias is not None)
+    with torch.no_grad():
+        linear.weight.copy_(conv.weight.t())
+        if conv.bias is not None:
+            linear.bias.copy_(conv.bias)
+    return linear
+
+
 def conv1d_to_linear(module: nn.Module) -> int:
     """Replace every GPT-2 style Conv1D below ``module`` by an equivalent nn.Linear; returns the count."""
     replaced = 0
     for name, child in list(module.named_children()):
         if isinstance(child, Conv1D):
-            in_features, out_features = child.weight.shape
-            linear = nn.Linear(in_features, out_features, bias=child.bias is not None)
-            with torch.no_grad():
-                linear.weight.copy_(child.weight.t())
-                if child.bias is not None:
-                    linear.bias.copy_(child.bias)
-            setattr(module, name, linear)
+            setattr(module, name, _as_linear(child))
             replaced += 1
         else:
             replaced += conv1d_to_linear(child)
     return replaced
 
 
+def _quantize_children(module: nn.Module) -> int:
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicInt8Linear
+    from torch.ao.quantization import default_dynamic_qconfig
+
+    converted = 0
+    for name, child in list(module.named_children()):
+        if isinstance(child, Conv1D):
+            child = _as_linear(child)
+        if type(child) is nn.Linear:  # exactly what quantize_dynamic's default mapping converts
+            if child.bias is not None:  # the int8 layer keeps this tensor: not a view of the checkpoint
+                child.bias.data = child.bias.data.clone()
+            child.qconfig = default_dynamic_qconfig
+            setattr(module, name, DynamicInt8Linear.from_float(child))
+            converted += 1
+        else:
+            converted += _quantize_children(child)
+    return converted
+
+
+def _own_remaining_tensors(model: nn.Module) -> None:
+    """Copy the fp32 parameters/buffers left after quantisation into ordinary memory (tied ones once)."""
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.data = parameter.data.clone()
+        for module in model.modules():
+            for name, buffer in list(module.named_buffers(recurse=False)):
+                if buffer is not None:
+                    module._buffers[name] = buffer.clone()
+
+
 def quantize_int8(model: nn.Module) -> nn.Module:
-    """Dynamic int8 weights for every Linear layer (activations stay fp32); CPU only."""
-    conv1d_to_linear(model)
+    """Dynamic int8 weights for every Linear (and Conv1D) layer, in place (activations stay fp32); CPU only."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao deprecation notices
-        quantized = torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
+        _quantize_children(model)
+    _own_remaining_tensors(model)
+    gc.collect()
     release_free_heap()
-    return quantized
+    return model
 
 
 def release_free_heap() -> None:
