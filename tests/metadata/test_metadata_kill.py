@@ -33,6 +33,7 @@ for path in paths:
     if result.status.value == "failed":
         print(path.name, result.error, file=sys.stderr, flush=True)
         failed += 1
+    print("wrote", path.name, flush=True)  # lets the test aim its kill at any point of the run
 sys.exit(1 if failed else 0)
 """
 FILES = 50
@@ -99,7 +100,11 @@ def test_sigkill_at_random_moments(tmp_path: Path) -> None:
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "ready"
-        time.sleep(rng.uniform(0.0, 0.5))
+        # Kill somewhere in the run whatever the machine's speed: after a random number of finished
+        # files, plus a random moment inside the next write.
+        for _ in range(rng.randrange(0, FILES - 5)):
+            proc.stdout.readline()
+        time.sleep(rng.uniform(0.0, 0.03))
         if proc.poll() is None:
             proc.kill()
             kills += 1
