@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -63,9 +64,14 @@ def test_downgrade_base_then_upgrade_round_trips(tmp_path: Path) -> None:
 
 def test_migrations_ship_inside_the_wheel_and_work_from_it(tmp_path: Path) -> None:
     """Build the wheel, unpack it, and open an index with only the unpacked copy on the path."""
+    # From a copy without build outputs: setuptools reuses ./build, where a renamed migration's old
+    # file would linger and give Alembic two heads.
+    source = tmp_path / "source"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "results"))
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path),
-         str(REPO)],
+         str(source)],
         capture_output=True, text=True,
     )
     if build.returncode != 0 and "No module named" in build.stderr:
