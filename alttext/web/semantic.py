@@ -1,10 +1,14 @@
 """Semantic search over alt texts, and its fusion with full-text search.
 
-Brute force: the query's vector is compared with every stored caption vector (a dot product: all are
-unit length). The vectors are read from SQLite a chunk at a time and only a running top-k is kept, so
-memory stays at one chunk (64k x 384 float32 = 96 MiB) whatever the index size. At 10^5 captions that
-is well under a second; tests/web/bench_semantic.py measures 10^6 (see its docstring). No ANN index:
-it would need a dependency and a second copy of the data to keep in step with edits.
+Exact nearest neighbours: the query's vector is compared with every stored caption vector (a dot
+product: all are unit length). No ANN index: it would need a dependency, and exact results stay
+explainable. Small indexes are scanned straight from SQLite a chunk at a time, keeping only a running
+top-k, so memory stays at one chunk (64k x 384 float32 = 96 MiB). From 50,000 vectors on, SQLite handing
+out the rows dominates (about 4 us a row: 4.5 s at 10^6), so a memory-mapped int8 copy of the vectors
+(vector_snapshot.py) gives every caption an approximate score with an error bound; candidates are then
+re-scored exactly from SQLite, best bound first, until none left can reach the k-th exact score. The
+result is the same as the full scan (0.33 s at 10^6; bench/semantic_bench.py). Vectors stored after the
+copy was made are scored from SQLite directly.
 
 Fusion is reciprocal rank fusion (Cormack et al. 2009): each list contributes 1 / (K + rank). Ranks,
 not scores, are fused because bm25 and cosine scores live on unrelated scales.
@@ -22,9 +26,11 @@ from alttext.index.db import Index
 from alttext.index.search import SearchHit, _folder_range
 from alttext.index.search import search as fts_search
 from alttext.web.embeddings import Encoder, from_blobs
+from alttext.web.vector_snapshot import MIN_ROWS, FreshCopy, approximate_scores, contains, fresh_copy
 
 CHUNK = 65_536
 RRF_K = 60  # the constant from the RRF paper; damps the influence of the very first ranks
+MAX_CHECK_BATCH = 65_536  # candidate ids checked per query (literals in an IN list: the statement stays small)
 # all-MiniLM-L6-v2 gives unrelated short texts cosine ~0.0-0.15 and paraphrases 0.5+; below this floor a
 # "semantic match" is noise that would only push real keyword matches down.
 MIN_SIMILARITY = 0.25
@@ -35,7 +41,7 @@ def _candidate_filter(under: str | None, status: str | None, params: dict[str, o
     clauses = []
     if status:
         params["status"] = status
-        clauses.append("EXISTS (SELECT 1 FROM captions c WHERE c.id = e.caption_id AND c.status = :status)")
+        clauses.append("EXISTS (SELECT 1 FROM captions c WHERE c.id = i.caption_id AND c.status = :status)")
     path_filter = ""
     if under:
         params["lo"], params["hi"] = _folder_range(under)
@@ -48,43 +54,132 @@ def _candidate_filter(under: str | None, status: str | None, params: dict[str, o
     return " AND ".join(clauses)
 
 
+def _best(ranked: list[tuple[int, float]], k: int) -> list[tuple[int, float]]:
+    """Best first; ties by caption id, so results are deterministic."""
+    return sorted(ranked, key=lambda item: (-item[1], item[0]))[:k]
+
+
+def _exact_scores_sql(which: str, under: str | None, status: str | None, params: dict[str, object]) -> str:
+    # "+e.model": without it SQLite walks migration 0003's (model, dim, created_at) index and sorts every
+    # remaining row for each chunk, instead of walking the primary key.
+    return f"""
+        SELECT e.caption_id, e.vector
+        FROM caption_embeddings e JOIN images i ON i.caption_id = e.caption_id
+        WHERE +e.model = :model AND e.dim = :dim AND {which} AND {_candidate_filter(under, status, params)}
+        ORDER BY e.caption_id
+        LIMIT :limit
+    """
+
+
+def _exact_scores(
+    index: Index, query: np.ndarray, encoder_name: str, which: str, params: dict[str, object], *,
+    under: str | None, status: str | None, min_score: float, limit: int | None = None,
+) -> tuple[list[tuple[int, float]], int]:
+    """Exact scores, from SQLite's float32 vectors, of the searchable captions that ``which`` (an SQL
+    condition on e.caption_id) selects, the ``limit`` lowest ids of them, that reach ``min_score``; also
+    the largest caption id read (0: none)."""
+    dim = int(query.shape[0])
+    params = {**params, "model": encoder_name, "dim": dim, "limit": limit or -1}
+    sql = _exact_scores_sql(which, under, status, params)
+    with index.read() as connection:
+        # The DB-API cursor directly: SQLAlchemy's Row objects cost as much as the read itself here.
+        rows = connection.connection.driver_connection.execute(sql, params).fetchall()
+    if not rows:
+        return [], 0
+    ids = [int(row[0]) for row in rows]
+    scores = from_blobs((row[1] for row in rows), dim) @ query
+    return [(i, float(s)) for i, s in zip(ids, scores, strict=True) if s >= min_score], ids[-1]
+
+
+def _scan_sqlite(
+    index: Index, query: np.ndarray, encoder_name: str, *, k: int, under: str | None, status: str | None,
+    min_score: float, chunk: int,
+) -> list[tuple[int, float]]:
+    """Top ``k`` of all searchable captions, every vector read from SQLite a chunk at a time."""
+    best: list[tuple[int, float]] = []
+    after = 0
+    while True:
+        scored, last = _exact_scores(index, query, encoder_name, "e.caption_id > :after", {"after": after},
+                                     under=under, status=status, min_score=min_score, limit=chunk)
+        if not last:
+            return best
+        best = _best(best + scored, k)  # a running top-k: memory stays at one chunk
+        after = last
+
+
+def _id_list(ids: np.ndarray) -> str:
+    return "e.caption_id IN (" + ",".join(str(int(i)) for i in ids) + ")"
+
+
+def _allowed_captions_sql(under: str | None, status: str | None, params: dict[str, object]) -> str:
+    if not under:
+        params["status"] = status
+        return "SELECT c.id FROM captions c JOIN images i ON i.caption_id = c.id WHERE c.status = :status"
+    params["lo"], params["hi"] = _folder_range(under)
+    # "+f.state": probe the folder's path range, not every indexed file
+    sql = ("SELECT DISTINCT i.caption_id FROM files f JOIN images i ON i.id = f.image_id"
+           " WHERE f.path >= :lo AND f.path < :hi AND +f.state = 'indexed' AND i.caption_id IS NOT NULL")
+    if status:
+        params["status"] = status
+        sql += " AND EXISTS (SELECT 1 FROM captions c WHERE c.id = i.caption_id AND c.status = :status)"
+    return sql
+
+
+def _allowed_captions(index: Index, under: str | None, status: str | None) -> np.ndarray:
+    """Sorted ids of the current captions that pass --under/--status (a superset of the searchable ones):
+    one indexed query, so a narrow filter doesn't mean checking candidates one batch after another."""
+    params: dict[str, object] = {}
+    sql = _allowed_captions_sql(under, status, params)
+    with index.read() as connection:
+        rows = connection.connection.driver_connection.execute(sql, params).fetchall()
+    return np.sort(np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)))
+
+
+def _top_from_copy(
+    index: Index, copy: FreshCopy, query: np.ndarray, encoder_name: str, *, k: int, under: str | None,
+    status: str | None, min_score: float,
+) -> list[tuple[int, float]]:
+    """Exact top ``k``: approximate scores from the copy rank the candidates; they are re-scored exactly,
+    best upper bound first, until no candidate left can reach the k-th exact score."""
+    snapshot = copy.snapshot
+    approx, bound = approximate_scores(snapshot, query)
+    upper = approx + bound
+    eligible = upper >= min_score
+    eligible &= ~contains(copy.newer_ids, snapshot.caption_ids)  # their vectors changed: SQLite has them
+    if under or status:
+        eligible &= contains(_allowed_captions(index, under, status), snapshot.caption_ids)
+    candidates = np.flatnonzero(eligible)
+    order = candidates[np.argsort(-upper[candidates], kind="stable")]
+    filters = {"under": under, "status": status, "min_score": min_score}
+    best: list[tuple[int, float]] = []
+    for start in range(0, len(copy.newer_ids), MAX_CHECK_BATCH):
+        scored, _ = _exact_scores(index, query, encoder_name, _id_list(copy.newer_ids[start:start + MAX_CHECK_BATCH]),
+                                  {}, **filters)
+        best = _best(best + scored, k)
+    start, size = 0, max(4 * k, 256)
+    # Stop only when the k-th exact score beats the next upper bound: on a tie, a lower id could still win.
+    while start < len(order) and not (len(best) >= k and best[-1][1] > upper[order[start]]):
+        batch = snapshot.caption_ids[order[start:start + size]]
+        scored, _ = _exact_scores(index, query, encoder_name, _id_list(batch), {}, **filters)
+        best = _best(best + scored, k)
+        start += size
+        size = min(size * 4, MAX_CHECK_BATCH)
+    return best
+
+
 def top_captions(
     index: Index, query_vector: np.ndarray, encoder_name: str, *, k: int, under: str | None = None,
     status: str | None = None, min_score: float = MIN_SIMILARITY, chunk: int = CHUNK,
+    snapshot_min_rows: int = MIN_ROWS, use_copy: bool = True,
 ) -> list[tuple[int, float]]:
-    """The ``k`` current captions most similar to the query: [(caption_id, cosine)], best first."""
+    """The ``k`` current captions most similar to the query: [(caption_id, cosine)], best first.
+    ``use_copy=False`` reads every vector from SQLite (the benchmark's and the tests' reference)."""
     query = np.asarray(query_vector, dtype=np.float32).reshape(-1)
-    dim = int(query.shape[0])
-    params: dict[str, object] = {"model": encoder_name, "dim": dim, "after": 0, "chunk": chunk}
-    sql = f"""
-        SELECT e.caption_id, e.vector
-        FROM caption_embeddings e JOIN images i ON i.caption_id = e.caption_id
-        WHERE e.model = :model AND e.dim = :dim AND e.caption_id > :after
-          AND {_candidate_filter(under, status, params)}
-        ORDER BY e.caption_id
-        LIMIT :chunk
-    """
-    best_ids = np.empty(0, dtype=np.int64)
-    best_scores = np.empty(0, dtype=np.float32)
-    while True:
-        with index.read() as connection:
-            # The DB-API cursor directly: SQLAlchemy's Row objects cost as much as the read itself here.
-            rows = connection.connection.driver_connection.execute(sql, params).fetchall()
-        if not rows:
-            break
-        ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
-        scores = from_blobs((row[1] for row in rows), dim) @ query
-        keep = scores >= min_score
-        best_ids = np.concatenate([best_ids, ids[keep]])
-        best_scores = np.concatenate([best_scores, scores[keep]])
-        if len(best_ids) > k:  # keep only a running top-k: memory stays flat
-            top = np.argpartition(-best_scores, k - 1)[:k]
-            best_ids, best_scores = best_ids[top], best_scores[top]
-        params["after"] = int(ids[-1])
-        if len(rows) < chunk:
-            break
-    order = np.lexsort((best_ids, -best_scores))  # best first; ties by id, so results are deterministic
-    return [(int(best_ids[i]), float(best_scores[i])) for i in order]
+    filters = {"k": k, "under": under, "status": status, "min_score": min_score}
+    copy = fresh_copy(index, encoder_name, int(query.shape[0]), min_rows=snapshot_min_rows) if use_copy else None
+    if copy is None:
+        return _scan_sqlite(index, query, encoder_name, chunk=chunk, **filters)
+    return _top_from_copy(index, copy, query, encoder_name, **filters)
 
 
 def _hits_for_captions(

@@ -1,0 +1,278 @@
+"""The memory-mapped vector copy behind semantic search: same answers as SQLite, kept in step, never
+trusted when stale or damaged, and never required (a full disk just means SQLite answers)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from alttext.index.db import Index
+from alttext.web import semantic, vector_snapshot
+from alttext.web.embeddings import to_blob
+from alttext.web.semantic import top_captions
+from alttext.web.vector_snapshot import approximate_scores, fresh_copy, load_snapshot, snapshot_path
+
+MODEL, DIM = "synthetic", 16
+NOW = "2026-11-23 00:00:00.000000"
+LATER = "2026-11-23 00:00:01.000000"
+
+
+def _vector(rng: np.random.Generator) -> np.ndarray:
+    # Eighths in [-1, 1]: exact in float16, and their dot products are exact in float32, so the copy
+    # and SQLite must agree on every score, ties (broken by caption id) included.
+    return rng.integers(-8, 9, DIM).astype(np.float32) / 8
+
+
+def _plant(db: Path, images: int, *, seed: int = 0, first_id: int = 1, created_at: str = NOW) -> None:
+    """``images`` images, each with one present file under /lib/a or /lib/b and a current caption with a
+    vector. Every 7th image also has an older, superseded caption with a vector; every 5th file is missing;
+    every 3rd caption is approved."""
+    rng = np.random.default_rng(seed)
+    connection = sqlite3.connect(db)
+    with connection:
+        for image in range(first_id, first_id + images):
+            current, old = 2 * image, 2 * image - 1
+            connection.execute("INSERT INTO images (id, pixel_hash, width, height, created_at) VALUES (?, ?, 1, 1, ?)",
+                               (image, f"{image:040x}", NOW))
+            for caption in ((old, current) if image % 7 == 0 else (current,)):
+                status = "approved" if caption % 3 == 0 else "generated"
+                connection.execute("INSERT INTO captions (id, image_id, text, source, status, created_at)"
+                                   " VALUES (?, ?, ?, 'model', ?, ?)",
+                                   (caption, image, f"caption {caption}", status, NOW))
+                connection.execute("INSERT INTO caption_embeddings (caption_id, model, dim, vector, created_at)"
+                                   " VALUES (?, ?, ?, ?, ?)", (caption, MODEL, DIM, to_blob(_vector(rng)), created_at))
+            connection.execute("UPDATE images SET caption_id = ? WHERE id = ?", (current, image))
+            folder = "/lib/a" if image % 2 else "/lib/b"
+            connection.execute(
+                "INSERT INTO files (id, path, dir, name, dev, inode, size, mtime_ns, image_id, state, seen_at)"
+                " VALUES (?, ?, ?, ?, 0, ?, 1, 0, ?, ?, ?)",
+                (image, os.fsencode(f"{folder}/{image}.jpg"), os.fsencode(folder), f"{image}.jpg", image, image,
+                 "missing" if image % 5 == 0 else "indexed", NOW))
+    connection.close()
+
+
+def _set_vector(db: Path, caption_id: int, vector: np.ndarray, created_at: str = LATER) -> None:
+    connection = sqlite3.connect(db)
+    with connection:
+        connection.execute("INSERT OR REPLACE INTO caption_embeddings (caption_id, model, dim, vector, created_at)"
+                           " VALUES (?, ?, ?, ?, ?)", (caption_id, MODEL, DIM, to_blob(vector), created_at))
+    connection.close()
+
+
+BEST = np.full(DIM, 2.0, dtype=np.float32)  # scores 32 against a query of ones: beats any planted vector
+
+
+def _both(index: Index, query: np.ndarray, **filters: object) -> tuple[list, list]:
+    """(through the copy, straight from SQLite)."""
+    with_copy = top_captions(index, query, MODEL, snapshot_min_rows=1, **filters)
+    without = top_captions(index, query, MODEL, use_copy=False, **filters)
+    return with_copy, without
+
+
+@pytest.fixture
+def planted(index: Index, db: Path) -> Index:
+    _plant(db, 1500)
+    return index
+
+
+def _inode(index: Index) -> int:
+    return os.stat(snapshot_path(index, MODEL)).st_ino
+
+
+@pytest.mark.parametrize("filters", [
+    {"k": 10}, {"k": 200}, {"k": 25, "under": "/lib/a"}, {"k": 25, "status": "approved"},
+    {"k": 5, "under": "/lib/b", "status": "approved"}, {"k": 10, "min_score": 1.5},
+])
+def test_the_copy_gives_exactly_what_sqlite_gives(planted: Index, filters: dict[str, object]) -> None:
+    filters.setdefault("min_score", -100.0)
+    rng = np.random.default_rng(42)
+    for _ in range(5):
+        query = _vector(rng)
+        with_copy, without = _both(planted, query, **filters)
+        assert with_copy == without
+        assert len(without) == (filters["k"] if filters["min_score"] < 0 else len(without))
+    assert os.path.exists(snapshot_path(planted, MODEL))
+
+
+def test_only_searchable_captions_come_back(planted: Index) -> None:
+    ranked = top_captions(planted, _vector(np.random.default_rng(1)), MODEL, k=5000, min_score=-100.0,
+                          snapshot_min_rows=1)
+    ids = {caption_id for caption_id, _ in ranked}
+    # current captions (even ids) of images whose file is present (image id not a multiple of 5)
+    assert ids == {2 * image for image in range(1, 1501) if image % 5}
+
+
+def test_small_indexes_write_no_copy(planted: Index) -> None:
+    top_captions(planted, _vector(np.random.default_rng(1)), MODEL, k=5)  # default threshold: 50,000 vectors
+    assert not os.path.exists(snapshot_path(planted, MODEL))
+
+
+def test_newer_vectors_are_read_from_sqlite_until_they_are_many(planted: Index, db: Path) -> None:
+    query = np.ones(DIM, dtype=np.float32)
+    top_captions(planted, query, MODEL, k=1, snapshot_min_rows=1)
+    built = _inode(planted)
+    _plant(db, 10, first_id=2001, seed=7, created_at=LATER)
+    _set_vector(db, 2 * 2001, BEST)  # the new best match
+    assert top_captions(planted, query, MODEL, k=1, snapshot_min_rows=1) == [(4002, 32.0)]
+    with_copy, without = _both(planted, query, k=30, min_score=-100.0)
+    assert with_copy == without
+    assert _inode(planted) == built  # 10 newer vectors: the copy still serves the rest
+
+    _plant(db, 300, first_id=3001, seed=8, created_at=LATER)  # now over a tenth of the copy: rebuilt
+    with_copy, without = _both(planted, query, k=30, min_score=-100.0)
+    assert with_copy == without and with_copy[0] == (4002, 32.0)
+    assert _inode(planted) != built
+    connection = sqlite3.connect(db)
+    (stored,) = connection.execute("SELECT count(*) FROM caption_embeddings").fetchone()
+    connection.close()
+    assert load_snapshot(planted, MODEL, DIM).count == stored == 1500 + 214 + 10 + 2 + 300 + 43  # + superseded
+
+
+@pytest.mark.parametrize("change", ["updated in place", "deleted and stored again", "backfilled", "dropped"])
+def test_changed_vectors_come_from_sqlite_and_a_deletion_rebuilds(planted: Index, db: Path, change: str) -> None:
+    connection = sqlite3.connect(db)
+    if change == "backfilled":  # caption 6 has no vector when the copy is built, and gets one later
+        with connection:
+            connection.execute("DELETE FROM caption_embeddings WHERE caption_id = 6")
+    query = np.ones(DIM, dtype=np.float32)
+    top_captions(planted, query, MODEL, k=1, snapshot_min_rows=1)
+    built = _inode(planted)
+    with connection:
+        if change == "updated in place":  # same ids, same count: only created_at tells
+            connection.execute("UPDATE caption_embeddings SET vector = ?, created_at = ? WHERE caption_id = 2",
+                               (to_blob(BEST), LATER))
+        elif change == "deleted and stored again":
+            connection.execute("DELETE FROM caption_embeddings WHERE caption_id = 4")
+            connection.execute("INSERT INTO caption_embeddings (caption_id, model, dim, vector, created_at)"
+                               " VALUES (4, ?, ?, ?, ?)", (MODEL, DIM, to_blob(BEST), LATER))
+        elif change == "backfilled":
+            connection.execute("INSERT INTO caption_embeddings (caption_id, model, dim, vector, created_at)"
+                               " VALUES (6, ?, ?, ?, ?)", (MODEL, DIM, to_blob(BEST), LATER))
+        else:  # an in-place text edit drops the vector (trigger from migration 0002); no newer row says so
+            connection.execute("UPDATE caption_embeddings SET vector = ? WHERE caption_id = 8", (to_blob(BEST),))
+            connection.execute("UPDATE captions SET text = 'edited in place' WHERE id = 8")
+    connection.close()
+    with_copy, without = _both(planted, query, k=20, min_score=-100.0)
+    assert with_copy == without
+    expected_first = {"updated in place": 2, "deleted and stored again": 4, "backfilled": 6}
+    if change in expected_first:
+        assert with_copy[0] == (expected_first[change], 32.0)
+        assert _inode(planted) == built  # the copy serves everything else
+    else:
+        assert 8 not in {caption_id for caption_id, _ in with_copy} and with_copy[0][1] < 32.0
+        assert _inode(planted) != built  # rebuilt without the dropped vector
+        assert not np.isin(8, load_snapshot(planted, MODEL, DIM).caption_ids)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty", "other model"])
+def test_a_damaged_copy_is_ignored_and_rebuilt(planted: Index, damage: str) -> None:
+    query = _vector(np.random.default_rng(3))
+    top_captions(planted, query, MODEL, k=1, snapshot_min_rows=1)
+    path = snapshot_path(planted, MODEL)
+    if damage == "truncated":
+        os.truncate(path, os.path.getsize(path) - 1)
+    elif damage == "garbage":
+        Path(path).write_bytes(os.urandom(8192))
+    elif damage == "empty":
+        Path(path).write_bytes(b"")
+    else:
+        Path(path).write_bytes(Path(path).read_bytes().replace(MODEL.encode(), b"synthetiX", 1))
+    assert load_snapshot(planted, MODEL, DIM) is None
+    with_copy, without = _both(planted, query, k=50, min_score=-100.0)
+    assert with_copy == without
+    assert load_snapshot(planted, MODEL, DIM) is not None
+
+
+def test_a_full_disk_means_sqlite_answers(planted: Index, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_space(path: str, chunks: object) -> None:
+        for _ in chunks:  # type: ignore[attr-defined]
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(vector_snapshot, "write_atomically", no_space)
+    query = _vector(np.random.default_rng(4))
+    with_copy, without = _both(planted, query, k=40, min_score=-100.0)
+    assert with_copy == without
+    assert fresh_copy(planted, MODEL, DIM, min_rows=1) is None
+    assert not os.path.exists(snapshot_path(planted, MODEL))
+    assert not [name for name in os.listdir(os.path.dirname(planted.path)) if "vectors" in name]
+
+
+def test_the_copy_holds_int8_codes_whose_error_stays_within_the_bound(index: Index, db: Path) -> None:
+    _plant(db, 300)
+    rng = np.random.default_rng(5)
+    connection = sqlite3.connect(db)
+    with connection:  # real-valued vectors now (planted ones are exact eighths)
+        ids = [row[0] for row in connection.execute("SELECT caption_id FROM caption_embeddings")]
+        vectors = rng.standard_normal((len(ids), DIM)).astype(np.float32) * rng.uniform(0.01, 10, (len(ids), 1))
+        vectors[0] = 0.0
+        connection.executemany("UPDATE caption_embeddings SET vector = ? WHERE caption_id = ?",
+                               [(to_blob(v), i) for v, i in zip(vectors, ids, strict=True)])
+    connection.close()
+    copy = fresh_copy(index, MODEL, DIM, min_rows=1)
+    assert copy is not None and len(copy.newer_ids) == 0
+    snapshot = copy.snapshot
+    assert snapshot.codes.dtype == np.int8 and snapshot.codes.shape == (len(ids), DIM)
+    assert np.all(np.diff(snapshot.caption_ids) > 0) and sorted(ids) == snapshot.caption_ids.tolist()
+    exact = dict(zip(ids, vectors, strict=True))
+    for query in rng.standard_normal((20, DIM)).astype(np.float32):
+        approx, bound = approximate_scores(snapshot, query)
+        truth = np.array([exact[int(i)] @ query for i in snapshot.caption_ids])
+        assert np.all(np.abs(approx - truth) <= bound)
+        assert np.median(bound / (np.abs(truth) + 1e-9)) < 0.2  # and the bound is useful, not vacuous
+        with_copy, without = _both(index, query, k=15, min_score=-1e9)
+        assert [i for i, _ in with_copy] == [i for i, _ in without]
+        assert np.allclose([s for _, s in with_copy], [s for _, s in without], rtol=1e-5)
+
+
+def test_candidates_whose_approximation_says_little_are_still_rescored(planted: Index, db: Path) -> None:
+    """Half the vectors are one huge component plus small ones that round to code 0: their approximate
+    score against a query orthogonal to the spike is 0 with a wide bound, yet they hold the true top k.
+    Stopping at the first batch, or trusting approximate scores, would return the wrong captions."""
+    rng = np.random.default_rng(9)
+    connection = sqlite3.connect(db)
+    with connection:
+        ids = [row[0] for row in connection.execute("SELECT caption_id FROM caption_embeddings")]
+        updates = []
+        for caption_id in ids:
+            if rng.random() < 0.5:
+                vector = np.concatenate([[127.0], rng.uniform(-0.45, 0.45, DIM - 1)]).astype(np.float32)
+            else:
+                vector = _vector(rng) * np.float32(0.3)
+            updates.append((to_blob(vector), caption_id))
+        connection.executemany("UPDATE caption_embeddings SET vector = ? WHERE caption_id = ?", updates)
+    connection.close()
+    query = np.concatenate([[0.0], np.ones(DIM - 1)]).astype(np.float32)
+    for k, min_score in ((1, -100.0), (20, -100.0), (300, -100.0), (20, 1.0)):
+        with_copy, without = _both(planted, query, k=k, min_score=min_score)
+        assert len(without) == k
+        assert [i for i, _ in with_copy] == [i for i, _ in without]
+        assert np.allclose([s for _, s in with_copy], [s for _, s in without], rtol=1e-6)
+
+
+def _plan(index: Index, sql: str, params: object) -> str:
+    connection = sqlite3.connect(index.path)
+    plan = " ".join(row[-1] for row in connection.execute("EXPLAIN QUERY PLAN " + sql, params))
+    connection.close()
+    return plan
+
+
+def test_each_query_uses_the_index_it_was_written_for(index: Index) -> None:
+    """At 10^6 rows a wrong plan costs seconds: the freshness check must read only migration 0003's index,
+    the chunked reads must walk the primary key (not that index plus a sort per chunk), and a folder
+    filter must probe the folder's path range."""
+    assert "COVERING INDEX ix_caption_embeddings_model_dim_created" in _plan(
+        index, vector_snapshot.NEWER_SQL, (MODEL, DIM, NOW, 10))
+    assert _plan(index, vector_snapshot.COPY_CHUNK_SQL, (MODEL, DIM, 0, 10)) == (
+        "SEARCH caption_embeddings USING INTEGER PRIMARY KEY (rowid>?)")
+    for under, status in ((None, None), ("/lib/a", None), (None, "approved"), ("/lib/a", "approved")):
+        params: dict[str, object] = {"model": MODEL, "dim": DIM, "after": 0, "limit": 10}
+        plan = _plan(index, semantic._exact_scores_sql("e.caption_id > :after", under, status, params), params)
+        assert plan.startswith("SEARCH e USING INTEGER PRIMARY KEY (rowid>?)") and "TEMP B-TREE" not in plan, plan
+    params = {}
+    plan = _plan(index, semantic._allowed_captions_sql("/lib/a", "approved", params), params)
+    assert plan.startswith("SEARCH f USING INDEX sqlite_autoindex_files_1 (path>? AND path<?)"), plan
