@@ -334,6 +334,9 @@ def test_ctrl_c_keeps_what_was_captioned_and_a_rerun_continues(tmp_path: Path, t
     scanner = subprocess.Popen(
         [*alttext_command(), "--db", str(db), "scan", str(folder), "--model", str(tiny_model), "--batch-size", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # A shell without job control starts background jobs with SIGINT ignored, and Python then never
+        # raises KeyboardInterrupt: give the command the default a terminal would, whatever ran pytest.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while indexed() < 3 and scanner.poll() is None and time.monotonic() < deadline:
