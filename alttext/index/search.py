@@ -11,7 +11,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from alttext.index.db import Index
 
@@ -27,9 +27,10 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 HIGHLIGHT_START, HIGHLIGHT_END = "\x02", "\x03"
 
 # bm25 costs a few microseconds per matching row, so ranking every match of a broad query ("dog" in a
-# million photos: 30,000 matches) takes 100+ ms. Unfiltered queries rank the newest RANK_WINDOW matches
-# (found by walking the match list backwards, which is cheap); narrower queries rank all their matches.
+# million photos: 30,000 matches) takes 100+ ms. Queries rank the newest RANK_WINDOW matching images
+# (found by walking the match list backwards, which is cheap), with or without --under/--status.
 RANK_WINDOW = 1000
+SPAN_PROBE = 50_000  # folders with fewer files than this narrow the match walk to their images' id span
 
 
 @dataclass
@@ -93,28 +94,71 @@ def file_filters(under: str | None, status: str | None) -> tuple[list[str], dict
     return filters, params
 
 
+_MATCH_COLUMNS = "m.rowid AS rowid, m.rank AS rank, highlight(search_fts, 0, char(2), char(3)) AS hl"
+
+
+def _newest_matches(connection: Connection, params: dict[str, object]) -> str:
+    """Unfiltered: FTS5 ranks the matches among the newest RANK_WINDOW itself, before any join."""
+    floor = connection.execute(
+        text("SELECT rowid FROM search_fts WHERE search_fts MATCH :q ORDER BY rowid DESC LIMIT 1 OFFSET :n"),
+        {"q": params["q"], "n": RANK_WINDOW - 1},
+    ).scalar()
+    window = ""
+    if floor is not None:
+        window = " AND m.rowid >= :floor"
+        params["floor"] = floor
+    return f"SELECT {_MATCH_COLUMNS} FROM search_fts m WHERE search_fts MATCH :q{window} ORDER BY m.rank LIMIT :limit"
+
+
+def _filtered_matches(
+    connection: Connection, under: str | None, status: str | None, where: str, params: dict[str, object]
+) -> str:
+    """--under/--status: the newest RANK_WINDOW matches that pass the filters, found by walking the match
+    list backwards with an EXISTS check; rank and highlight are computed only for those (FTS5 computes
+    them when read). A small folder first narrows the walk to its images' id span."""
+    span = ""
+    if under and (bounds := _image_id_span(connection, params)) is not None:
+        span = " AND m.rowid BETWEEN :span_lo AND :span_hi"
+        params["span_lo"], params["span_hi"] = bounds
+    captions = " JOIN captions c ON c.id = i.caption_id" if status else ""
+    return f"""
+        SELECT {_MATCH_COLUMNS} FROM search_fts m
+        WHERE search_fts MATCH :q{span} AND EXISTS (
+            SELECT 1 FROM images i{captions} JOIN files f ON f.image_id = i.id
+            WHERE i.id = m.rowid AND f.state = 'indexed'{where})
+        ORDER BY m.rowid DESC LIMIT :window
+    """
+
+
+def _image_id_span(connection: Connection, params: dict[str, object]) -> tuple[int, int] | None:
+    """Lowest and highest image id among the folder's present files ((1, 0), an empty span, when there are
+    none), for folders of fewer than SPAN_PROBE files; None for larger ones, which pass the filter often
+    enough that the walk ends soon anyway."""
+    probe = {"lo": params["lo"], "hi": params["hi"], "probe": SPAN_PROBE}
+    files = connection.execute(text(
+        "SELECT count(*) FROM (SELECT 1 FROM files WHERE path >= :lo AND path < :hi LIMIT :probe)"), probe).scalar()
+    if files and files >= SPAN_PROBE:
+        return None
+    low, high = connection.execute(text(
+        "SELECT min(image_id), max(image_id) FROM files WHERE path >= :lo AND path < :hi AND +state = 'indexed'"
+    ), probe).one()
+    return (1, 0) if low is None else (int(low), int(high))
+
+
 def _run(index: Index, expression: str, limit: int, under: str | None, status: str | None) -> list[SearchHit]:
     filters, params = file_filters(under, status)
-    params.update(q=expression, limit=limit)
+    params.update(q=expression, limit=limit, window=RANK_WINDOW)
     where = (" AND " + " AND ".join(filters)) if filters else ""
-    # The search table has one row per image (alt text + its files' names). Without filters, FTS5 picks
-    # the top images by rank itself before any join.
-    inner_limit = "" if filters else "LIMIT :limit"
-    window = ""
     with index.read() as connection:
-        if not filters:
-            floor = connection.execute(
-                text("SELECT rowid FROM search_fts WHERE search_fts MATCH :q ORDER BY rowid DESC LIMIT 1 OFFSET :n"),
-                {"q": expression, "n": RANK_WINDOW - 1},
-            ).scalar()
-            if floor is not None:
-                window = " AND rowid >= :floor"
-                params["floor"] = floor
+        if filters:
+            matches = _filtered_matches(connection, under, status, where, params)
+        else:
+            matches = _newest_matches(connection, params)
+        # The search table has one row per image (alt text + its files' names): a hit per present file.
         sql = f"""
             SELECT f.id AS file_id, f.path AS path, c.text AS alt_text, m.hl AS highlighted, m.rank AS rank,
                    c.status AS status, c.source AS source
-            FROM (SELECT rowid, rank, highlight(search_fts, 0, char(2), char(3)) AS hl
-                  FROM search_fts WHERE search_fts MATCH :q{window} ORDER BY rank {inner_limit}) AS m
+            FROM ({matches}) AS m
             JOIN images i ON i.id = m.rowid
             JOIN captions c ON c.id = i.caption_id
             JOIN files f ON f.image_id = i.id
