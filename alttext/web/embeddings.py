@@ -10,6 +10,7 @@ if the caption still has the text that was embedded (a concurrent edit wins, its
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import numpy as np
@@ -57,15 +58,26 @@ _STORE = text("""
 """)
 
 
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's own SQLite DATETIME format
+
+
 def _store(index: Index, encoder: Encoder, rows: list[tuple[int, str]], batch_size: int) -> int:
     vectors = encoder.encode([caption for _, caption in rows], batch_size=batch_size)
-    now = utcnow().strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's own SQLite DATETIME format
     params = [
-        {"id": caption_id, "text": caption, "model": encoder.name, "dim": encoder.dim, "vector": to_blob(vector),
-         "created_at": now}
+        {"id": caption_id, "text": caption, "model": encoder.name, "dim": encoder.dim, "vector": to_blob(vector)}
         for (caption_id, caption), vector in zip(rows, vectors, strict=True)
     ]
     with index.write() as connection:
+        # created_at only ever grows, even if the clock steps back: the vector copy of semantic search
+        # (vector_snapshot.py) finds what was stored after it by created_at.
+        latest = connection.execute(text(
+            "SELECT max(created_at) FROM caption_embeddings WHERE model = :model AND dim = :dim"
+        ), {"model": encoder.name, "dim": encoder.dim}).scalar()
+        stamp = utcnow().replace(tzinfo=None)
+        if latest and datetime.strptime(latest, TIME_FORMAT) >= stamp:
+            stamp = datetime.strptime(latest, TIME_FORMAT) + timedelta(microseconds=1)
+        for row in params:
+            row["created_at"] = stamp.strftime(TIME_FORMAT)
         connection.execute(_STORE, params)
     return len(params)
 

@@ -10,9 +10,10 @@ the float32 vectors from SQLite (alttext/web/semantic.py does).
 It is a cache, never the truth. It lives next to the index (``<index>.vectors-<model hash>``) and
 records, from the transaction it was built in, the newest ``created_at`` of its vectors and the
 table's row count. Before each use: the vectors stored since then (new captions, or captions embedded
-again) are found through an index on ``created_at`` (migration 0003) and read from SQLite by the caller
-instead of from the copy; and the table's row count must be the recorded one plus the new caption ids
-among them, else something was deleted (an in-place text edit drops a vector) and the copy is rebuilt.
+again) are found through an index on ``created_at`` (migration 0003; embeddings.py keeps created_at
+growing even when the clock steps back) and read from SQLite by the caller instead of from the copy;
+and the table's row count must be the recorded one plus the new caption ids among them, else something
+was deleted (an in-place text edit drops a vector) and the copy is rebuilt.
 It is also rebuilt once the newer vectors outgrow a tenth of it. Writes go to a temporary file that
 replaces the old one atomically, so a reader that has the old one mapped keeps a consistent view. A
 damaged file is ignored and rebuilt; where none can be written (a full disk), callers use SQLite.

@@ -6,13 +6,14 @@ from __future__ import annotations
 import errno
 import os
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from alttext.index.db import Index
-from alttext.web import semantic, vector_snapshot
+from alttext.web import embeddings, semantic, vector_snapshot
 from alttext.web.embeddings import to_blob
 from alttext.web.semantic import top_captions
 from alttext.web.vector_snapshot import approximate_scores, fresh_copy, load_snapshot, snapshot_path
@@ -276,3 +277,32 @@ def test_each_query_uses_the_index_it_was_written_for(index: Index) -> None:
     params = {}
     plan = _plan(index, semantic._allowed_captions_sql("/lib/a", "approved", params), params)
     assert plan.startswith("SEARCH f USING INDEX sqlite_autoindex_files_1 (path>? AND path<?)"), plan
+
+
+class _ConstantEncoder:
+    """Every text gets the same vector: enough to store a known vector through the real code path."""
+
+    name, dim = MODEL, DIM
+
+    def __init__(self, vector: np.ndarray) -> None:
+        self.vector = vector
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        return np.tile(self.vector, (len(texts), 1))
+
+
+def test_vectors_stored_while_the_clock_is_behind_still_count_as_newer(
+    planted: Index, db: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    query = np.ones(DIM, dtype=np.float32)
+    top_captions(planted, query, MODEL, k=1, snapshot_min_rows=1)
+    built = _inode(planted)
+    monkeypatch.setattr(embeddings, "utcnow", lambda: datetime(2020, 1, 1, tzinfo=UTC))  # years behind
+    assert embeddings.embed_captions(planted, [2], encoder=_ConstantEncoder(BEST)) == 1
+    connection = sqlite3.connect(db)
+    (stamp,) = connection.execute("SELECT created_at FROM caption_embeddings WHERE caption_id = 2").fetchone()
+    connection.close()
+    assert stamp == "2026-11-23 00:00:00.000001"  # one microsecond after the newest, not 2020
+    with_copy, without = _both(planted, query, k=5, min_score=-100.0)
+    assert with_copy == without and with_copy[0] == (2, 32.0)
+    assert _inode(planted) == built  # read from SQLite as a newer vector; the copy still serves the rest
