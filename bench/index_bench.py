@@ -9,7 +9,7 @@
    Target: ratio under 3.
 2. Search: N synthetic caption rows go through the real schema (files, images, captions, and the FTS5
    triggers); then 200 realistic queries (1–4 words, some with noise words, some matching nothing)
-   through ``alttext.index.search.search``. Target: p95 under 50 ms.
+   through ``alttext.search.fts.search``. Target: p95 under 50 ms.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from sqlalchemy import text
 
 from alttext.index.db import Index
 from alttext.index.reconcile import Reconciler
-from alttext.index.search import search
+from alttext.search.fts import search
 
 SUBJECTS = ["dog", "cat", "man", "woman", "child", "bird", "horse", "car", "bus", "train", "boat", "plane", "bicycle",
             "tree", "flower", "house", "bridge", "mountain", "river", "beach", "cake", "pizza", "table", "chair",

@@ -23,8 +23,8 @@ from collections.abc import Callable
 import numpy as np
 
 from alttext.index.db import Index
-from alttext.web.semantic import top_captions
-from alttext.web.vector_snapshot import fresh_copy, snapshot_path
+from alttext.search.semantic import top_captions
+from alttext.search.vector_copy import fresh_copy, snapshot_path
 
 
 def build(path: str, rows: int, dim: int = 384, batch: int = 50_000) -> None:

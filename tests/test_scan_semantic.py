@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from alttext.cli import cli
-from alttext.web.encoder import semantic_available
+from alttext.search.encoder import semantic_available
 
 pytestmark = [
     pytest.mark.skipif(not semantic_available(), reason="the `semantic` extra is not installed"),

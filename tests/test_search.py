@@ -19,7 +19,7 @@ from alttext.index.db import Index
 from alttext.index.ingest import Ingester
 from alttext.index.models import SOURCE_HUMAN, STATUS_APPROVED, STATUS_EDITED, Caption, File
 from alttext.index.reconcile import reconcile
-from alttext.index.search import query_terms, search
+from alttext.search.fts import query_terms, search
 
 CAPTIONS = {
     "beach/dog.png": "A dog runs along the sandy beach.",

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from alttext.index import search as search_module
 from alttext.index.db import Index
-from alttext.index.search import search
+from alttext.search import fts as search_module
+from alttext.search.fts import search
 
 NOW = "2026-11-23 00:00:00.000000"
 

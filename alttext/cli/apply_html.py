@@ -30,7 +30,7 @@ def apply_html(ctx: click.Context, site_dir: str, site_root: str | None, only_mi
     attribute changes, every other byte of a page stays as it was, and pages are replaced atomically.
     Decorative images (alt="" with role="presentation" or aria-hidden="true") are left alone.
     """
-    from alttext.web.atomic import write_atomically
+    from alttext.atomic_write import write_atomically
     from alttext.web.html_alt import fill_page, iter_pages
     from alttext.web.site_images import CaptionLookup
 

@@ -30,7 +30,7 @@ def export(ctx: click.Context, fmt: str, under: str | None, status: str | None, 
     Output is UTF-8 and the same for the same index. Captions are made inert for the format: escaped in
     HTML and Markdown, spreadsheet formulas (cells starting = + - @) defused in CSV.
     """
-    from alttext.web.atomic import write_atomically
+    from alttext.atomic_write import write_atomically
     from alttext.web.export import export_rows, render
 
     if relative_to is None:

@@ -21,7 +21,7 @@ def lint(ctx: click.Context, under: str | None, errors_only: bool, as_json: bool
     like "image of", over 250 characters. Warnings: over 125 characters, under 3 words or 10 characters,
     the same text for different pictures. Exits 1 when anything is found, 0 when all is clean.
     """
-    from alttext.web.lint import ERROR, lint_index
+    from alttext.lint import ERROR, lint_index
 
     index = open_index(settings_from(ctx))
     findings = lint_index(index, under=under, errors_only=errors_only)

@@ -12,7 +12,7 @@ from alttext.cli.common import display_path, open_index, settings_from
 
 if TYPE_CHECKING:
     from alttext.index.db import Index
-    from alttext.web.review import Change, ReviewItem
+    from alttext.index.review import Change, ReviewItem
 
 logger = logging.getLogger(__name__)
 
@@ -21,12 +21,12 @@ def _refresh_embeddings(index: Index, caption_ids: list[int], *, missing_only: b
     """Keep semantic search in step with an edit (a new caption) or an approval (a caption that may never
     have been embedded). A failure here must not lose the change, which is already committed: the next
     `alttext scan` embeds whatever is missing."""
-    from alttext.web.encoder import semantic_available
+    from alttext.search.encoder import semantic_available
 
     if not caption_ids or not semantic_available():
         return
     try:
-        from alttext.web.embeddings import embed_captions
+        from alttext.search.vectors import embed_captions
 
         embed_captions(index, caption_ids, missing_only=missing_only)
     except Exception as exc:
@@ -34,7 +34,7 @@ def _refresh_embeddings(index: Index, caption_ids: list[int], *, missing_only: b
 
 
 def _show_problems(alt_text: str, name: str) -> None:
-    from alttext.web.lint import lint_alt
+    from alttext.lint import lint_alt
 
     for problem in lint_alt(alt_text, file_name=name):
         click.echo(f"  {problem.level}: {problem.message}", err=True)
@@ -56,8 +56,8 @@ def edit(ctx: click.Context, path: str, alt_text: str) -> None:
     """
     import os
 
-    from alttext.web.review import ReviewError
-    from alttext.web.review import edit as run_edit
+    from alttext.index.review import ReviewError
+    from alttext.index.review import edit as run_edit
 
     index = open_index(settings_from(ctx))
     try:
@@ -75,8 +75,8 @@ def edit(ctx: click.Context, path: str, alt_text: str) -> None:
 def approve(ctx: click.Context, paths: tuple[str, ...]) -> None:
     """Approve the current alt text of each PATH: no model run will replace it. Exits 1 if any PATH
     could not be approved."""
-    from alttext.web.review import ReviewError
-    from alttext.web.review import approve as run_approve
+    from alttext.index.review import ReviewError
+    from alttext.index.review import approve as run_approve
 
     index = open_index(settings_from(ctx))
     failed = 0
@@ -108,11 +108,11 @@ def review(ctx: click.Context, under: str | None) -> None:
     For each: [a]ccept (approve it), [e]dit (type a better one), [s]kip, [u]ndo the last accept or
     edit, [q]uit. Every answer is saved at once; quitting loses nothing.
     """
-    from alttext.web.lint import lint_alt
-    from alttext.web.review import ReviewError, is_unreviewed, review_queue
-    from alttext.web.review import approve as run_approve
-    from alttext.web.review import edit as run_edit
-    from alttext.web.review import undo as run_undo
+    from alttext.index.review import ReviewError, is_unreviewed, review_queue
+    from alttext.index.review import approve as run_approve
+    from alttext.index.review import edit as run_edit
+    from alttext.index.review import undo as run_undo
+    from alttext.lint import lint_alt
 
     index = open_index(settings_from(ctx))
     queue = review_queue(index, under=under)

@@ -65,11 +65,11 @@ def scan(ctx: click.Context, folders: tuple[str, ...], embed_after: bool, no_met
 
 def _vectors_for_semantic_search(index: object) -> None:
     """With the `semantic` extra installed, give new captions their sentence vectors (batched, resumable)."""
-    from alttext.web.encoder import MODEL_NAME, semantic_available
+    from alttext.search.encoder import MODEL_NAME, semantic_available
 
     if not semantic_available():
         return
-    from alttext.web.embeddings import embed_pending_captions, pending_count
+    from alttext.search.vectors import embed_pending_captions, pending_count
 
     if pending_count(index, MODEL_NAME, 384):  # type: ignore[arg-type]  # all-MiniLM-L6-v2 vectors: 384 floats
         embed_pending_captions(index)  # type: ignore[arg-type]

@@ -19,7 +19,7 @@ from alttext.index.models import STATUS_APPROVED, STATUS_EDITED, STATUS_GENERATE
 
 if TYPE_CHECKING:
     from alttext.index.db import Index
-    from alttext.index.search import SearchHit
+    from alttext.search.fts import SearchHit
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +42,8 @@ def search(ctx: click.Context, query: tuple[str, ...], limit: int, under: str | 
     Scores: full-text alone is bm25 (higher is better); --semantic is cosine similarity (0 to 1); the
     default fusion of both is a reciprocal-rank score.
     """
-    from alttext.index.search import HIGHLIGHT_END, HIGHLIGHT_START
-    from alttext.index.search import search as run_search
+    from alttext.search.fts import HIGHLIGHT_END, HIGHLIGHT_START
+    from alttext.search.fts import search as run_search
 
     index = open_index(settings_from(ctx))
     text = " ".join(query)
@@ -79,9 +79,9 @@ def search(ctx: click.Context, query: tuple[str, ...], limit: int, under: str | 
 
 
 def _semantic(index: Index, text: str, limit: int, under: str | None, status: str | None) -> list[SearchHit]:
-    from alttext.web.embeddings import has_embeddings, pending_count
-    from alttext.web.encoder import EncoderUnavailable, default_encoder, model_dir
-    from alttext.web.semantic import semantic_search
+    from alttext.search.encoder import EncoderUnavailable, default_encoder, model_dir
+    from alttext.search.semantic import semantic_search
+    from alttext.search.vectors import has_embeddings, pending_count
 
     try:
         model_dir()  # says how to install the extra when it is missing
@@ -103,17 +103,17 @@ def _hybrid_if_available(index: Index, text: str, limit: int, under: str | None,
                          status: str | None) -> list[SearchHit] | None:
     """Fused results, or None to fall back to full-text search (no extra, no embeddings, or a failure:
     search must keep working whatever happens to the optional part)."""
-    from alttext.web.encoder import MODEL_NAME, semantic_available
+    from alttext.search.encoder import MODEL_NAME, semantic_available
 
     if not semantic_available():
         return None
-    from alttext.web.embeddings import has_embeddings
+    from alttext.search.vectors import has_embeddings
 
     if not has_embeddings(index, MODEL_NAME):
         return None
     try:
-        from alttext.web.encoder import default_encoder
-        from alttext.web.semantic import hybrid_search
+        from alttext.search.encoder import default_encoder
+        from alttext.search.semantic import hybrid_search
 
         return hybrid_search(index, text, default_encoder(), limit=limit, under=under, status=status)
     except Exception as exc:

@@ -90,7 +90,7 @@ def _roots(folders: tuple[str, ...]) -> list[str]:
 def _model_factory(settings: Any) -> Callable[[], Any]:
     def load() -> Any:
         from alttext.captioning import Captioner, ModelLoadError
-        from alttext.watch.worker import FatalError
+        from alttext.watch.loop import FatalError
 
         try:
             return Captioner(
@@ -152,7 +152,7 @@ def watch(ctx: click.Context, folders: tuple[str, ...], embed: bool, with_varian
     """
     from alttext.index.writeback import existing_caption_reader
     from alttext.watch.daemon import WatchDaemon
-    from alttext.watch.worker import WatchOptions
+    from alttext.watch.loop import WatchOptions
 
     _configure_logging(verbose)
     # Idle OpenMP threads sleep instead of spinning: a background daemon shares the machine. Measured on
@@ -172,7 +172,7 @@ def watch(ctx: click.Context, folders: tuple[str, ...], embed: bool, with_varian
         variants = make_variants_runner(index, settings)
         if variants is not None:
             runners.append(variants)
-    from alttext.web.encoder import semantic_available
+    from alttext.search.encoder import semantic_available
 
     if semantic_available():
         from alttext.watch.background import SemanticVectorsRunner

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, insert, select, upda
 from alttext.images import is_image_name
 from alttext.index.db import Index
 from alttext.index.models import FAILED, INDEXED, MISSING, PENDING, File, Root, utcnow
+from alttext.paths import is_under, is_under_any
 
 logger = logging.getLogger(__name__)
 
@@ -126,10 +127,6 @@ def ensure_root(connection: Connection, path: str) -> int:
     if row:
         return int(row.id)
     return int(connection.execute(insert(roots).values(path=path, added_at=utcnow())).inserted_primary_key[0])
-
-
-def _is_under(path: str, folders: list[str]) -> bool:
-    return any(path == folder or path.startswith(folder.rstrip(os.sep) + os.sep) for folder in folders)
 
 
 class Reconciler:
@@ -262,11 +259,11 @@ class Reconciler:
                     for (folder,) in reader.execute(
                         select(files.c.dir).where(files.c.root_id == root_id, files.c.state != MISSING).distinct()
                     )
-                    if below is None or _is_under(folder, [top])
+                    if below is None or is_under(folder, top)
                 ]
             gone_dirs = [
                 folder for folder in candidates
-                if folder not in visited and not _is_under(folder, report.unreadable_dirs)
+                if folder not in visited and not is_under_any(folder, report.unreadable_dirs)
             ]
             for folder in gone_dirs:
                 for row in reader.execute(query, {"folder": folder}):

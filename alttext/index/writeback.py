@@ -26,7 +26,7 @@ from alttext.index.models import (
     Image,
     utcnow,
 )
-from alttext.index.search import _folder_range
+from alttext.paths import folder_range
 
 files = File.__table__
 images = Image.__table__
@@ -84,7 +84,7 @@ def select_targets(index: Index, paths: list[str] | None) -> tuple[list[Target],
             for path in paths:
                 absolute = os.path.abspath(path)
                 if os.path.isdir(absolute):
-                    low, high = _folder_range(absolute)
+                    low, high = folder_range(absolute)
                     found = connection.execute(query.where(and_(files.c.path >= low, files.c.path < high))).all()
                 else:
                     found = connection.execute(query.where(files.c.path == absolute)).all()
@@ -110,8 +110,8 @@ def embed_targets(
     should_stop: Callable[[], bool] = lambda: False,
 ) -> Iterator[tuple[Target, Any]]:
     """Embed each target's caption; yields (target, EmbedResult). Per-file failures are results."""
+    from alttext.index.own_writes import record_own_write
     from alttext.metadata import Status, Where, embed
-    from alttext.watch.own_writes import record_own_write
 
     for target in targets:
         if should_stop():

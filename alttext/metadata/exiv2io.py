@@ -1,7 +1,7 @@
 """Reading and writing metadata with python-exiv2, entirely in memory.
 
 Every function whose name does not start with ``_`` is a public entry point that hops onto the exiv2
-thread (see :mod:`alttext.metadata.worker`); the ``_``-functions run on it. exiv2 only ever sees bytes
+thread (see :mod:`alttext.metadata.exiv2_thread`); the ``_``-functions run on it. exiv2 only ever sees bytes
 (``ImageFactory.open(data)``) and hands back bytes: alttext does all file I/O itself, so temp files,
 permissions, fsync and atomic replacement stay under its control.
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from alttext.metadata import worker
+from alttext.metadata import exiv2_thread
 from alttext.metadata.fields import (
     FIELD_KEYS,
     KEY_CAPTION_ABSTRACT,
@@ -248,24 +248,24 @@ def _guarded(fn, *args):
 
 def read(data: bytes | None) -> Metadata:
     """Read all metadata of an image or sidecar held in memory (``None``: an empty new sidecar)."""
-    return worker.call(_guarded, _read, data)
+    return exiv2_thread.call(_guarded, _read, data)
 
 
 def write(data: bytes | None, plan: Plan) -> bytes:
     """Apply ``plan`` to the image/sidecar bytes and return the new file's bytes."""
-    return worker.call(_guarded, _write, data, plan)
+    return exiv2_thread.call(_guarded, _write, data, plan)
 
 
 def read_parts(xmp_packet: bytes | None, exif_tiff: bytes | None, image_type: str) -> Metadata:
     """Metadata from an XMP packet and an EXIF TIFF blob extracted by another tool (exiftool)."""
-    return worker.call(_guarded, _read_parts, xmp_packet, exif_tiff, image_type)
+    return exiv2_thread.call(_guarded, _read_parts, xmp_packet, exif_tiff, image_type)
 
 
 def xmp_packet(packet: bytes | None, plan: Plan) -> str:
     """An XMP packet (None: an empty one) with ``plan`` applied, for writers other than exiv2."""
-    return worker.call(_guarded, _xmp_packet, packet, plan)
+    return exiv2_thread.call(_guarded, _xmp_packet, packet, plan)
 
 
 def image_type(data: bytes) -> str:
     """exiv2's name for the format of ``data`` ("none" when it is not an image exiv2 knows)."""
-    return worker.call(_guarded, _type_name, data)
+    return exiv2_thread.call(_guarded, _type_name, data)

@@ -15,7 +15,7 @@ from .errors import MissingCredentials, RequestCapReached, VariantCallError, Var
 from .parse import parse_variants, shorten
 from .prompt import STYLES, DryRunPlan, PlannedCall, build_messages, normalise_style, plan_dry_run
 from .result import VariantRequest, VariantResult
-from .retry import RetryPolicy, parse_retry_after
+from .retry_policy import RetryPolicy, parse_retry_after
 
 __all__ = [
     "DEFAULT_CHAT_MODEL",

@@ -23,7 +23,7 @@ from .errors import MissingCredentials, RequestCapReached, VariantCallError, Var
 from .generate import generate
 from .prompt import DEFAULT_N, DEFAULT_STYLE, Message
 from .result import VariantRequest, VariantResult
-from .retry import RetryPolicy, is_retry_status, parse_retry_after
+from .retry_policy import RetryPolicy, is_retry_status, parse_retry_after
 
 log = logging.getLogger(__name__)
 

@@ -40,7 +40,7 @@ class SemanticVectorsRunner:
             self._thread.join(timeout)  # a batch in flight is committed or simply redone next time
 
     def _run(self) -> None:
-        from alttext.web.embeddings import embed_pending_captions
+        from alttext.search.vectors import embed_pending_captions
 
         while not self._stop.is_set():
             try:

@@ -6,7 +6,7 @@ Threads:
   a dead observer -> restart + rescan), systemd notifications (``READY=1`` once watching, ``STATUS=``,
   ``WATCHDOG=1`` while the writer shows signs of life, ``STOPPING=1``);
 - watchdog's observer threads: events -> :class:`~alttext.watch.observe.Hint` s on a queue, nothing else;
-- the writer (:mod:`alttext.watch.worker`): the only one that writes the index, and runs the model;
+- the writer (:mod:`alttext.watch.loop`): the only one that writes the index, and runs the model;
 - optionally background threads (:mod:`alttext.watch.background`): variants (slow HTTP) and semantic
   vectors, never in the writer's way.
 
@@ -28,9 +28,9 @@ from types import FrameType
 from typing import Any
 
 from alttext.index.db import Index
+from alttext.watch.loop import FatalError, ModelHolder, OncePerFolder, WatchOptions, Worker
 from alttext.watch.notify import Notifier
 from alttext.watch.observe import EVENT_TYPES, LIMIT_ERRNOS, Hint, HintHandler, Trouble, inotify_limits, make_observer
-from alttext.watch.worker import FatalError, ModelHolder, OncePerFolder, WatchOptions, Worker
 
 logger = logging.getLogger(__name__)
 

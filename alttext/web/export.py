@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from alttext.index.db import Index
-from alttext.web.selection import iter_entries
+from alttext.index.selection import iter_entries
 
 FORMATS = ("csv", "json", "jsonl", "html", "md")
 FIELDS = ("path", "url", "alt_text", "status", "source", "model")

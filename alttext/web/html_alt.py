@@ -18,8 +18,8 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from alttext.lint import ERROR, lint_alt
 from alttext.web.html_tags import Attribute, StartTag, detect_charset, iter_start_tags
-from alttext.web.lint import ERROR, lint_alt
 from alttext.web.site_images import CaptionLookup, resolve_link, srcset_urls
 
 PAGE_EXTENSIONS = (".html", ".htm", ".xhtml", ".shtml")

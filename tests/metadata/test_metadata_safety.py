@@ -269,7 +269,7 @@ def test_concurrent_embeds_from_many_threads(tmp_path: Path) -> None:
 
 
 def test_exiv2_runs_on_one_thread_and_nested_calls_do_not_deadlock() -> None:
-    from alttext.metadata import worker
+    from alttext.metadata import exiv2_thread as worker
 
     seen = set()
 

@@ -42,7 +42,7 @@ def test_watch_embed_writes_metadata_once(tmp_path: Path, make_daemon: Callable[
 
 def test_watch_gives_new_captions_their_semantic_vectors(tmp_path: Path,
                                                          make_daemon: Callable[..., Daemon]) -> None:
-    from alttext.web.encoder import semantic_available
+    from alttext.search.encoder import semantic_available
 
     if not semantic_available():
         pytest.skip("the `semantic` extra is not installed")

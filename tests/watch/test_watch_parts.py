@@ -15,13 +15,13 @@ from watchdog.events import DirCreatedEvent, FileClosedEvent, FileCreatedEvent, 
 from watchkit import noise_image, write_photo
 
 from alttext.cli.watch import parse_duration
+from alttext.index import file_retries as retry
 from alttext.index.db import Index
 from alttext.index.models import FAILED, INDEXED, MISSING, PENDING, File, Image, Job, Root, utcnow
+from alttext.index.own_writes import record_own_write
 from alttext.index.reconcile import Reconciler, reconcile
-from alttext.watch import retry
 from alttext.watch.notify import Notifier
 from alttext.watch.observe import Hint, HintHandler
-from alttext.watch.own_writes import record_own_write
 from alttext.watch.settle import Settler, stat_key
 
 files = File.__table__

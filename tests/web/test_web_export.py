@@ -13,8 +13,8 @@ from helpers import run_alttext
 from planted import plant
 
 from alttext.index.db import Index
+from alttext.index.review import edit
 from alttext.web.export import defuse_cell, md_escape
-from alttext.web.review import edit
 
 HOSTILE = {
     "a-script.png": "<script>alert('x')</script> & <img src=x onerror=alert(1)>",

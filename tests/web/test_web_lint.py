@@ -10,7 +10,7 @@ from helpers import run_alttext
 from planted import plant, write_image
 
 from alttext.index.db import Index
-from alttext.web.lint import lint_alt
+from alttext.lint import lint_alt
 
 CLEAN = "A brown dog runs along a sandy beach."
 

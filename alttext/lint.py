@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from alttext.alt_text import MAX_ALT_LENGTH, TARGET_ALT_LENGTH
 from alttext.index.db import Index
-from alttext.web.selection import Entry, iter_entries
+from alttext.index.selection import Entry, iter_entries
 
 ERROR, WARNING = "error", "warning"
 MIN_WORDS, MIN_CHARS = 3, 10

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 
 from alttext.index.db import Index
-from alttext.index.search import file_filters
+from alttext.search.fts import file_filters
 
 PAGE = 1000
 

@@ -107,7 +107,7 @@ def embed_pending_captions(
     ``semantic_available()`` first.
     """
     if encoder is None:
-        from alttext.web.encoder import default_encoder
+        from alttext.search.encoder import default_encoder
 
         encoder = default_encoder()
     stored, after = 0, 0
@@ -133,7 +133,7 @@ def embed_captions(
     ids = sorted({int(i) for i in caption_ids})
     if not ids:
         return 0
-    from alttext.web.encoder import MODEL_NAME
+    from alttext.search.encoder import MODEL_NAME
 
     name = encoder.name if encoder is not None else MODEL_NAME
     skip = " AND NOT EXISTS (SELECT 1 FROM caption_embeddings e WHERE e.caption_id = captions.id AND e.model = :model)"
@@ -149,7 +149,7 @@ def embed_captions(
     if not rows:
         return 0
     if encoder is None:
-        from alttext.web.encoder import default_encoder
+        from alttext.search.encoder import default_encoder
 
         encoder = default_encoder()
     return _store(index, encoder, rows, DEFAULT_BATCH)

@@ -26,7 +26,7 @@ from alttext.index.models import (
     File,
     Image,
 )
-from alttext.index.search import _folder_range
+from alttext.paths import folder_range
 
 files = File.__table__
 images = Image.__table__
@@ -135,7 +135,7 @@ def review_queue(index: Index, *, under: str | None = None, page: int = 200) -> 
     params: dict[str, object] = {"after": b"", "page": page, "status": STATUS_GENERATED}
     where = ""
     if under:
-        params["lo"], params["hi"] = _folder_range(under)
+        params["lo"], params["hi"] = folder_range(under)
         where = " AND f.path >= :lo AND f.path < :hi"
     # "+f.state": walk the path index rather than the low-selectivity state index (see selection.py).
     sql = text(f"""

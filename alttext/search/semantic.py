@@ -23,10 +23,11 @@ import numpy as np
 from sqlalchemy import text
 
 from alttext.index.db import Index
-from alttext.index.search import SearchHit, _folder_range
-from alttext.index.search import search as fts_search
-from alttext.web.embeddings import Encoder, from_blobs
-from alttext.web.vector_snapshot import MIN_ROWS, FreshCopy, approximate_scores, contains, fresh_copy
+from alttext.paths import folder_range
+from alttext.search.fts import SearchHit
+from alttext.search.fts import search as fts_search
+from alttext.search.vector_copy import MIN_ROWS, FreshCopy, approximate_scores, contains, fresh_copy
+from alttext.search.vectors import Encoder, from_blobs
 
 CHUNK = 65_536
 RRF_K = 60  # the constant from the RRF paper; damps the influence of the very first ranks
@@ -44,7 +45,7 @@ def _candidate_filter(under: str | None, status: str | None, params: dict[str, o
         clauses.append("EXISTS (SELECT 1 FROM captions c WHERE c.id = i.caption_id AND c.status = :status)")
     path_filter = ""
     if under:
-        params["lo"], params["hi"] = _folder_range(under)
+        params["lo"], params["hi"] = folder_range(under)
         path_filter = " AND +f.path >= :lo AND +f.path < :hi"
     # The unary + keeps SQLite (which has no statistics: nobody runs ANALYZE) from probing by the
     # low-selectivity state or path indexes instead of image_id, which made this O(rows x files).
@@ -115,7 +116,7 @@ def _allowed_captions_sql(under: str | None, status: str | None, params: dict[st
     if not under:
         params["status"] = status
         return "SELECT c.id FROM captions c JOIN images i ON i.caption_id = c.id WHERE c.status = :status"
-    params["lo"], params["hi"] = _folder_range(under)
+    params["lo"], params["hi"] = folder_range(under)
     # "+f.state": probe the folder's path range, not every indexed file
     sql = ("SELECT DISTINCT i.caption_id FROM files f JOIN images i ON i.id = f.image_id"
            " WHERE f.path >= :lo AND f.path < :hi AND +f.state = 'indexed' AND i.caption_id IS NOT NULL")
@@ -191,7 +192,7 @@ def _hits_for_captions(
     params: dict[str, object] = {}
     path_filter = ""
     if under:
-        params["lo"], params["hi"] = _folder_range(under)
+        params["lo"], params["hi"] = folder_range(under)
         path_filter = " AND +f.path >= :lo AND +f.path < :hi"
     ids = ",".join(str(caption_id) for caption_id, _ in ranked)
     with index.read() as connection:

@@ -34,11 +34,12 @@ from typing import Any
 from sqlalchemy import func, select
 
 from alttext.images import DEFAULT_MAX_PIXELS
+from alttext.index import file_retries
 from alttext.index.db import Index
 from alttext.index.ingest import Ingester, IngestReport
 from alttext.index.models import FAILED, INDEXED, MISSING, PENDING, SOURCE_MODEL, Caption, File, utcnow
 from alttext.index.reconcile import Reconciler, ReconcileReport
-from alttext.watch import retry
+from alttext.paths import is_under
 from alttext.watch.observe import Hint
 from alttext.watch.settle import Settler
 
@@ -143,10 +144,6 @@ def trim_heap() -> None:
         _libc.malloc_trim(0)
     except (OSError, AttributeError):
         _libc = False
-
-
-def _is_under(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 @dataclass
@@ -292,7 +289,7 @@ class Worker:
 
     def root_of(self, path: str) -> str | None:
         for root in self.roots:
-            if _is_under(path, root):
+            if is_under(path, root):
                 return root
         return None
 
@@ -321,7 +318,7 @@ class Worker:
             return
         if hint.kind == "complete":
             self.settler.completed(hint.path, hint.key)
-        self._mark(self.dirty_folders, folder if _is_under(folder, root) else root, now)
+        self._mark(self.dirty_folders, folder if is_under(folder, root) else root, now)
 
     @staticmethod
     def _mark(dirty: dict[str, _Dirty], path: str, now: float) -> None:
@@ -338,7 +335,7 @@ class Worker:
         self._partial_scans(time.monotonic())
         self._retry_unreadable(time.monotonic())
         if self.retry_due is not None and utcnow() >= self.retry_due:
-            released = retry.release_due(self.index)
+            released = file_retries.release_due(self.index)
             self._load_retries()
             if released:
                 logger.info("retrying %d failed file%s", released, "" if released == 1 else "s")
@@ -361,7 +358,7 @@ class Worker:
             reconciler.scan_root(root)
         reconciler.match_moves()
         report = reconciler.report
-        retry.hold_back(self.index)
+        file_retries.hold_back(self.index)
         self.rescan_reason = None
         interval = self.options.scan_interval
         self.next_full_scan = time.monotonic() + interval * random.uniform(1 - self.options.jitter,
@@ -373,7 +370,7 @@ class Worker:
 
     def _hold_back(self) -> None:
         if self.retry_due is not None:  # only while some retry is waiting
-            retry.hold_back(self.index)
+            file_retries.hold_back(self.index)
 
     def _ready(self, dirty: dict[str, _Dirty], now: float) -> list[str]:
         options = self.options
@@ -388,8 +385,8 @@ class Worker:
         folders = self._ready(self.dirty_folders, now)
         if not trees and not folders:
             return
-        trees = [tree for tree in sorted(trees) if not any(other != tree and _is_under(tree, other) for other in trees)]
-        folders = [folder for folder in sorted(folders) if not any(_is_under(folder, tree) for tree in trees)]
+        trees = [tree for tree in sorted(trees) if not any(other != tree and is_under(tree, other) for other in trees)]
+        folders = [folder for folder in sorted(folders) if not any(is_under(folder, tree) for tree in trees)]
         started = time.monotonic()
         reconciler = Reconciler(self.index, on_progress=self._progress)
         scopes: list[tuple[str, bool]] = []
@@ -424,7 +421,7 @@ class Worker:
             if folder in found:
                 continue
             if scopes is not None and not any(
-                folder == scope or (recursive and _is_under(folder, scope)) for scope, recursive in scopes
+                folder == scope or (recursive and is_under(folder, scope)) for scope, recursive in scopes
             ):
                 continue
             del self.unreadable[folder]
@@ -457,7 +454,7 @@ class Worker:
 
     # -- ingest ------------------------------------------------------------------------------------
     def _load_retries(self) -> None:
-        self.retry_due = retry.next_due(self.index)
+        self.retry_due = file_retries.next_due(self.index)
 
     def _accept(self, _file_id: int, path: str) -> bool:
         self.beat()
@@ -502,7 +499,7 @@ class Worker:
 
     def _after_round(self, report: IngestReport, since: datetime) -> None:
         if report.failed or self._first_round:
-            for failed in retry.schedule_failed(self.index, base=self.options.retry_base):
+            for failed in file_retries.schedule_failed(self.index, base=self.options.retry_base):
                 if failed.retry_in is None:
                     logger.warning("failed: %s: %s (attempt %d; parked as failed, see `alttext status`)",
                                    failed.path, failed.error, failed.attempts)

@@ -35,9 +35,9 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import text
 
+from alttext.atomic_write import write_atomically
 from alttext.index.db import Index
-from alttext.web.atomic import write_atomically
-from alttext.web.embeddings import from_blobs
+from alttext.search.vectors import from_blobs
 
 logger = logging.getLogger(__name__)
 

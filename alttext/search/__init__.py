@@ -1,0 +1,1 @@
+"""Finding photos: full text (FTS5, bm25) and meaning (sentence vectors), and their fusion."""
