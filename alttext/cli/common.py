@@ -62,9 +62,9 @@ def build_captioner(settings: Settings) -> Any:
 
 def open_index(settings: Settings) -> Any:
     """Open (and if needed create or upgrade) the index, or exit with the reason."""
-    from alttext.index.db import Index, IndexError_
+    from alttext.index.db import Index, IndexUnavailable
 
     try:
         return Index(settings.db)
-    except IndexError_ as exc:
+    except IndexUnavailable as exc:
         raise click.ClickException(str(exc)) from exc

@@ -26,9 +26,9 @@ def _refresh_embeddings(index: Index, caption_ids: list[int], *, missing_only: b
     if not caption_ids or not semantic_available():
         return
     try:
-        from alttext.search.vectors import embed_captions
+        from alttext.search.vectors import compute_vectors
 
-        embed_captions(index, caption_ids, missing_only=missing_only)
+        compute_vectors(index, caption_ids, missing_only=missing_only)
     except Exception as exc:
         logger.warning("could not embed the new alt text for semantic search (%s); alttext scan will retry", exc)
 

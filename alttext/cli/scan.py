@@ -69,10 +69,10 @@ def _vectors_for_semantic_search(index: object) -> None:
 
     if not semantic_available():
         return
-    from alttext.search.vectors import embed_pending_captions, pending_count
+    from alttext.search.vectors import compute_pending_vectors, vectors_pending
 
-    if pending_count(index, MODEL_NAME, 384):  # type: ignore[arg-type]  # all-MiniLM-L6-v2 vectors: 384 floats
-        embed_pending_captions(index)  # type: ignore[arg-type]
+    if vectors_pending(index, MODEL_NAME, 384):  # type: ignore[arg-type]  # all-MiniLM-L6-v2 vectors: 384 floats
+        compute_pending_vectors(index)  # type: ignore[arg-type]
 
 
 def _embed_after_scan(settings: object, index: object, folders: list[str], as_json: bool) -> int:

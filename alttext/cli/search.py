@@ -81,7 +81,7 @@ def search(ctx: click.Context, query: tuple[str, ...], limit: int, under: str | 
 def _semantic(index: Index, text: str, limit: int, under: str | None, status: str | None) -> list[SearchHit]:
     from alttext.search.encoder import EncoderUnavailable, default_encoder, model_dir
     from alttext.search.semantic import semantic_search
-    from alttext.search.vectors import has_embeddings, pending_count
+    from alttext.search.vectors import has_vectors, vectors_pending
 
     try:
         model_dir()  # says how to install the extra when it is missing
@@ -89,10 +89,10 @@ def _semantic(index: Index, text: str, limit: int, under: str | None, status: st
     except EncoderUnavailable as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    if not has_embeddings(index, encoder.name):
+    if not has_vectors(index, encoder.name):
         click.echo("error: the index has no caption embeddings yet: run alttext scan on your folders", err=True)
         sys.exit(2)
-    missing = pending_count(index, encoder.name, encoder.dim)
+    missing = vectors_pending(index, encoder.name, encoder.dim)
     if missing:
         click.echo(f"note: {missing} caption(s) are not embedded yet and can't be found by meaning;"
                    " alttext scan embeds them", err=True)
@@ -107,9 +107,9 @@ def _hybrid_if_available(index: Index, text: str, limit: int, under: str | None,
 
     if not semantic_available():
         return None
-    from alttext.search.vectors import has_embeddings
+    from alttext.search.vectors import has_vectors
 
-    if not has_embeddings(index, MODEL_NAME):
+    if not has_vectors(index, MODEL_NAME):
         return None
     try:
         from alttext.search.encoder import default_encoder

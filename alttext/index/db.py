@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 30_000
 
 
-class IndexError_(Exception):
+class IndexUnavailable(Exception):
     """The index cannot be opened or upgraded; the message is for the user."""
 
 
@@ -81,14 +81,14 @@ class Index:
         try:
             os.makedirs(parent, exist_ok=True)
         except OSError as exc:
-            raise IndexError_(f"cannot create the index folder {parent}: {exc.strerror}") from exc
+            raise IndexUnavailable(f"cannot create the index folder {parent}: {exc.strerror}") from exc
         self.writer = _make_engine(self.path, write=True)
         self.reader = _make_engine(self.path, write=False)
         try:
             upgrade(self.writer)
         except Exception as exc:
             self.close()
-            raise IndexError_(f"cannot open index {self.path}: {exc}") from exc
+            raise IndexUnavailable(f"cannot open index {self.path}: {exc}") from exc
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

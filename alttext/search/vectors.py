@@ -1,8 +1,8 @@
 """Storing sentence embeddings of captions in the index (table ``caption_embeddings``, migration 0002).
 
 Only an image's *current* caption is searched, so only current captions are embedded. The work runs in
-batches after captioning (``embed_pending_captions``, called by ``alttext scan`` when the `semantic`
-extra is installed) and for single new captions right after an edit (``embed_captions``). Vectors are
+batches after captioning (``compute_pending_vectors``, called by ``alttext scan`` when the `semantic`
+extra is installed) and for single new captions right after an edit (``compute_vectors``). Vectors are
 computed outside any transaction; each batch is then stored in one short write transaction, and only
 if the caption still has the text that was embedded (a concurrent edit wins, its vector comes later).
 """
@@ -82,7 +82,7 @@ def _store(index: Index, encoder: Encoder, rows: list[tuple[int, str]], batch_si
     return len(params)
 
 
-def pending_count(index: Index, encoder_name: str, dim: int) -> int:
+def vectors_pending(index: Index, encoder_name: str, dim: int) -> int:
     """Current captions without a vector from this encoder."""
     with index.read() as connection:
         return int(connection.execute(text("""
@@ -92,7 +92,7 @@ def pending_count(index: Index, encoder_name: str, dim: int) -> int:
         """), {"model": encoder_name, "dim": dim}).scalar() or 0)
 
 
-def embed_pending_captions(
+def compute_pending_vectors(
     index: Index,
     batch_size: int = DEFAULT_BATCH,
     *,
@@ -125,7 +125,7 @@ def embed_pending_captions(
     return stored
 
 
-def embed_captions(
+def compute_vectors(
     index: Index, caption_ids: Iterable[int], *, encoder: Encoder | None = None, missing_only: bool = False,
 ) -> int:
     """Embed these captions now (after an edit or approval). ``missing_only`` skips captions that already
@@ -155,14 +155,14 @@ def embed_captions(
     return _store(index, encoder, rows, DEFAULT_BATCH)
 
 
-def embedding_count(index: Index, encoder_name: str | None = None) -> int:
+def vector_count(index: Index, encoder_name: str | None = None) -> int:
     """Vectors stored (for one encoder, or all)."""
     sql = "SELECT count(*) FROM caption_embeddings" + (" WHERE model = :model" if encoder_name else "")
     with index.read() as connection:
         return int(connection.execute(text(sql), {"model": encoder_name}).scalar() or 0)
 
 
-def has_embeddings(index: Index, encoder_name: str) -> bool:
+def has_vectors(index: Index, encoder_name: str) -> bool:
     with index.read() as connection:
         return connection.execute(
             text("SELECT 1 FROM caption_embeddings WHERE model = :model LIMIT 1"), {"model": encoder_name}

@@ -40,11 +40,11 @@ class SemanticVectorsRunner:
             self._thread.join(timeout)  # a batch in flight is committed or simply redone next time
 
     def _run(self) -> None:
-        from alttext.search.vectors import embed_pending_captions
+        from alttext.search.vectors import compute_pending_vectors
 
         while not self._stop.is_set():
             try:
-                stored = embed_pending_captions(self.index, should_stop=self._stop.is_set)
+                stored = compute_pending_vectors(self.index, should_stop=self._stop.is_set)
                 if stored:
                     logger.info("semantic search: %d new caption vector(s)", stored)
             except Exception:  # never let this affect captioning; the captions are simply picked up later

