@@ -1,4 +1,4 @@
-"""Turning a model's raw caption into alt text a screen-reader user wants (DESIGN.md §5).
+"""Turning a model's raw caption into alt text a screen-reader user wants (docs/architecture.md §5).
 
 Short, factual, one sentence: no "an image of" lead-in (the screen reader already says "image"),
 no stutter, capitalised, ending with a period, within IPTC's suggested 250 characters.

@@ -6,6 +6,7 @@ are never printed and never stored in the index.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 import tomllib
@@ -94,37 +95,63 @@ def config_path() -> Path:
     return platformdirs.user_config_path(APP_NAME) / "config.toml"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Settings:
-    values: dict[str, Any] = field(default_factory=dict)
+    """The effective value of every setting in ``SPECS`` (same names, same order), plus where each came from.
+
+    Build one with ``load_settings()``; ``replace()`` applies command-line overrides.
+    """
+
+    model: str
+    db: str
+    beams: int | None
+    max_tokens: int | None
+    batch_size: int
+    quantize: str
+    device: str
+    threads: int | None
+    lang: str
+    max_image_pixels: int
+    url_max_bytes: int
+    url_timeout: float
+    scan_interval: float
+    settle_seconds: float
+    embed_fields: str
+    sidecar_name: str
+    openai_base_url: str | None
+    openai_model: str
+    openai_api_key: str | None
+    variants_max_requests: int
+    verbose: bool
+    # Provenance, not settings: name -> "default", "config file PATH", "environment VAR" or "command line".
     sources: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.__dict__["values"][name]
-        except KeyError as exc:
-            raise AttributeError(name) from exc
-
     def replace(self, **overrides: Any) -> Settings:
         """A copy with command-line overrides applied (None means 'flag not given')."""
-        values, sources = dict(self.values), dict(self.sources)
+        changed: dict[str, Any] = {}
+        sources = dict(self.sources)
         for name, value in overrides.items():
             if value is None:
                 continue
-            values[name] = SPEC_BY_NAME[name].parse(value)
+            changed[name] = SPEC_BY_NAME[name].parse(value)
             sources[name] = "command line"
-        return Settings(values, sources, list(self.warnings))
+        return dataclasses.replace(self, **changed, sources=sources, warnings=list(self.warnings))
 
     def public_items(self) -> list[tuple[str, Any, str]]:
         """(name, value, source) for every setting; secrets are replaced by "set (hidden)" or None."""
         rows = []
         for spec in SPECS:
-            value = self.values.get(spec.name)
+            value = getattr(self, spec.name)
             if spec.secret:
                 value = "set (hidden)" if value else None
             rows.append((spec.name, value, self.sources.get(spec.name, "default")))
         return rows
+
+
+_PROVENANCE = ("sources", "warnings")
+if [f.name for f in dataclasses.fields(Settings) if f.name not in _PROVENANCE] != [spec.name for spec in SPECS]:
+    raise AssertionError("Settings' fields must match SPECS (same names, same order)")
 
 
 def _read_config_file(path: Path, warnings: list[str]) -> Mapping[str, Any]:
@@ -153,8 +180,10 @@ def _read_config_file(path: Path, warnings: list[str]) -> Mapping[str, Any]:
 def load_settings(environ: Mapping[str, str] | None = None, path: Path | None = None) -> Settings:
     environ = os.environ if environ is None else environ
     path = config_path() if path is None else path
-    settings = Settings()
-    file_values = _read_config_file(path, settings.warnings)
+    warnings: list[str] = []
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    file_values = _read_config_file(path, warnings)
     for spec in SPECS:
         value: Any = spec.default
         source = "default"
@@ -169,8 +198,8 @@ def load_settings(environ: Mapping[str, str] | None = None, path: Path | None = 
                 value = spec.parse(value)
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"setting {spec.name} from {source}: {exc}") from exc
-        settings.values[spec.name] = value
-        settings.sources[spec.name] = source
-    if settings.values["db"] is None:
-        settings.values["db"] = _default_db()
-    return settings
+        values[spec.name] = value
+        sources[spec.name] = source
+    if values["db"] is None:
+        values["db"] = _default_db()
+    return Settings(**values, sources=sources, warnings=warnings)

@@ -1,6 +1,6 @@
 """Decoding images for the model: safe against bad input, correct for every colour mode.
 
-Pillow does the decoding (never the writing: see DESIGN.md §4). Everything that can go wrong with a file
+Pillow does the decoding (never the writing: see docs/architecture.md §4). Everything that can go wrong with a file
 becomes an :class:`ImageError` with a one-line reason, so one bad file never stops a batch.
 """
 

@@ -1,4 +1,4 @@
-"""Checking alt text the way an accessibility review would (DESIGN.md §5).
+"""Checking alt text the way an accessibility review would (docs/architecture.md §5).
 
 Each rule names a mistake that screen-reader users actually meet: no alt at all, a file name or a
 placeholder read out instead of a description ("IMG underscore 1234 dot jpg"), a redundant "image of"
@@ -11,12 +11,11 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 from alttext.alt_text import MAX_ALT_LENGTH, TARGET_ALT_LENGTH
-from alttext.index.db import Index
-from alttext.index.selection import Entry, iter_entries
 
 ERROR, WARNING = "error", "warning"
 MIN_WORDS, MIN_CHARS = 3, 10
@@ -50,11 +49,32 @@ _LEAD_IN = re.compile(
 )
 
 
+class LintEntry(Protocol):
+    """One file with its alt text, as ``alttext.index.selection.Entry`` gives it."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def image_id(self) -> int | None: ...
+    @property
+    def alt_text(self) -> str | None: ...
+    @property
+    def status(self) -> str | None: ...
+    @property
+    def error(self) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class Problem:
     code: str
     level: str
     message: str
+
+    @property
+    def is_error(self) -> bool:
+        return self.level == ERROR
 
 
 @dataclass(frozen=True)
@@ -112,10 +132,10 @@ def lint_alt(alt: str | None, *, file_name: str | None = None) -> list[Problem]:
     return problems
 
 
-def _duplicate_keys(index: Index, under: str | None) -> dict[str, int]:
+def duplicate_keys(entries: Iterable[LintEntry]) -> dict[str, int]:
     """Alt texts (normalised) shown by more than one distinct image: key -> number of images."""
     images_by_key: dict[str, int | set[int]] = {}
-    for entry in iter_entries(index, under=under, captioned_only=True):
+    for entry in entries:
         if entry.alt_text is None or entry.image_id is None or not entry.alt_text.strip():
             continue
         key = normalise(entry.alt_text)
@@ -131,7 +151,7 @@ def _duplicate_keys(index: Index, under: str | None) -> dict[str, int]:
     return {key: len(value) for key, value in images_by_key.items() if isinstance(value, set)}
 
 
-def lint_entry(entry: Entry, duplicates: dict[str, int]) -> list[Problem]:
+def lint_entry(entry: LintEntry, duplicates: dict[str, int]) -> list[Problem]:
     problems = lint_alt(entry.alt_text, file_name=entry.name)
     if entry.alt_text is None and entry.error:
         problems = [Problem(MISSING, ERROR, f"no alt text: the file could not be captioned ({entry.error})")]
@@ -142,10 +162,10 @@ def lint_entry(entry: Entry, duplicates: dict[str, int]) -> list[Problem]:
     return problems
 
 
-def lint_index(index: Index, *, under: str | None = None, errors_only: bool = False) -> Iterator[Finding]:
-    """Every problem of every present file below ``under``, in path order (two passes: duplicates first)."""
-    duplicates = _duplicate_keys(index, under)
-    for entry in iter_entries(index, under=under, include_failed=True):
+def lint_entries(entries: Iterable[LintEntry], duplicates: dict[str, int], *, errors_only: bool = False
+                 ) -> Iterator[Finding]:
+    """Every problem of every entry, in their order; ``duplicates`` from ``duplicate_keys`` (a first pass)."""
+    for entry in entries:
         for problem in lint_entry(entry, duplicates):
             if errors_only and problem.level != ERROR:
                 continue

@@ -1,4 +1,4 @@
-"""The index through a scan: identity rules (DESIGN.md §2), provenance, failures, resumption.
+"""The index through a scan: identity rules (docs/architecture.md §2), provenance, failures, resumption.
 
 Real SQLite files on disk, real folders, and a real (tiny, random-weight) model whose calls are counted.
 """

@@ -108,3 +108,22 @@ def test_packages_list_covers_every_subpackage() -> None:
     }
     assert found <= declared, f"add to pyproject.toml [tool.setuptools] packages: {sorted(found - declared)}"
     assert migrations_dir().joinpath("versions").is_dir()
+
+
+def test_every_table_the_migrations_make_is_declared_in_models(tmp_path: Path) -> None:
+    """index/models.py declares the whole schema (FTS5's own tables apart): no table, column or index
+    that the migrations create is missing there, and none is declared that they don't create."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from alttext.index.models import Base
+
+    with Index(tmp_path / "index.sqlite3") as index, index.writer.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    structural = [
+        difference for difference in differences
+        if isinstance(difference, tuple) and difference[0] in {"add_table", "remove_table", "add_index", "remove_index"}
+        and not (difference[0] == "remove_table" and difference[1].name.startswith("search_fts"))
+    ]
+    columns = [d for d in differences if isinstance(d, list) and d[0][0] in {"add_column", "remove_column"}]
+    assert structural == [] and columns == []

@@ -22,12 +22,12 @@ from PIL import Image
 from alttext.alt_text import to_alt_text
 from alttext.captioning.loading import LoadedModel, load_model
 from alttext.images import ImageError
+from alttext.vocabulary import QUANTIZE_CHOICES
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-QUANTIZE_CHOICES = ("none", "int8")
 
 
 @dataclass

@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 from transformers import DynamicCache, EncoderDecoderCache
+from transformers.cache_utils import CacheLayerMixin
 
 FOLDED_ATTENTION = "alttext_sdpa"
 _registered = False
@@ -136,6 +137,8 @@ def prefilled_cross_attention_cache(model: Any, encoder_outputs: Any, *, repeat:
     cross = scratch.cross_attention_cache
     if repeat > 1:
         for layer in cross.layers:
+            # The call above filled every cross-attention layer with its keys and values.
+            assert isinstance(layer, CacheLayerMixin) and layer.keys is not None and layer.values is not None
             layer.keys = layer.keys.repeat_interleave(repeat, dim=0)
             layer.values = layer.values.repeat_interleave(repeat, dim=0)
     cache = SharedCrossAttentionCache(cross)

@@ -6,7 +6,10 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +82,8 @@ def load_model(ref: str, device: str = "auto") -> LoadedModel:
         raise ModelLoadError(f"{ref!r} is not an image-to-text model this version supports: {first_line}") from exc
 
     chosen = pick_device(device)
-    model.to(chosen)
+    # transformers wraps ``to`` with functools.wraps(Module.to), which hides the method from type checkers.
+    cast("torch.nn.Module", model).to(chosen)
     model.eval()
     revision = getattr(model.config, "_commit_hash", None)
     return LoadedModel(model, image_processor, tokenizer, source if local else ref, revision, chosen)

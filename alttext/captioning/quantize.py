@@ -57,7 +57,7 @@ def _quantize_children(module: nn.Module) -> int:
         if type(child) is nn.Linear:  # exactly what quantize_dynamic's default mapping converts
             if child.bias is not None:  # the int8 layer keeps this tensor: not a view of the checkpoint
                 child.bias.data = child.bias.data.clone()
-            child.qconfig = default_dynamic_qconfig
+            child.qconfig = default_dynamic_qconfig  # type: ignore[assignment]  # Module types attributes as Tensor | Module
             setattr(module, name, DynamicInt8Linear.from_float(child))
             converted += 1
         else:

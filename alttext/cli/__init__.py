@@ -10,7 +10,7 @@ import sys
 import click
 
 from alttext import __version__
-from alttext.config import ConfigError, load_settings
+from alttext.library import ConfigError, load_settings
 
 # name -> "module:attribute"; a new command is one line here plus its module.
 COMMANDS: dict[str, str] = {

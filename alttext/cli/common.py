@@ -1,14 +1,17 @@
-"""Helpers shared by the subcommands: settings from the context, JSON output, model construction."""
+"""Helpers shared by the subcommands: the library from the context, JSON output, common options and errors."""
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
 
 import click
 
-from alttext.config import Settings
+import alttext.library as api
+from alttext.library import QUANTIZE_CHOICES, Library, Settings
 
 
 def settings_from(ctx: click.Context) -> Settings:
@@ -31,7 +34,7 @@ def model_options(function: Any) -> Any:
         click.option("--beams", type=click.IntRange(min=1), help="Beam width (default: the model's)."),
         click.option("--max-tokens", "max_tokens", type=click.IntRange(min=1), help="Max new tokens."),
         click.option("--batch-size", "batch_size", type=click.IntRange(min=1), help="Images per model call."),
-        click.option("--quantize", type=click.Choice(["none", "int8"]), help="int8: faster CPU inference."),
+        click.option("--quantize", type=click.Choice(QUANTIZE_CHOICES), help="int8: faster CPU inference."),
         click.option("--device", help="auto, cpu, cuda, cuda:N or mps."),
     ]
     for option in reversed(options):
@@ -39,32 +42,34 @@ def model_options(function: Any) -> Any:
     return function
 
 
-def build_captioner(settings: Settings) -> Any:
-    """Load the model named by the settings, or exit with the one-line reason."""
-    from alttext.captioning import Captioner, ModelLoadError
+def open_library(ctx: click.Context, *, index: bool = True, **overrides: Any) -> Library:
+    """The library on the settings (plus command-line ``overrides``; None means "not given"). With
+    ``index``, the index is opened now, so a bad ``--db`` is one clear error before any work."""
+    library = Library(settings=settings_from(ctx), **overrides)
+    if index:
+        try:
+            library.index  # noqa: B018  (opening is the point)
+        except api.IndexUnavailable as exc:  # (looked up only now: it imports SQLAlchemy)
+            raise click.ClickException(str(exc)) from exc
+    return library
 
+
+@contextmanager
+def model_errors() -> Iterator[None]:
+    """A model that can't be loaded: one line and exit 2; unusable model or write-back settings: a usage
+    error (exit 2)."""
     try:
-        return Captioner(
-            settings.model,
-            device=settings.device,
-            beams=settings.beams,
-            max_new_tokens=settings.max_tokens,
-            batch_size=settings.batch_size,
-            quantize=settings.quantize,
-            threads=settings.threads,
-        )
-    except ModelLoadError as exc:
+        yield
+    except api.ModelLoadError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    except ValueError as exc:
+    except api.ModelSettingsError as exc:
         raise click.UsageError(str(exc)) from exc
+    except api.EmbedSettingsError as exc:
+        raise click.BadParameter(str(exc)) from exc
 
 
-def open_index(settings: Settings) -> Any:
-    """Open (and if needed create or upgrade) the index, or exit with the reason."""
-    from alttext.index.db import Index, IndexUnavailable
-
-    try:
-        return Index(settings.db)
-    except IndexUnavailable as exc:
-        raise click.ClickException(str(exc)) from exc
+def interrupted(what: str) -> NoReturn:
+    """Ctrl-C: what was done is kept; say so and exit 130 (128 + SIGINT), like a shell."""
+    click.echo(f"\ninterrupted: {what} so far are saved; run the same command to continue", err=True)
+    sys.exit(130)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from alttext.cli.common import echo_json, settings_from
-from alttext.config import config_path
+from alttext.library import config_path
 
 
 @click.command()

@@ -7,21 +7,11 @@ from typing import Any
 
 import click
 
-from alttext.cli.common import display_path, echo_json, open_index, settings_from
-
-FIELD_NAMES = ("alt", "description", "exif", "iptc")
-
-
-def parse_fields(value: str) -> frozenset[str]:
-    fields = frozenset(part.strip() for part in value.split(",") if part.strip())
-    unknown = fields - set(FIELD_NAMES)
-    if unknown or not fields:
-        raise click.BadParameter(f"choose from {','.join(FIELD_NAMES)} (comma-separated)")
-    return fields
+from alttext.cli.common import display_path, echo_json, model_errors, open_library
 
 
 def embed_options(function: Any) -> Any:
-    """The write-back flags shared by embed, scan --embed and watch --embed."""
+    """The write-back flags of `alttext embed` (scan --embed and watch --embed use the settings)."""
     options = [
         click.option("--fields", default=None, metavar="LIST",
                      help="Comma list of alt,description,exif,iptc (default: alt, or the embed_fields setting)."),
@@ -38,21 +28,6 @@ def embed_options(function: Any) -> Any:
     return function
 
 
-def build_options(settings: Any, *, fields: str | None, lang: str | None, force_sidecar: bool,
-                  sidecar_name: str | None, force: bool, backup: bool, dry_run: bool = False) -> Any:
-    from alttext.index.writeback import EmbedOptions
-
-    return EmbedOptions(
-        lang=lang or settings.lang,
-        fields=parse_fields(fields or settings.embed_fields),
-        force=force,
-        sidecar=True if force_sidecar else None,
-        sidecar_name=sidecar_name or settings.sidecar_name,
-        backup=backup,
-        dry_run=dry_run,
-    )
-
-
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @embed_options
@@ -67,13 +42,14 @@ def embed(ctx: click.Context, paths: tuple[str, ...], dry_run: bool, as_json: bo
     get an XMP sidecar. Every write is verified on a temporary copy before it replaces the original.
     Exits 1 if any file failed.
     """
-    from alttext.index.writeback import embed_targets, select_targets
-
-    settings = settings_from(ctx)
-    options = build_options(settings, dry_run=dry_run, **flags)
-    index = open_index(settings)
-    targets, unknown = select_targets(index, list(paths) or None)
+    library = open_library(ctx)
+    with model_errors():  # a bad --fields value
+        run = library.embed(paths, fields=flags["fields"], lang=flags["lang"], sidecar=flags["force_sidecar"],
+                            sidecar_name=flags["sidecar_name"], force=flags["force"], backup=flags["backup"],
+                            dry_run=dry_run)
+    unknown = run.unknown
     failed = len(unknown)
+    seen = 0
     results: list[dict[str, Any]] = []
     for path in unknown:
         message = "not in the index (run: alttext scan FOLDER)"
@@ -81,7 +57,8 @@ def embed(ctx: click.Context, paths: tuple[str, ...], dry_run: bool, as_json: bo
             results.append({"path": display_path(path), "status": "failed", "error": message})
         else:
             click.echo(f"{display_path(path)}: error: {message}", err=True)
-    for target, result in embed_targets(index, targets, options):
+    for target, result in run.results:
+        seen += 1
         if not result.ok:
             failed += 1
         if as_json:
@@ -90,14 +67,14 @@ def embed(ctx: click.Context, paths: tuple[str, ...], dry_run: bool, as_json: bo
             entry["alt_text"] = target.text
             results.append(entry)
         elif result.ok:
-            where = f" -> {display_path(result.target)}" if str(result.where) == "sidecar" else ""
+            where = f" -> {display_path(result.target)}" if result.target and str(result.where) == "sidecar" else ""
             skipped = "; ".join(f"{field}: {reason}" for field, reason in result.skipped.items())
             click.echo(f"{result.status}: {display_path(target.path)}{where}" + (f" ({skipped})" if skipped else ""))
         else:
             click.echo(f"{display_path(target.path)}: error: {result.error}", err=True)
     if as_json:
         echo_json(results)
-    elif not targets and not unknown:
+    elif not seen and not unknown:
         click.echo("nothing to embed", err=True)
     if failed:
         sys.exit(1)

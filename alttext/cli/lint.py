@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from alttext.cli.common import display_path, echo_json, open_index, settings_from
+from alttext.cli.common import display_path, echo_json, open_library
 
 
 @click.command()
@@ -21,22 +21,19 @@ def lint(ctx: click.Context, under: str | None, errors_only: bool, as_json: bool
     like "image of", over 250 characters. Warnings: over 125 characters, under 3 words or 10 characters,
     the same text for different pictures. Exits 1 when anything is found, 0 when all is clean.
     """
-    from alttext.lint import ERROR, lint_index
-
-    index = open_index(settings_from(ctx))
-    findings = lint_index(index, under=under, errors_only=errors_only)
+    findings = open_library(ctx).lint(under=under, errors_only=errors_only)
     count = errors = 0
     if as_json:
-        collected = [finding.as_dict() for finding in findings]
-        for item in collected:
-            item["path"] = display_path(str(item["path"]))
+        collected = []
+        for finding in findings:
+            collected.append({**finding.as_dict(), "path": display_path(finding.path)})
+            errors += finding.problem.is_error
         echo_json(collected)
         count = len(collected)
-        errors = sum(1 for item in collected if item["level"] == ERROR)
     else:
         for finding in findings:
             count += 1
-            errors += finding.problem.level == ERROR
+            errors += finding.problem.is_error
             click.echo(f"{display_path(finding.path)}: {finding.problem.level}: {finding.problem.code}:"
                        f" {finding.problem.message}")
         click.echo(f"{errors} error(s), {count - errors} warning(s)" if count else "no problems found", err=True)

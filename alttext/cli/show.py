@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from alttext.cli.common import display_path, echo_json, open_index, settings_from
+from alttext.cli.common import display_path, echo_json, open_library
 
 
 @click.command()
@@ -15,9 +15,7 @@ from alttext.cli.common import display_path, echo_json, open_index, settings_fro
 @click.pass_context
 def show(ctx: click.Context, path: str, as_json: bool) -> None:
     """Show alt text, raw caption, provenance, other copies, variants and errors for PATH."""
-    from alttext.index.queries import describe_file
-
-    info = describe_file(open_index(settings_from(ctx)), path)
+    info = open_library(ctx).show(path)
     if info is None:
         click.echo(f"error: {display_path(path)} is not in the index (run: alttext scan FOLDER)", err=True)
         sys.exit(1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from alttext.cli.common import display_path, echo_json, open_index, settings_from
+from alttext.cli.common import display_path, echo_json, open_library
 
 
 @click.command()
@@ -12,9 +12,7 @@ from alttext.cli.common import display_path, echo_json, open_index, settings_fro
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
     """Counts by state, watched folders, models used and the index's size."""
-    from alttext.index.queries import index_status
-
-    info = index_status(open_index(settings_from(ctx)))
+    info = open_library(ctx).status()
     for root in info["roots"]:
         root["path"] = display_path(root["path"])
     if as_json:

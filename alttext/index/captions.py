@@ -1,4 +1,4 @@
-"""Storing captions and choosing the one an image shows (DESIGN.md §3: human text wins).
+"""Storing captions and choosing the one an image shows (docs/architecture.md §3: human text wins).
 
 Every caption is kept (a new model adds a row, it never overwrites). The image's current caption is
 the best by: approved or human-written > imported from the file's metadata > newest model caption.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, case, insert, select, update
+from sqlalchemy import Connection, case, insert, or_, select, update
 
 from alttext.index.models import (
     SOURCE_HUMAN,
@@ -18,15 +18,25 @@ from alttext.index.models import (
     STATUS_GENERATED,
     Caption,
     Image,
+    inserted_id,
     utcnow,
 )
 
 captions = Caption.__table__
 images = Image.__table__
 
+# A person wrote it (edit) or signed it off (approve): no model run replaces it, and write-back may
+# replace a person's text in a photo only with such a caption.
+REVIEWED_STATUSES = (STATUS_APPROVED, STATUS_EDITED)
+
+
+def reviewed_by_person(source: str | None, status: str | None) -> bool:
+    return source == SOURCE_HUMAN or status in REVIEWED_STATUSES
+
+
+_REVIEWED = or_(captions.c.status.in_(REVIEWED_STATUSES), captions.c.source == SOURCE_HUMAN)  # the same, in SQL
 _RANK = case(
-    (captions.c.status.in_([STATUS_APPROVED, STATUS_EDITED]), 3),
-    (captions.c.source == SOURCE_HUMAN, 3),
+    (_REVIEWED, 3),
     (captions.c.source == SOURCE_METADATA, 2),
     else_=1,
 )
@@ -58,11 +68,11 @@ def add_caption(
     params: dict[str, Any] | None = None,
     status: str = STATUS_GENERATED,
 ) -> int:
-    caption_id = connection.execute(
+    caption_id = inserted_id(connection.execute(
         insert(captions).values(
             image_id=image_id, text=text, raw_text=raw_text, source=source, model=model,
             model_revision=model_revision, params=params, status=status, created_at=utcnow(),
         )
-    ).inserted_primary_key[0]
+    ))
     refresh_current_caption(connection, image_id)
-    return int(caption_id)
+    return caption_id

@@ -1,6 +1,9 @@
-"""Opening the SQLite index: connection settings, migrations, and the one-writer discipline.
+"""Opening the SQLite index: connection settings, migrations, and the write rule.
 
-WAL lets CLI readers run while a scan or the daemon writes. Writers take the write lock up front with
+The write rule (docs/architecture.md §9): any thread or process may write, each write a short
+``BEGIN IMMEDIATE`` transaction through :meth:`Index.write`, never held open across model or HTTP work;
+reads go through :meth:`Index.read`, whose engine is ``query_only``, so a write there fails loudly.
+WAL lets readers run while a scan or the daemon writes. Writers take the write lock up front with
 ``BEGIN IMMEDIATE`` (a deferred transaction that upgrades to a writer later can fail with "database is
 locked" instead of waiting); ``busy_timeout`` makes everyone wait instead of failing.
 ``synchronous=NORMAL`` can lose the last transactions on power loss, never corrupt: captions can be
@@ -44,6 +47,8 @@ def _make_engine(path: str, *, write: bool) -> Engine:
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
+        if not write:
+            cursor.execute("PRAGMA query_only = ON")  # last: the pragmas above may need to write
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -98,6 +103,7 @@ class Index:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
+        """A read-only connection (``PRAGMA query_only``): writing through it raises."""
         with self.reader.connect() as connection:
             yield connection
 

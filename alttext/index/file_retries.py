@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, exists, func, insert, select, update
 
+from alttext.backoff import backoff_seconds
 from alttext.index.db import Index
 from alttext.index.models import FAILED, PENDING, File, Job, utcnow
 from alttext.index.reconcile import MAX_ATTEMPTS
@@ -36,7 +37,7 @@ class FailedFile:
 
 
 def retry_delay(attempts: int, base: float) -> timedelta:
-    return min(MAX_DELAY, timedelta(seconds=base) * 4 ** max(0, attempts - 1))
+    return timedelta(seconds=backoff_seconds(attempts, base=base, factor=4, cap=MAX_DELAY.total_seconds()))
 
 
 def schedule_failed(index: Index, *, base: float, now: datetime | None = None) -> list[FailedFile]:

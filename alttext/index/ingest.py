@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import Connection, insert, select, update
@@ -33,8 +33,12 @@ from alttext.index.models import (
     SOURCE_MODEL,
     File,
     Image,
+    inserted_id,
     utcnow,
 )
+
+if TYPE_CHECKING:
+    from alttext.captioning.protocols import CaptionerFactory, CaptionModel
 
 logger = logging.getLogger(__name__)
 
@@ -84,14 +88,19 @@ def _image_id_for(connection: Connection, fingerprint: Fingerprint) -> int:
     row = connection.execute(select(images.c.id).where(images.c.pixel_hash == fingerprint.pixel_hash)).first()
     if row:
         return int(row.id)
-    return int(
+    return inserted_id(
         connection.execute(
             insert(images).values(
                 pixel_hash=fingerprint.pixel_hash, width=fingerprint.width, height=fingerprint.height,
                 created_at=utcnow(),
             )
-        ).inserted_primary_key[0]
+        )
     )
+
+
+def _fingerprinted(work: _Work) -> Fingerprint:
+    assert work.fingerprint is not None  # stage 1 set it; only fingerprinted work reaches a batch
+    return work.fingerprint
 
 
 def _link(connection: Connection, work: _Work, image_id: int) -> None:
@@ -108,7 +117,7 @@ class Ingester:
     def __init__(
         self,
         index: Index,
-        captioner_factory: Callable[[], Any],
+        captioner_factory: CaptionerFactory,
         *,
         batch_size: int = 8,
         max_pixels: int = DEFAULT_MAX_PIXELS,
@@ -122,7 +131,7 @@ class Ingester:
         refuses stays pending for a later run (the watch daemon's settle check)."""
         self.index = index
         self._captioner_factory = captioner_factory
-        self._captioner: Any = None
+        self._captioner: CaptionModel | None = None
         self.batch_size = batch_size
         self.max_pixels = max_pixels
         self.workers = workers
@@ -133,7 +142,7 @@ class Ingester:
         self.report = IngestReport()
 
     @property
-    def captioner(self) -> Any:
+    def captioner(self) -> CaptionModel:
         """Loaded on first need: a rescan with nothing new never loads the model."""
         if self._captioner is None:
             self._captioner = self._captioner_factory()
@@ -230,7 +239,7 @@ class Ingester:
         batch.entries = {}
         done = sum(len(group) for group in groups)
         try:
-            pixels = np.stack([captioner.preprocess(group[0].fingerprint.thumbnail) for group in groups])
+            pixels = np.stack([captioner.preprocess(_fingerprinted(group[0]).thumbnail) for group in groups])
             raw_captions = captioner.generate(pixels)
             self.report.model_calls += 1
         except Exception as exc:  # e.g. out of memory: record, keep going with the next batch
@@ -249,7 +258,7 @@ class Ingester:
                     for work in group:
                         work.error = ImageError("the model produced no caption")
                     continue
-                image_id = _image_id_for(connection, group[0].fingerprint)
+                image_id = _image_id_for(connection, _fingerprinted(group[0]))
                 current = connection.execute(select(images.c.caption_id).where(images.c.id == image_id)).scalar()
                 if current is None:  # another process may have captioned it meanwhile
                     add_caption(

@@ -1,4 +1,4 @@
-"""The index's tables (DESIGN.md §2–3). The schema itself is created only by Alembic migrations.
+"""The index's tables (docs/architecture.md §2–3). The schema itself is created only by Alembic migrations.
 
 A *file* is a path with a cheap change check (device, inode, size, mtime). An *image* is content: the
 hash of its decoded pixels. Captions belong to images, so renames, moves and duplicates cost no model
@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    CursorResult,
     DateTime,
     ForeignKey,
     Index,
@@ -21,14 +22,31 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+# Caption provenance and review status: the words live in alttext.vocabulary; re-exported for the index.
+from alttext.vocabulary import SOURCE_HUMAN as SOURCE_HUMAN
+from alttext.vocabulary import SOURCE_METADATA as SOURCE_METADATA
+from alttext.vocabulary import SOURCE_MODEL as SOURCE_MODEL
+from alttext.vocabulary import STATUS_APPROVED as STATUS_APPROVED
+from alttext.vocabulary import STATUS_EDITED as STATUS_EDITED
+from alttext.vocabulary import STATUS_GENERATED as STATUS_GENERATED
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The new row's primary key, from the result of a single-row INSERT."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the INSERT reported no primary key")
+    return int(key[0])
 
 
 class FsPath(TypeDecorator[str]):
@@ -78,14 +96,17 @@ NAMING = {
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
+    if TYPE_CHECKING:
+        # Every model here is a plain declarative table, so ``Model.__table__`` is a Table (which
+        # insert/update/delete accept), not the general FromClause SQLAlchemy declares.
+        __table__: ClassVar[Table]
+
 
 # File states. "pending" rows are the durable work queue of a scan.
 PENDING, INDEXED, FAILED, MISSING = "pending", "indexed", "failed", "missing"
 FILE_STATES = (PENDING, INDEXED, FAILED, MISSING)
 
 # Caption provenance.
-SOURCE_MODEL, SOURCE_HUMAN, SOURCE_METADATA = "model", "human", "metadata"
-STATUS_GENERATED, STATUS_EDITED, STATUS_APPROVED = "generated", "edited", "approved"
 
 
 class Root(Base):
@@ -104,7 +125,7 @@ class Image(Base):
     pixel_hash: Mapped[str] = mapped_column(String(64), unique=True)
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
-    # The caption shown and searched: the best one by DESIGN.md §3 (human > metadata > newest model).
+    # The caption shown and searched: the best one by docs/architecture.md §3 (human > metadata > newest model).
     caption_id: Mapped[int | None] = mapped_column(ForeignKey("captions.id", use_alter=True), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
@@ -165,6 +186,7 @@ class Job(Base):
     """Durable background work (embedding, variants, retries) that must survive a restart."""
 
     __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_kind_target_id", "kind", "target_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
@@ -175,3 +197,22 @@ class Job(Base):
     state: Mapped[str] = mapped_column(String(16), default="queued")
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class CaptionVector(Base):
+    """A caption's sentence vector, for search by meaning (``alttext.search.vectors``; migrations 0002-0003).
+
+    Raw little-endian float32 bytes of unit length, keyed by caption: an edit is a new caption, which has
+    no vector until one is computed, and a trigger (0002) drops a vector whose caption text changes in
+    place. The table keeps the name it was created with.
+    """
+
+    __tablename__ = "caption_embeddings"
+    __table_args__ = (Index("ix_caption_embeddings_model_dim_created", "model", "dim", "created_at", "caption_id"),)
+
+    caption_id: Mapped[int] = mapped_column(ForeignKey("captions.id", ondelete="CASCADE"), primary_key=True)
+    model: Mapped[str] = mapped_column(Text)
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+

@@ -1,4 +1,4 @@
-"""Our own metadata writes must not look like new photos (DESIGN.md §2).
+"""Our own metadata writes must not look like new photos (docs/architecture.md §2).
 
 Writing alt text into a file changes its bytes, size, mtime and (temp copy + rename) inode, though not
 its pixels. Two layers keep that cheap:

@@ -1,14 +1,28 @@
-"""Read-only questions about the index: everything about one file, and overall counts."""
+"""Read-only questions about the index: one file, overall counts, and the lookups the faces need."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from alttext.index.db import Index
-from alttext.index.models import FAILED, INDEXED, MISSING, PENDING, Caption, File, Image, Root, Variant
+from alttext.index.models import (
+    FAILED,
+    INDEXED,
+    MISSING,
+    PENDING,
+    SOURCE_MODEL,
+    Caption,
+    File,
+    Image,
+    Root,
+    Variant,
+)
+from alttext.paths import folder_range
 
 files = File.__table__
 images = Image.__table__
@@ -65,7 +79,7 @@ def describe_file(index: Index, path: str) -> dict[str, Any] | None:
         }
         if file_row.image_id is None:
             return result
-        image_row = connection.execute(select(images).where(images.c.id == file_row.image_id)).first()
+        image_row = connection.execute(select(images).where(images.c.id == file_row.image_id)).one()
         result["image"] = {"id": image_row.id, "width": image_row.width, "height": image_row.height,
                            "pixel_hash": image_row.pixel_hash}
         all_captions = connection.execute(
@@ -100,8 +114,8 @@ def describe_file(index: Index, path: str) -> dict[str, Any] | None:
 
 
 def index_status(index: Index) -> dict[str, Any]:
+    by_state = file_state_counts(index)
     with index.read() as connection:
-        by_state = dict(connection.execute(select(files.c.state, func.count()).group_by(files.c.state)).all())
         image_count = connection.execute(select(func.count()).select_from(images)).scalar() or 0
         captioned = connection.execute(
             select(func.count()).select_from(images).where(images.c.caption_id.is_not(None))
@@ -123,3 +137,100 @@ def index_status(index: Index) -> dict[str, Any]:
         "index_path": index.path,
         "index_bytes": index.size_bytes(),
     }
+
+
+def file_state_counts(index: Index) -> dict[str, int]:
+    """How many files are in each state (indexed, pending, failed, missing)."""
+    with index.read() as connection:
+        return {state: int(count) for state, count in
+                connection.execute(select(files.c.state, func.count()).group_by(files.c.state)).all()}
+
+
+def model_captions_since(index: Index, since: datetime) -> list[int]:
+    """Ids of the captions a model wrote since ``since`` (the ones that may get creative variants)."""
+    with index.read() as connection:
+        return [row.id for row in connection.execute(
+            select(captions.c.id).where(captions.c.created_at >= since, captions.c.source == SOURCE_MODEL)
+        )]
+
+
+@dataclass(frozen=True)
+class CurrentCaption:
+    """An image's current caption, as a website publishing it needs it."""
+
+    alt_text: str
+    status: str
+    source: str
+
+
+_CURRENT_BY_PATH = text("""
+    SELECT c.text AS alt_text, c.status AS status, c.source AS source
+    FROM files f JOIN images i ON i.id = f.image_id JOIN captions c ON c.id = i.caption_id
+    WHERE f.path = :path AND f.state = 'indexed'
+""")
+_CURRENT_BY_PIXELS = text("""
+    SELECT c.text AS alt_text, c.status AS status, c.source AS source
+    FROM images i JOIN captions c ON c.id = i.caption_id WHERE i.pixel_hash = :hash
+""")
+
+
+def current_caption_by_path(index: Index, path: str) -> CurrentCaption | None:
+    with index.read() as connection:
+        row = connection.execute(_CURRENT_BY_PATH, {"path": os.fsencode(path)}).first()
+    return CurrentCaption(row.alt_text, row.status, row.source) if row else None
+
+
+def current_caption_by_pixels(index: Index, pixel_hash: str) -> CurrentCaption | None:
+    with index.read() as connection:
+        row = connection.execute(_CURRENT_BY_PIXELS, {"hash": pixel_hash}).first()
+    return CurrentCaption(row.alt_text, row.status, row.source) if row else None
+
+
+@dataclass(frozen=True)
+class CaptionedFile:
+    path: str
+    caption_id: int
+    caption: str
+
+
+def captioned_files(index: Index, paths: list[str]) -> tuple[list[CaptionedFile], list[tuple[str, str]]]:
+    """Indexed files with a current caption for ``paths`` (files, or folders: every such file below), in
+    the order named, each once; and (path, problem) for what names nothing usable."""
+    query = (
+        select(files.c.path, files.c.state, captions.c.id, captions.c.text)
+        .select_from(files.outerjoin(images, images.c.id == files.c.image_id)
+                     .outerjoin(captions, captions.c.id == images.c.caption_id))
+    )
+    found: dict[str, CaptionedFile] = {}
+    problems: list[tuple[str, str]] = []
+    with index.read() as connection:
+        for path in paths:
+            absolute = os.path.abspath(path)
+            if os.path.isdir(absolute):
+                low, high = folder_range(absolute)
+                rows = connection.execute(
+                    query.where(files.c.path >= low, files.c.path < high, files.c.state == INDEXED,
+                                captions.c.id.is_not(None)).order_by(files.c.path)
+                ).all()
+                if not rows:
+                    problems.append((path, "no indexed, captioned files here (run: alttext scan FOLDER)"))
+            else:
+                rows = connection.execute(query.where(files.c.path == absolute)).all()
+                if not rows:
+                    problems.append((path, "not in the index (run: alttext scan FOLDER)"))
+                elif rows[0].state != INDEXED or rows[0].id is None:
+                    problems.append((path, f"has no caption (state: {rows[0].state})"))
+                    rows = []
+            for row in rows:
+                found.setdefault(row.path, CaptionedFile(row.path, row.id, row.text))
+    return list(found.values()), problems
+
+
+def captions_with_variants(index: Index, caption_ids: list[int], n: int, style: str) -> set[int]:
+    """Those of ``caption_ids`` that already have at least ``n`` variants in ``style``."""
+    with index.read() as connection:
+        rows = connection.execute(
+            select(variants.c.caption_id).where(variants.c.caption_id.in_(caption_ids), variants.c.style == style)
+            .group_by(variants.c.caption_id).having(func.count() >= n)
+        ).all()
+    return {row.caption_id for row in rows}

@@ -1,4 +1,4 @@
-"""The reconcile scan: make the index's list of files match the disk (DESIGN.md §1: scans are the truth).
+"""The reconcile scan: make the index's list of files match the disk (docs/architecture.md §1: scans are the truth).
 
 Walks each root one folder at a time, compares each file's stat tuple with the index's row for that
 folder (one indexed query per folder, no hashing, no decoding), and records what changed:
@@ -24,7 +24,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, insert, select, upda
 
 from alttext.images import is_image_name
 from alttext.index.db import Index
-from alttext.index.models import FAILED, INDEXED, MISSING, PENDING, File, Root, utcnow
+from alttext.index.models import FAILED, INDEXED, MISSING, PENDING, File, Root, inserted_id, utcnow
 from alttext.paths import is_under, is_under_any
 
 logger = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ def ensure_root(connection: Connection, path: str) -> int:
     row = connection.execute(select(roots.c.id).where(roots.c.path == path)).first()
     if row:
         return int(row.id)
-    return int(connection.execute(insert(roots).values(path=path, added_at=utcnow())).inserted_primary_key[0])
+    return inserted_id(connection.execute(insert(roots).values(path=path, added_at=utcnow())))
 
 
 class Reconciler:
@@ -266,10 +266,10 @@ class Reconciler:
                 if folder not in visited and not is_under_any(folder, report.unreadable_dirs)
             ]
             for folder in gone_dirs:
-                for row in reader.execute(query, {"folder": folder}):
-                    if row.state != MISSING:
+                for gone in reader.execute(query, {"folder": folder}):
+                    if gone.state != MISSING:
                         report.missing += 1
-                        pending.missing_ids.append(row.id)
+                        pending.missing_ids.append(gone.id)
         self._flush(pending)
         if below is None:
             with self.index.write() as connection:

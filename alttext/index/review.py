@@ -1,4 +1,4 @@
-"""Human review of alt text: edit, approve, and undo (DESIGN.md §3: human text wins).
+"""Human review of alt text: edit, approve, and undo (docs/architecture.md §3: human text wins).
 
 An edit never overwrites a row: it adds a caption of source ``human``, status ``edited``, which
 ``refresh_current_caption`` ranks above every model caption, so no later model run replaces it. Approval

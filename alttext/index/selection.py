@@ -15,9 +15,22 @@ from dataclasses import dataclass
 from sqlalchemy import text
 
 from alttext.index.db import Index
-from alttext.search.fts import file_filters
+from alttext.paths import folder_range
 
 PAGE = 1000
+
+
+def file_filters(under: str | None, status: str | None) -> tuple[list[str], dict[str, object]]:
+    """SQL conditions (on files ``f`` and captions ``c``) and their parameters for --under and --status."""
+    filters: list[str] = []
+    params: dict[str, object] = {}
+    if under:
+        params["lo"], params["hi"] = folder_range(under)
+        filters.append("f.path >= :lo AND f.path < :hi")
+    if status:
+        params["status"] = status
+        filters.append("c.status = :status")
+    return filters, params
 
 
 @dataclass(frozen=True)

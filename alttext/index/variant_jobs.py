@@ -26,12 +26,17 @@ import logging
 from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from alttext.backoff import backoff_seconds
 from alttext.index.db import Index
-from alttext.index.models import Caption, Image, Job, Variant, utcnow
+from alttext.index.models import Caption, Image, Job, Variant, inserted_id, utcnow
+
+if TYPE_CHECKING:
+    from alttext.variants.protocols import ChatVariantsClient
+    from alttext.variants.result import VariantResult
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +58,14 @@ images = Image.__table__
 def retry_delay(attempts: int) -> timedelta:
     """Wait before the next try of a job that has failed ``attempts`` times: 1, 2, 4, 8 … minutes,
     at most 6 hours."""
-    return min(BACKOFF_MAX, BACKOFF_BASE * 2 ** max(0, attempts - 1))
+    seconds = backoff_seconds(attempts, base=BACKOFF_BASE.total_seconds(), cap=BACKOFF_MAX.total_seconds())
+    return timedelta(seconds=seconds)
 
 
 # -- storage ---------------------------------------------------------------------------------------
 
 
-def store_variants(connection: Connection, caption_id: int, result: Any) -> int:
+def store_variants(connection: Connection, caption_id: int, result: VariantResult) -> int:
     """Store ``result.texts`` (a ``VariantResult``) as variants of caption ``caption_id`` with the
     result's model and style and the current time; returns the number of rows written.
 
@@ -121,13 +127,13 @@ def enqueue_variants(connection: Connection, caption_id: int, n: int, style: str
     style = normalise_style(style)
     row = _find_job(connection, caption_id, style)
     if row is None:
-        return int(
+        return inserted_id(
             connection.execute(
                 insert(jobs).values(
                     kind=JOB_KIND, target_id=caption_id, attempts=0, next_try_at=utcnow(), state=QUEUED,
                     payload={"n": n, "style": style}, created_at=utcnow(),
                 )
-            ).inserted_primary_key[0]
+            )
         )
     if (row.payload or {}).get("n") != n:
         connection.execute(update(jobs).where(jobs.c.id == row.id).values(payload={"n": n, "style": style}))
@@ -215,7 +221,7 @@ def _claim_next(index: Index, job_ids: Collection[int] | None, counts: VariantJo
                             str(payload.get("style") or "catchy"), row.attempts)
 
 
-def _finish(index: Index, job: _Claimed, result: Any, counts: VariantJobCounts) -> JobOutcome:
+def _finish(index: Index, job: _Claimed, result: VariantResult, counts: VariantJobCounts) -> JobOutcome:
     """Record a result in one short transaction."""
     with index.write() as connection:
         exists = connection.execute(select(jobs.c.id).where(jobs.c.id == job.job_id)).first() is not None
@@ -257,7 +263,7 @@ def _finish(index: Index, job: _Claimed, result: Any, counts: VariantJobCounts) 
                           next_try.isoformat() if next_try else None)
 
 
-def _failure(job: _Claimed, message: str, kind: str, model: str) -> Any:
+def _failure(job: _Claimed, message: str, kind: str, model: str) -> VariantResult:
     from alttext.variants import VariantResult
 
     return VariantResult([], model=model, style=job.style, requests_made=0, error=message, n=job.n,
@@ -266,7 +272,7 @@ def _failure(job: _Claimed, message: str, kind: str, model: str) -> Any:
 
 def run_variant_jobs(
     index: Index,
-    client: Any,
+    client: ChatVariantsClient,
     *,
     job_ids: Collection[int] | None = None,
     limit: int | None = None,
@@ -298,7 +304,7 @@ def run_variant_jobs(
 
 def process_variant_jobs(
     index: Index,
-    client: Any,
+    client: ChatVariantsClient,
     *,
     limit: int | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -314,3 +320,20 @@ def job_state(connection: Connection, job_id: int) -> dict[str, Any] | None:
     """A job row as a dict (None once it is done and deleted)."""
     row = connection.execute(select(jobs).where(jobs.c.id == job_id)).first()
     return dict(row._mapping) if row is not None else None
+
+
+def queue_variants(index: Index, caption_ids: Collection[int], n: int, style: str, *, explicit: bool = False
+                   ) -> dict[int, int]:
+    """One job per caption, in one short transaction; caption id -> job id. ``explicit`` (a person asked,
+    ``alttext variants``) makes each job due now with a fresh budget (``request_variants``); otherwise a
+    waiting job is reused as it is (``enqueue_variants``, what the daemon does for new captions)."""
+    queue = request_variants if explicit else enqueue_variants
+    with index.write() as connection:
+        return {caption_id: queue(connection, caption_id, n, style) for caption_id in caption_ids}
+
+
+def stored_variants(index: Index, caption_ids: Collection[int], style: str | None = None
+                    ) -> dict[int, list[dict[str, Any]]]:
+    """Caption id -> its stored variants (in ``style``, or all)."""
+    with index.read() as connection:
+        return {caption_id: variants_of(connection, caption_id, style) for caption_id in caption_ids}

@@ -10,23 +10,17 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 
+from alttext.config import Settings
+from alttext.index.captions import reviewed_by_person
 from alttext.index.db import Index
-from alttext.index.models import (
-    INDEXED,
-    SOURCE_HUMAN,
-    SOURCE_METADATA,
-    STATUS_APPROVED,
-    STATUS_EDITED,
-    Caption,
-    File,
-    Image,
-    utcnow,
-)
+from alttext.index.models import INDEXED, SOURCE_METADATA, Caption, File, Image, utcnow
 from alttext.paths import folder_range
+from alttext.vocabulary import EMBED_FIELDS
 
 files = File.__table__
 images = Image.__table__
@@ -43,6 +37,33 @@ class EmbedOptions:
     backup: bool = False
     keep_mtime: bool = True
     dry_run: bool = False
+
+
+class EmbedSettingsError(ValueError):
+    """Write-back options that can't be used; the message names the choices."""
+
+
+def parse_fields(value: str) -> frozenset[str]:
+    """``alt,description`` -> the fields to write."""
+    fields = frozenset(part.strip() for part in value.split(",") if part.strip())
+    if not fields or fields - set(EMBED_FIELDS):
+        raise EmbedSettingsError(f"choose from {','.join(EMBED_FIELDS)} (comma-separated)")
+    return fields
+
+
+def embed_options(settings: Settings, *, fields: str | None = None, lang: str | None = None,
+                  force_sidecar: bool = False, sidecar_name: str | None = None, force: bool = False,
+                  backup: bool = False, dry_run: bool = False) -> EmbedOptions:
+    """Options from the settings, each overridable (``alttext embed`` flags, ``scan --embed``, ``watch --embed``)."""
+    return EmbedOptions(
+        lang=lang or settings.lang,
+        fields=parse_fields(fields or settings.embed_fields),
+        force=force,
+        sidecar=True if force_sidecar else None,
+        sidecar_name=sidecar_name or settings.sidecar_name,
+        backup=backup,
+        dry_run=dry_run,
+    )
 
 
 @dataclass
@@ -67,6 +88,32 @@ def _target_query() -> Any:
     )
 
 
+def _target(row: Any) -> Target:
+    return Target(row.id, row.path, row.caption_id, row.text, row.source, row.status, row.embedded_caption_id)
+
+
+def _not_embedded(query: Any) -> Any:
+    """Files whose current caption is not in them yet (text that came from the file is already there)."""
+    return query.where(
+        or_(files.c.embedded_caption_id.is_(None), files.c.embedded_caption_id != captions.c.id),
+        captions.c.source != SOURCE_METADATA,
+    )
+
+
+def pending_targets(index: Index, *, under: list[str] | None = None, indexed_since: datetime | None = None
+                    ) -> list[Target]:
+    """Files whose current caption is not embedded yet: below the folders ``under`` (all when None),
+    indexed since ``indexed_since`` (any time when None)."""
+    query = _not_embedded(_target_query())
+    if indexed_since is not None:
+        query = query.where(files.c.indexed_at >= indexed_since)
+    if under is not None:
+        ranges = [folder_range(folder) for folder in under]
+        query = query.where(or_(*(and_(files.c.path >= low, files.c.path < high) for low, high in ranges)))
+    with index.read() as connection:
+        return [_target(row) for row in connection.execute(query)]
+
+
 def select_targets(index: Index, paths: list[str] | None) -> tuple[list[Target], list[str]]:
     """Files to embed: the named files and everything indexed below named folders, or (no paths) every
     indexed file whose current caption is not embedded yet. Also returns named paths not in the index."""
@@ -74,11 +121,7 @@ def select_targets(index: Index, paths: list[str] | None) -> tuple[list[Target],
     unknown: list[str] = []
     with index.read() as connection:
         if not paths:
-            query = query.where(
-                or_(files.c.embedded_caption_id.is_(None), files.c.embedded_caption_id != captions.c.id),
-                captions.c.source != SOURCE_METADATA,  # the text came from the file: it's already there
-            )
-            rows = connection.execute(query).all()
+            rows = connection.execute(_not_embedded(query)).all()
         else:
             rows = []
             for path in paths:
@@ -91,15 +134,7 @@ def select_targets(index: Index, paths: list[str] | None) -> tuple[list[Target],
                 if not found:
                     unknown.append(path)
                 rows.extend(found)
-    targets = [
-        Target(row.id, row.path, row.caption_id, row.text, row.source, row.status, row.embedded_caption_id)
-        for row in rows
-    ]
-    return targets, unknown
-
-
-def _human_approved(target: Target) -> bool:
-    return target.source == SOURCE_HUMAN or target.status in (STATUS_APPROVED, STATUS_EDITED)
+    return [_target(row) for row in rows], unknown
 
 
 def embed_targets(
@@ -121,7 +156,7 @@ def embed_targets(
         previously_ours = target.embedded_caption_id is not None and target.embedded_caption_id != target.caption_id
         result = embed(
             target.path, target.text, lang=options.lang, fields=set(options.fields),
-            force=options.force or previously_ours, human_approved=_human_approved(target),
+            force=options.force or previously_ours, human_approved=reviewed_by_person(target.source, target.status),
             sidecar=options.sidecar, sidecar_name=options.sidecar_name, backup=options.backup,
             keep_mtime=options.keep_mtime, dry_run=options.dry_run,
         )

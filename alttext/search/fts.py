@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, text
 
 from alttext.index.db import Index
-from alttext.paths import folder_range
+from alttext.index.selection import file_filters
 
 # Words that only add noise to a photo search (they're in nearly every caption or query).
 STOPWORDS = frozenset(
@@ -25,7 +25,6 @@ STOPWORDS = frozenset(
     }
 )
 _WORD = re.compile(r"\w+", re.UNICODE)
-HIGHLIGHT_START, HIGHLIGHT_END = "\x02", "\x03"
 
 # bm25 costs a few microseconds per matching row, so ranking every match of a broad query ("dog" in a
 # million photos: 30,000 matches) takes 100+ ms. Queries rank the newest RANK_WINDOW matching images
@@ -74,19 +73,6 @@ def search(
         if len(hits) >= limit:
             break
     return hits
-
-
-def file_filters(under: str | None, status: str | None) -> tuple[list[str], dict[str, object]]:
-    """SQL conditions (on files ``f`` and captions ``c``) and their parameters for --under and --status."""
-    filters: list[str] = []
-    params: dict[str, object] = {}
-    if under:
-        params["lo"], params["hi"] = folder_range(under)
-        filters.append("f.path >= :lo AND f.path < :hi")
-    if status:
-        params["status"] = status
-        filters.append("c.status = :status")
-    return filters, params
 
 
 _MATCH_COLUMNS = "m.rowid AS rowid, m.rank AS rank, highlight(search_fts, 0, char(2), char(3)) AS hl"

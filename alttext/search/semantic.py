@@ -27,7 +27,7 @@ from alttext.paths import folder_range
 from alttext.search.fts import SearchHit
 from alttext.search.fts import search as fts_search
 from alttext.search.vector_copy import MIN_ROWS, FreshCopy, approximate_scores, contains, fresh_copy
-from alttext.search.vectors import Encoder, from_blobs
+from alttext.search.vectors import Encoder, driver_connection, from_blobs
 
 CHUNK = 65_536
 RRF_K = 60  # the constant from the RRF paper; damps the influence of the very first ranks
@@ -84,7 +84,7 @@ def _exact_scores(
     sql = _exact_scores_sql(which, under, status, params)
     with index.read() as connection:
         # The DB-API cursor directly: SQLAlchemy's Row objects cost as much as the read itself here.
-        rows = connection.connection.driver_connection.execute(sql, params).fetchall()
+        rows = driver_connection(connection).execute(sql, params).fetchall()
     if not rows:
         return [], 0
     ids = [int(row[0]) for row in rows]
@@ -132,7 +132,7 @@ def _allowed_captions(index: Index, under: str | None, status: str | None) -> np
     params: dict[str, object] = {}
     sql = _allowed_captions_sql(under, status, params)
     with index.read() as connection:
-        rows = connection.connection.driver_connection.execute(sql, params).fetchall()
+        rows = driver_connection(connection).execute(sql, params).fetchall()
     return np.sort(np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)))
 
 
@@ -151,17 +151,17 @@ def _top_from_copy(
         eligible &= contains(_allowed_captions(index, under, status), snapshot.caption_ids)
     candidates = np.flatnonzero(eligible)
     order = candidates[np.argsort(-upper[candidates], kind="stable")]
-    filters = {"under": under, "status": status, "min_score": min_score}
     best: list[tuple[int, float]] = []
     for start in range(0, len(copy.newer_ids), MAX_CHECK_BATCH):
         scored, _ = _exact_scores(index, query, encoder_name, _id_list(copy.newer_ids[start:start + MAX_CHECK_BATCH]),
-                                  {}, **filters)
+                                  {}, under=under, status=status, min_score=min_score)
         best = _best(best + scored, k)
     start, size = 0, max(4 * k, 256)
     # Stop only when the k-th exact score beats the next upper bound: on a tie, a lower id could still win.
     while start < len(order) and not (len(best) >= k and best[-1][1] > upper[order[start]]):
         batch = snapshot.caption_ids[order[start:start + size]]
-        scored, _ = _exact_scores(index, query, encoder_name, _id_list(batch), {}, **filters)
+        scored, _ = _exact_scores(index, query, encoder_name, _id_list(batch), {}, under=under, status=status,
+                                  min_score=min_score)
         best = _best(best + scored, k)
         start += size
         size = min(size * 4, MAX_CHECK_BATCH)
@@ -176,11 +176,11 @@ def top_captions(
     """The ``k`` current captions most similar to the query: [(caption_id, cosine)], best first.
     ``use_copy=False`` reads every vector from SQLite (the benchmark's and the tests' reference)."""
     query = np.asarray(query_vector, dtype=np.float32).reshape(-1)
-    filters = {"k": k, "under": under, "status": status, "min_score": min_score}
     copy = fresh_copy(index, encoder_name, int(query.shape[0]), min_rows=snapshot_min_rows) if use_copy else None
     if copy is None:
-        return _scan_sqlite(index, query, encoder_name, chunk=chunk, **filters)
-    return _top_from_copy(index, copy, query, encoder_name, **filters)
+        return _scan_sqlite(index, query, encoder_name, chunk=chunk, k=k, under=under, status=status,
+                            min_score=min_score)
+    return _top_from_copy(index, copy, query, encoder_name, k=k, under=under, status=status, min_score=min_score)
 
 
 def _hits_for_captions(

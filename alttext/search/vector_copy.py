@@ -37,7 +37,7 @@ from sqlalchemy import text
 
 from alttext.atomic_write import write_atomically
 from alttext.index.db import Index
-from alttext.search.vectors import from_blobs
+from alttext.search.vectors import driver_connection, from_blobs
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def build_snapshot(index: Index, model: str, dim: int) -> VectorSnapshot | None:
     # One read transaction (the cursor below bypasses SQLAlchemy, which would begin one only on its own
     # first statement), so the header describes exactly the rows written.
     with index.read() as connection, connection.begin():
-        raw = connection.connection.driver_connection
+        raw = driver_connection(connection)
         count, max_created = raw.execute(
             "SELECT count(*), max(created_at) FROM caption_embeddings WHERE model = ? AND dim = ?", (model, dim)
         ).fetchone()
@@ -182,7 +182,7 @@ def _newer_ids(index: Index, snapshot: VectorSnapshot) -> np.ndarray | None:
     """Caption ids stored after the copy was built, or None when the copy is stale or too far behind."""
     limit = int(STALE_FRACTION * snapshot.count) + 1
     with index.read() as connection:
-        raw = connection.connection.driver_connection
+        raw = driver_connection(connection)
         newer = np.array([row[0] for row in raw.execute(
             NEWER_SQL, (snapshot.model, snapshot.dim, snapshot.built_max_created, limit))], dtype=np.int64)
         (table_rows,) = raw.execute("SELECT count(*) FROM caption_embeddings").fetchone()

@@ -9,12 +9,13 @@ if the caption still has the text that was embedded (a concurrent edit wins, its
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Protocol
 
 import numpy as np
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from alttext.index.db import Index
 from alttext.index.models import utcnow
@@ -27,6 +28,14 @@ class Encoder(Protocol):
     dim: int
 
     def encode(self, texts: list[str], batch_size: int = ...) -> np.ndarray: ...
+
+
+def driver_connection(connection: Connection) -> sqlite3.Connection:
+    """The DB-API connection under ``connection``: the hot vector reads skip SQLAlchemy's row objects."""
+    raw = connection.connection.driver_connection
+    if raw is None:  # only for a connection SQLAlchemy has invalidated or detached
+        raise RuntimeError("the index connection is closed")
+    return raw
 
 
 def to_blob(vector: np.ndarray) -> bytes:

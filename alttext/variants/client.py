@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import openai
 from openai.types.chat import ChatCompletion
@@ -24,6 +24,9 @@ from .generate import generate
 from .prompt import DEFAULT_N, DEFAULT_STYLE, Message
 from .result import VariantRequest, VariantResult
 from .retry_policy import RetryPolicy, is_retry_status, parse_retry_after
+
+if TYPE_CHECKING:
+    from alttext.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +92,7 @@ class VariantClient:
         )
 
     @classmethod
-    def from_settings(cls, settings: Any, **kwargs: Any) -> VariantClient:
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> VariantClient:
         """Built from ``alttext.config.Settings`` (openai_base_url, openai_api_key, openai_model,
         variants_max_requests); ``kwargs`` override the rest."""
         return cls(
@@ -187,13 +190,17 @@ class VariantClient:
     def _send_once(self, messages: Sequence[Message], max_tokens: int | None) -> Completion:
         error: VariantCallError | None = None
         response: object = None
+        optional: dict[str, Any] = {}  # sent only when set; otherwise the server's defaults apply
+        if self.temperature is not None:
+            optional["temperature"] = self.temperature
+        if max_tokens:
+            optional["max_tokens"] = max_tokens
         try:
             response = self._openai.chat.completions.create(
                 model=self.model,
-                messages=list(messages),  # type: ignore[arg-type]
+                messages=list(messages),  # type: ignore[arg-type]  # plain role/content dicts, not the SDK TypedDicts
                 stream=False,
-                **({"temperature": self.temperature} if self.temperature is not None else {}),
-                **({"max_tokens": max_tokens} if max_tokens else {}),
+                **optional,
             )
         except openai.OpenAIError as exc:
             error = self._translate(exc)
@@ -211,7 +218,7 @@ class VariantClient:
         choices = getattr(response, "choices", None) if isinstance(response, ChatCompletion) else None
         message = getattr(choices[0], "message", None) if choices else None
         content = getattr(message, "content", None)
-        if message is None or not (content is None or isinstance(content, str)):
+        if not choices or message is None or not (content is None or isinstance(content, str)):
             raise VariantCallError(
                 f"malformed reply from {self._where()}: no choices[0].message.content",
                 kind="malformed",

@@ -8,6 +8,7 @@ model that never cooperates costs at most that many calls.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from .errors import VariantError
@@ -52,18 +53,15 @@ def generate(client: VariantClient, request: VariantRequest) -> VariantResult:
             exclude=[request.caption, *texts],
             truncated=completion.finish_reason == "length",
         )
-    base = {"model": model, "style": style, "requests_made": requests, "n": request.n, "calls": calls}
+    result = VariantResult(texts, model=model, style=style, requests_made=requests, n=request.n, calls=calls,
+                           key=request.key)
     if error is not None:
-        return VariantResult(
-            texts, error=str(error), error_kind=error.kind, transient=error.transient, key=request.key, **base
-        )
+        return replace(result, error=str(error), error_kind=error.kind, transient=error.transient)
     if len(texts) < request.n:
-        return VariantResult(
-            texts,
+        return replace(
+            result,
             error=f"the model gave {len(texts)} of {request.n} usable variants in {calls} call(s)",
             error_kind="short",
             transient=True,
-            key=request.key,
-            **base,
         )
-    return VariantResult(texts, key=request.key, **base)
+    return result

@@ -16,6 +16,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from alttext.backoff import backoff_seconds
+
 from .errors import VariantCallError
 
 RETRY_STATUSES = frozenset({408, 429})  # plus every 5xx
@@ -84,7 +86,7 @@ class RetryPolicy:
         """Wait before retry number ``retry_number`` (1 for the first retry)."""
         if isinstance(exc, VariantCallError) and exc.retry_after is not None:
             return min(exc.retry_after, self.retry_after_cap)
-        backoff = min(self.backoff_max, self.backoff_base * 2 ** (retry_number - 1))
+        backoff = backoff_seconds(retry_number, base=self.backoff_base, cap=self.backoff_max)
         # Jitter (75–100 %) keeps parallel clients from retrying in lock-step.
         return backoff * (1 - 0.25 * random.random())
 

@@ -6,7 +6,8 @@ Threads:
   a dead observer -> restart + rescan), systemd notifications (``READY=1`` once watching, ``STATUS=``,
   ``WATCHDOG=1`` while the writer shows signs of life, ``STOPPING=1``);
 - watchdog's observer threads: events -> :class:`~alttext.watch.observe.Hint` s on a queue, nothing else;
-- the writer (:mod:`alttext.watch.loop`): the only one that writes the index, and runs the model;
+- the writer (:mod:`alttext.watch.loop`): scans and captions, and runs the model; other threads and processes
+  write the index too, each write a short transaction (docs/architecture.md §9);
 - optionally background threads (:mod:`alttext.watch.background`): variants (slow HTTP) and semantic
   vectors, never in the writer's way.
 
@@ -28,7 +29,8 @@ from types import FrameType
 from typing import Any
 
 from alttext.index.db import Index
-from alttext.watch.loop import FatalError, ModelHolder, OncePerFolder, WatchOptions, Worker
+from alttext.paths import is_under
+from alttext.watch.loop import AfterIndex, FatalError, ModelHolder, OncePerFolder, WatchOptions, Worker
 from alttext.watch.notify import Notifier
 from alttext.watch.observe import EVENT_TYPES, LIMIT_ERRNOS, Hint, HintHandler, Trouble, inotify_limits, make_observer
 
@@ -51,8 +53,7 @@ class WatchDaemon:
         options: WatchOptions,
         model_factory: Callable[[], Any],
         *,
-        on_indexed: Callable[[Index, int, str], None] | None = None,
-        background: Any = None,
+        after_index: AfterIndex | None = None,
         notifier: Notifier | None = None,
     ) -> None:
         self.index = index
@@ -67,12 +68,11 @@ class WatchDaemon:
         self._restart_requested = threading.Event()
         self._last_restart = 0.0
         self._stall_logged = False
-        self.background = background  # after-captioning work: variants, semantic vectors
+        self.after_index = after_index  # write-back, vectors, variants: started and stopped with us
         self.once_filter = OncePerFolder()
         self.model = ModelHolder(model_factory)
         self.worker = Worker(
-            index, options, self.model, self.hints, self.stop_event, on_indexed=on_indexed,
-            on_new_captions=background.enqueue if background is not None else None,
+            index, options, self.model, self.hints, self.stop_event, after_index=after_index,
             restart_observer=self._restart_requested.set, once_filter=self.once_filter,
         )
 
@@ -109,8 +109,8 @@ class WatchDaemon:
         try:
             self._start_observer()  # before the start-up scan, so nothing falls between the two
             self.worker.start()
-            if self.background is not None:
-                self.background.start()
+            if self.after_index is not None:
+                self.after_index.start()
             how = "inotify" if self.mode == "inotify" else f"polling every {self.options.poll_interval:g} s"
             logger.info(
                 "watching %s (%s; settle %g s; full scan every %s)", ", ".join(self.options.roots), how,
@@ -170,8 +170,8 @@ class WatchDaemon:
         self._stop_observer()
         if self.worker.thread.ident is not None:
             self.worker.join()
-        if self.background is not None:
-            self.background.stop()
+        if self.after_index is not None:
+            self.after_index.stop()
         logger.info("stopped")
 
     # -- the observer ------------------------------------------------------------------------------
@@ -273,6 +273,21 @@ class WatchDaemon:
                 self._restart_observer(f"{', '.join(ready)} can be watched now")
 
 
+def distinct_roots(folders: list[str]) -> list[str]:
+    """The folders to watch, absolute, without those inside another one (logged); a folder that does not
+    exist (yet) is kept and watched for."""
+    roots: list[str] = []
+    for folder in sorted({os.path.abspath(folder) for folder in folders}, key=len):
+        outer = next((root for root in roots if is_under(folder, root)), None)
+        if outer is not None:
+            logger.info("%s is inside %s, which is watched already", folder, outer)
+            continue
+        if not os.path.isdir(folder):
+            logger.warning("%s is not a folder (yet?); watching for it", folder)
+        roots.append(folder)
+    return roots
+
+
 def _duration(seconds: float) -> str:
     if seconds % 3600 == 0:
         return f"{seconds / 3600:g} h"
@@ -281,4 +296,4 @@ def _duration(seconds: float) -> str:
     return f"{seconds:g} s"
 
 
-__all__ = ["FatalError", "WatchDaemon", "WatchOptions"]
+__all__ = ["FatalError", "WatchDaemon", "WatchOptions", "distinct_roots"]

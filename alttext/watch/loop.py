@@ -1,6 +1,8 @@
-"""The daemon's one writer thread: hints in, reconcile scans, the settle check, batches through the model.
+"""The daemon's writer thread: hints in, reconcile scans, the settle check, batches through the model.
 
-Every write to the index happens here (DESIGN.md §1: one writer). The loop, in order:
+Its scans and captions are written in short ``BEGIN IMMEDIATE`` transactions; it is not the index's only
+writer (the daemon's background threads and other processes write the same way: docs/architecture.md §9,
+the write rule). The loop, in order:
 
 1. take the hints the observer queued (cheap: they only mark folders dirty or files complete);
 2. a full reconcile scan when one is due: at start-up, every ``scan_interval`` (jittered), after an
@@ -29,15 +31,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy import func, select
+from typing import Any, Protocol
 
 from alttext.images import DEFAULT_MAX_PIXELS
 from alttext.index import file_retries
 from alttext.index.db import Index
 from alttext.index.ingest import Ingester, IngestReport
-from alttext.index.models import FAILED, INDEXED, MISSING, PENDING, SOURCE_MODEL, Caption, File, utcnow
+from alttext.index.models import FAILED, INDEXED, MISSING, PENDING, utcnow
+from alttext.index.queries import file_state_counts
 from alttext.index.reconcile import Reconciler, ReconcileReport
 from alttext.paths import is_under
 from alttext.watch.observe import Hint
@@ -45,10 +46,19 @@ from alttext.watch.settle import Settler
 
 logger = logging.getLogger(__name__)
 
-files = File.__table__
-captions = Caption.__table__
 
 IDLE_TICK = 5.0  # the longest the worker sleeps without a heartbeat
+
+
+class AfterIndex(Protocol):
+    """What follows indexing (``alttext.library.after_index``): started and stopped with the daemon, and
+    called in the writer thread after each round that indexed files, with the round's start time."""
+
+    def start(self) -> None: ...
+
+    def after_round(self, since: datetime, should_stop: Callable[[], bool]) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 class StopRequested(Exception):
@@ -136,7 +146,7 @@ _libc: Any = None
 
 
 def trim_heap() -> None:
-    """Give freed heap back to the system (glibc keeps it otherwise; DESIGN.md §6)."""
+    """Give freed heap back to the system (glibc keeps it otherwise; docs/architecture.md §6)."""
     global _libc
     try:
         if _libc is None:
@@ -180,8 +190,7 @@ class Worker:
         hints: queue.Queue[Hint],
         stop: threading.Event,
         *,
-        on_indexed: Callable[[Index, int, str], None] | None = None,
-        on_new_captions: Callable[[list[int]], None] | None = None,
+        after_index: AfterIndex | None = None,
         restart_observer: Callable[[], None] | None = None,
         once_filter: OncePerFolder | None = None,
     ) -> None:
@@ -191,8 +200,7 @@ class Worker:
         self.model = model
         self.hints = hints
         self.stop = stop
-        self.on_indexed = on_indexed
-        self.on_new_captions = on_new_captions
+        self.after_index = after_index
         self.restart_observer = restart_observer or (lambda: None)
         self.once_filter = once_filter
         self.settler = Settler(options.settle_seconds)
@@ -509,39 +517,17 @@ class Worker:
             self._load_retries()
         self._first_round = False
         linked = report.captioned + report.reused + report.imported
-        if linked and self.on_indexed is not None:
-            self._call_on_indexed(since)
-        if report.captioned and self.on_new_captions is not None:
-            with self.index.read() as connection:
-                caption_ids = [row.id for row in connection.execute(
-                    select(captions.c.id).where(captions.c.created_at >= since, captions.c.source == SOURCE_MODEL)
-                )]
-            if caption_ids:
-                try:
-                    self.on_new_captions(caption_ids)
-                except Exception:
-                    logger.exception("queueing variants failed (captions are kept)")
+        if linked and self.after_index is not None:
+            try:  # what follows indexing (write-back, vectors, variants) never stops the watching
+                self.after_index.after_round(since, self.stop.is_set)
+            except Exception:
+                logger.exception("the work after indexing failed (captions are kept)")
         if linked or report.failed:
             trim_heap()
         self.refresh_status()
 
-    def _call_on_indexed(self, since: datetime) -> None:
-        assert self.on_indexed is not None
-        with self.index.read() as connection:
-            rows = connection.execute(
-                select(files.c.id, files.c.path).where(files.c.state == INDEXED, files.c.indexed_at >= since)
-            ).all()
-        for row in rows:
-            if self.stop.is_set():
-                return
-            try:
-                self.on_indexed(self.index, row.id, row.path)
-            except Exception:
-                logger.exception("after-index hook failed for %s", row.path)
-
     def refresh_status(self) -> None:
-        with self.index.read() as connection:
-            counts = dict(connection.execute(select(files.c.state, func.count()).group_by(files.c.state)).all())
+        counts = file_state_counts(self.index)
         self.status_text = (
             f"{counts.get(INDEXED, 0)} indexed, {counts.get(PENDING, 0)} pending, {counts.get(FAILED, 0)} failed,"
             f" {counts.get(MISSING, 0)} missing"

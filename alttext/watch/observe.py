@@ -1,4 +1,4 @@
-"""File-system events as hints (DESIGN.md §1): watchdog observers, turned into small messages for the worker.
+"""File-system events as hints (docs/architecture.md §1): watchdog observers turned into small messages for the worker.
 
 The event handler runs on watchdog's thread and only classifies events and queues :class:`Hint` s; it
 never touches the index and never raises (an exception there would end watchdog's dispatch thread).
@@ -34,6 +34,7 @@ from watchdog.events import (
 )
 
 from alttext.images import is_image_path
+from alttext.paths import is_under
 from alttext.watch.settle import StatKey, stat_key
 
 logger = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ class HintHandler(FileSystemEventHandler):
     def _path(self, raw: bytes | str) -> str:
         path = os.fsdecode(raw)
         for watched, root in self.prefixes.items():
-            if path == watched or path.startswith(watched + os.sep):
+            if is_under(path, watched):
                 return root + path[len(watched):]
         return path
 

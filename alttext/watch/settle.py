@@ -1,4 +1,4 @@
-"""When is a file complete enough to read? (DESIGN.md §1: a half-written photo is never captioned.)
+"""When is a file complete enough to read? (docs/architecture.md §1: a half-written photo is never captioned.)
 
 A pending file is read only when one of these holds:
 

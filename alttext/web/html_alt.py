@@ -18,6 +18,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from alttext.atomic_write import write_atomically
 from alttext.lint import ERROR, lint_alt
 from alttext.web.html_tags import Attribute, StartTag, detect_charset, iter_start_tags
 from alttext.web.site_images import CaptionLookup, resolve_link, srcset_urls
@@ -141,8 +142,9 @@ def fill_page(
         return result
     text = data.decode("latin-1")
     tags = list(iter_start_tags(text))
-    base = next((_decode_value(tag.get("href").value, charset) for tag in tags
-                 if tag.name == "base" and tag.get("href") is not None and tag.get("href").value is not None), None)
+    hrefs = (tag.get("href") for tag in tags if tag.name == "base")
+    base = next((_decode_value(href.value, charset) for href in hrefs if href is not None and href.value is not None),
+                None)
     edits: list[tuple[int, int, str]] = []
     for tag in tags:
         if tag.name != "img":
@@ -196,3 +198,72 @@ def fill_page(
             text = text[:start] + replacement + text[end:]
         result.updated = text.encode("latin-1")
     return result
+
+
+@dataclass
+class SitePage:
+    """One page of a site after ``apply_to_site``: its result, or why it was skipped or not written."""
+
+    label: str  # the page's path relative to the site folder
+    result: PageResult | None = None
+    skipped: str | None = None  # the page could not be processed as HTML (fill_page's reason)
+    error: str | None = None  # it could not be read, or not written back
+
+
+@dataclass
+class SiteTotals:
+    pages: int = 0
+    pages_changed: int = 0
+    images: int = 0
+    filled: int = 0
+    replaced: int = 0
+    decorative: int = 0
+    kept: int = 0
+    unresolved: int = 0
+    uncaptioned: int = 0
+    errors: int = 0
+
+    def add(self, page: SitePage) -> None:
+        self.pages += 1
+        if page.error is not None or page.skipped is not None:
+            self.errors += 1
+        result = page.result
+        if result is None or page.skipped is not None:
+            return
+        for key in ("images", "decorative", "kept", "unresolved", "uncaptioned"):
+            setattr(self, key, getattr(self, key) + getattr(result, key))
+        self.filled += sum(change.action == FILL for change in result.changes)
+        self.replaced += sum(change.action == REPLACE for change in result.changes)
+        self.pages_changed += result.changed
+
+
+def apply_to_site(site_dir: str, lookup: CaptionLookup, *, site_root: str | None = None, only_missing: bool = False,
+                  replace: bool = False, reviewed_only: bool = False, dry_run: bool = False) -> Iterator[SitePage]:
+    """Fill the alt attributes of every page below ``site_dir``, page by page; each changed page is
+    replaced atomically (unless ``dry_run``), and only if nobody changed it while it was processed."""
+    root = os.path.abspath(site_root or site_dir)
+    for page in iter_pages(site_dir):
+        label = os.path.relpath(page, site_dir)
+        try:
+            before = os.stat(page)
+            with open(page, "rb") as stream:
+                data = stream.read()
+        except OSError as exc:
+            yield SitePage(label, error=exc.strerror or str(exc))
+            continue
+        result = fill_page(data, page, root, lookup, only_missing=only_missing, replace=replace,
+                           reviewed_only=reviewed_only)
+        if result.error:
+            yield SitePage(label, result, skipped=result.error)
+            continue
+        if result.changed and not dry_run:
+            try:
+                after = os.stat(page)
+                if (after.st_mtime_ns, after.st_size, after.st_ino) != (before.st_mtime_ns, before.st_size,
+                                                                         before.st_ino):
+                    raise OSError(0, "the page changed while it was processed; run again")
+                write_atomically(page, [result.updated])
+            except OSError as exc:
+                yield SitePage(label, result, error=exc.strerror or str(exc))
+                continue
+        yield SitePage(label, result)

@@ -154,8 +154,8 @@ def iter_start_tags(text: str) -> Iterator[StartTag]:
         if following == "/":
             if i + 2 < length and text[i + 2].isascii() and text[i + 2].isalpha():
                 end_tag = StartTag("", "", i, i, i)
-                close = _parse_attributes(text, i + 2, end_tag)  # end tags can hold quoted '>' too
-                i = length if close is None else close
+                tag_close = _parse_attributes(text, i + 2, end_tag)  # end tags can hold quoted '>' too
+                i = length if tag_close is None else tag_close
             else:
                 i += 2
             continue
@@ -166,12 +166,12 @@ def iter_start_tags(text: str) -> Iterator[StartTag]:
         name_end = match.start() if match else length
         raw_name = text[i + 1 : name_end]
         tag = StartTag(raw_name.lower(), raw_name, i, i, name_end)
-        close = _parse_attributes(text, name_end, tag)
-        if close is None:  # a tag cut off by the end of the file is no tag
+        tag_close = _parse_attributes(text, name_end, tag)
+        if tag_close is None:  # a tag cut off by the end of the file is no tag
             return
-        tag.end = close
+        tag.end = tag_close
         yield tag
-        i = close
+        i = tag_close
         if tag.name == "plaintext":
             return
         if tag.name in RAW_TEXT:

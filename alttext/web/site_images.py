@@ -13,12 +13,11 @@ import os
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes, urlsplit
 
-from sqlalchemy import text
-
 from alttext.images import ImageError, is_image_path, open_image
+from alttext.index.captions import reviewed_by_person
 from alttext.index.db import Index
 from alttext.index.fingerprint import pixel_hash
-from alttext.index.models import SOURCE_HUMAN, STATUS_APPROVED, STATUS_EDITED
+from alttext.index.queries import current_caption_by_path, current_caption_by_pixels
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +32,7 @@ class Caption:
 
     @property
     def reviewed(self) -> bool:
-        return self.status in (STATUS_APPROVED, STATUS_EDITED) or self.source == SOURCE_HUMAN
+        return reviewed_by_person(self.source, self.status)
 
 
 def resolve_link(link: str, page_path: str, site_root: str, base: str | None = None) -> str | None:
@@ -96,12 +95,7 @@ class CaptionLookup:
         self.hashed = 0  # images decoded for a pixel lookup
 
     def _by_path(self, path: str) -> Caption | None:
-        with self.index.read() as connection:
-            row = connection.execute(text("""
-                SELECT c.text AS alt_text, c.status AS status, c.source AS source
-                FROM files f JOIN images i ON i.id = f.image_id JOIN captions c ON c.id = i.caption_id
-                WHERE f.path = :path AND f.state = 'indexed'
-            """), {"path": os.fsencode(path)}).first()
+        row = current_caption_by_path(self.index, path)
         return Caption(row.alt_text, row.status, row.source, path, "path") if row else None
 
     def _by_pixels(self, path: str) -> Caption | None:
@@ -113,11 +107,7 @@ class CaptionLookup:
             logger.info("%s: cannot decode for a pixel lookup: %s", path, exc)
             return None
         self.hashed += 1
-        with self.index.read() as connection:
-            row = connection.execute(text("""
-                SELECT c.text AS alt_text, c.status AS status, c.source AS source
-                FROM images i JOIN captions c ON c.id = i.caption_id WHERE i.pixel_hash = :hash
-            """), {"hash": digest}).first()
+        row = current_caption_by_pixels(self.index, digest)
         return Caption(row.alt_text, row.status, row.source, path, "pixels") if row else None
 
     def caption_for(self, path: str) -> Caption | None:

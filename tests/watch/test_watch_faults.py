@@ -77,6 +77,9 @@ def test_sigkill_at_random_moments_while_photos_arrive(tmp_path: Path, make_daem
     daemon.start()
     wait_for(lambda: index.count("SELECT count(*) FROM files WHERE state = 'indexed'") >= ARRIVALS,
              f"all {ARRIVALS} photos indexed after {kills} kills", daemon=daemon)
+    # Photos indexed before the last kill make the wait above return at once: let the daemon get as far as
+    # taking signals before asking it to stop (a SIGTERM during interpreter start-up kills it with -15).
+    daemon.wait_log(r"watching .*\(")
     assert daemon.stop() == 0
 
     rows = index.query("SELECT path, state, image_id FROM files")

@@ -1,0 +1,50 @@
+"""What the rest of alttext needs from a captioning model, as a structural type.
+
+``Captioner`` (``alttext.captioning.engine``) is the real one; tests pass small fakes. The index's ingest
+(layer 2) types against ``CaptionModel`` so it needs neither torch nor the engine to be imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import numpy as np
+    from PIL import Image
+
+
+class CaptionModel(Protocol):
+    """A loaded model that captions preprocessed images in batches."""
+
+    @property
+    def batch_size(self) -> int:
+        """Images per ``generate`` call."""
+        ...
+
+    @property
+    def model_id(self) -> str:
+        """Hub id or local folder, stored with each caption."""
+        ...
+
+    @property
+    def revision(self) -> str | None:
+        """The model's revision (commit), when known."""
+        ...
+
+    @property
+    def generation_params(self) -> dict[str, Any]:
+        """The settings that shaped a caption (beams, max tokens, quantisation), stored with it."""
+        ...
+
+    def preprocess(self, image: Image.Image) -> np.ndarray:
+        """Pixel values for one image, shape (C, H, W); must be thread-safe."""
+        ...
+
+    def generate(self, pixel_values: np.ndarray) -> list[str]:
+        """Raw captions for a stacked batch of preprocessed images, in order."""
+        ...
+
+
+# Called once, on first need, so a run with nothing to caption never loads a model.
+CaptionerFactory = Callable[[], CaptionModel]

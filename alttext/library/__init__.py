@@ -1,0 +1,97 @@
+"""The front door: ``from alttext import Library``.
+
+Everything a face (the command line, a web app, a script) needs is importable from here, so faces never
+reach into the layers below: the class, its result types, the errors it raises, and the vocabulary of
+settings and statuses. Importing this package is cheap; the layers load when a method needs them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from alttext.config import SPECS, ConfigError, Settings, config_path, load_settings
+from alttext.library.core import (
+    CaptionResult,
+    EmbedRun,
+    Library,
+    ScanResult,
+    SearchMode,
+    SearchResults,
+    SearchUnavailable,
+    VariantsItem,
+    VariantsReport,
+)
+from alttext.vocabulary import (
+    EMBED_FIELDS,
+    EXPORT_FORMATS,
+    HIGHLIGHT_END,
+    HIGHLIGHT_START,
+    QUANTIZE_CHOICES,
+    REVIEW_STATUSES,
+)
+
+if TYPE_CHECKING:
+    from alttext.captioning.factory import ModelSettingsError
+    from alttext.captioning.loading import ModelLoadError
+    from alttext.index.db import IndexUnavailable
+    from alttext.index.review import Change, ReviewError, ReviewItem
+    from alttext.index.writeback import EmbedSettingsError
+    from alttext.variants.errors import MissingCredentials
+    from alttext.web.html_alt import SiteTotals
+
+
+# Errors from the layers below, importable here without importing those layers now.
+_LAZY = {
+    "ModelLoadError": "alttext.captioning.loading",
+    "ModelSettingsError": "alttext.captioning.factory",
+    "EmbedSettingsError": "alttext.index.writeback",
+    "IndexUnavailable": "alttext.index.db",
+    "ReviewError": "alttext.index.review",
+    "Change": "alttext.index.review",
+    "ReviewItem": "alttext.index.review",
+    "MissingCredentials": "alttext.variants.errors",
+    "SiteTotals": "alttext.web.html_alt",
+    "VariantError": "alttext.variants.errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'alttext.library' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+__all__ = [
+    "EMBED_FIELDS",
+    "EXPORT_FORMATS",
+    "HIGHLIGHT_END",
+    "HIGHLIGHT_START",
+    "QUANTIZE_CHOICES",
+    "REVIEW_STATUSES",
+    "SPECS",
+    "CaptionResult",
+    "Change",
+    "ConfigError",
+    "EmbedRun",
+    "EmbedSettingsError",
+    "IndexUnavailable",
+    "Library",
+    "MissingCredentials",
+    "ModelLoadError",
+    "ModelSettingsError",
+    "ReviewError",
+    "ReviewItem",
+    "ScanResult",
+    "SearchMode",
+    "SearchResults",
+    "SearchUnavailable",
+    "Settings",
+    "SiteTotals",
+    "VariantsItem",
+    "VariantsReport",
+    "config_path",
+    "load_settings",
+]

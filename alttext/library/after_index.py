@@ -1,0 +1,143 @@
+"""What follows indexing, for ``scan`` and ``watch`` alike: one pipeline.
+
+Once photos are indexed:
+
+1. write-back (``--embed``): each file's current alt text goes into its own metadata, and the index
+   records what was written where (so our own write never looks like a new photo);
+2. sentence vectors for captions that have none, when the optional `semantic` extra is installed, so
+   search by meaning finds them;
+3. creative variants (``watch --variants``): a durable job per new model caption.
+
+``scan`` runs it once, in the foreground, over its folders. ``watch`` runs it after every round that
+indexed files, over its roots: write-back in the writer thread (it must record its own writes before the
+next events are looked at), vectors and variants in background threads, so slow work never holds up
+captioning. All the work is found from the index, not handed along, so an interrupted run is simply
+picked up by the next one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from alttext.index.db import Index
+from alttext.index.queries import model_captions_since
+from alttext.index.writeback import EmbedOptions, Target, embed_targets, pending_targets
+from alttext.search.encoder import semantic_available
+from alttext.watch.background import BackgroundRunner
+
+if TYPE_CHECKING:
+    from alttext.metadata import EmbedResult
+    from alttext.variants import VariantClient
+
+logger = logging.getLogger(__name__)
+
+VECTORS_IDLE_WAIT = 300.0  # also look for captions without vectors (edits, an interrupted run) this often
+VARIANTS_IDLE_WAIT = 60.0  # look for due variants jobs (retries) at least this often
+VARIANTS_BUDGET_PERIOD = 24 * 3600.0  # the daemon's request cap is a budget per day, not per process
+
+Embedded = Callable[[Target, "EmbedResult"], None]
+
+
+@dataclass
+class AfterIndexReport:
+    embedded: list[tuple[Target, EmbedResult]] = field(default_factory=list)
+    vectors: int = 0  # vectors computed in the foreground
+    variants_queued: int = 0
+
+    @property
+    def embed_failed(self) -> int:
+        return sum(1 for _, result in self.embedded if not result.ok)
+
+
+class AfterIndexing:
+    """The pipeline. ``write_back``: embed with these options (None: don't). ``variants``: queue creative
+    variants with this client (None: don't). ``background``: vectors and variants run in threads of their
+    own between ``start()`` and ``stop()`` (the daemon); otherwise vectors are computed in ``run``."""
+
+    def __init__(self, index: Index, *, roots: list[str] | None = None, write_back: EmbedOptions | None = None,
+                 variants: VariantClient | None = None, variants_n: int = 3, variants_style: str = "catchy",
+                 background: bool = False, on_embedded: Embedded | None = None) -> None:
+        self.index = index
+        self.roots = roots
+        self.write_back = write_back
+        self.variants = variants
+        self.variants_n = variants_n
+        self.variants_style = variants_style
+        self.background = background
+        self.on_embedded = on_embedded
+        self.vectors = semantic_available()
+        self._budget_since = time.monotonic()
+        self._runners: list[BackgroundRunner] = []
+        if background and self.vectors:
+            self._runners.append(BackgroundRunner("vectors", self._vectors_work, idle_wait=VECTORS_IDLE_WAIT))
+        if background and variants is not None:
+            self._runners.append(BackgroundRunner("variants", self._variants_work, idle_wait=VARIANTS_IDLE_WAIT,
+                                                  on_stop=variants.close))
+
+    # -- the daemon's side (alttext.watch.loop.AfterIndex) -------------------------------------------
+    def start(self) -> None:
+        for runner in self._runners:
+            runner.start()
+
+    def after_round(self, since: datetime, should_stop: Callable[[], bool]) -> None:
+        self.run(since=since, should_stop=should_stop)
+
+    def stop(self) -> None:
+        for runner in self._runners:
+            runner.stop()
+
+    # -- the pipeline ------------------------------------------------------------------------------
+    def run(self, *, since: datetime | None = None, should_stop: Callable[[], bool] = lambda: False
+            ) -> AfterIndexReport:
+        """Everything that follows indexing, for the files below the roots indexed since ``since`` (any
+        time when None: a scan also finishes what an earlier, interrupted one left)."""
+        report = AfterIndexReport()
+        if self.write_back is not None:
+            targets = pending_targets(self.index, under=self.roots, indexed_since=since)
+            for target, result in embed_targets(self.index, targets, self.write_back, should_stop=should_stop):
+                report.embedded.append((target, result))
+                if self.on_embedded is not None:
+                    self.on_embedded(target, result)
+        if self.variants is not None and since is not None:
+            from alttext.index.variant_jobs import queue_variants
+
+            caption_ids = model_captions_since(self.index, since)
+            if caption_ids:
+                queue_variants(self.index, caption_ids, self.variants_n, self.variants_style)
+                report.variants_queued = len(caption_ids)
+        if self.background:
+            for runner in self._runners:
+                runner.wake()
+        elif self.vectors and not should_stop():
+            report.vectors = compute_missing_vectors(self.index)
+        return report
+
+    # -- background work -----------------------------------------------------------------------------
+    def _vectors_work(self, should_stop: Callable[[], bool]) -> int:
+        from alttext.search.vectors import compute_pending_vectors
+
+        return compute_pending_vectors(self.index, should_stop=should_stop)
+
+    def _variants_work(self, should_stop: Callable[[], bool]) -> int:
+        from alttext.index.variant_jobs import process_variant_jobs
+
+        assert self.variants is not None
+        if time.monotonic() - self._budget_since > VARIANTS_BUDGET_PERIOD:
+            self.variants.reset_request_count()
+            self._budget_since = time.monotonic()
+        return process_variant_jobs(self.index, self.variants, should_stop=should_stop).processed
+
+
+def compute_missing_vectors(index: Index) -> int:
+    """Vectors for every current caption that has none (the encoder is loaded only when there are some)."""
+    from alttext.search.encoder import MODEL_DIM, MODEL_NAME
+    from alttext.search.vectors import compute_pending_vectors, vectors_pending
+
+    if not vectors_pending(index, MODEL_NAME, MODEL_DIM):
+        return 0
+    return compute_pending_vectors(index)

@@ -1,0 +1,523 @@
+"""``Library``: everything alttext does, as one Python API over one index.
+
+The command line (``alttext.cli``) and any other face are thin shells over this class: they parse, call
+one method, and print. The index is opened on first use, so captioning files (``caption``) never
+touches it. Heavy imports (torch, the sentence encoder, exiv2) happen inside the methods that need them:
+``alttext status`` and ``alttext search`` start without loading a model.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from alttext.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from alttext.captioning import Captioner
+    from alttext.index.db import Index
+    from alttext.index.review import Change, ReviewItem
+    from alttext.index.scan import ScanSummary
+    from alttext.index.writeback import Target
+    from alttext.library.after_index import AfterIndexReport
+    from alttext.lint import Finding, Problem
+    from alttext.metadata import EmbedResult
+    from alttext.search.fts import SearchHit
+    from alttext.sources import Source
+    from alttext.variants import DryRunPlan
+    from alttext.web.html_alt import SitePage
+
+logger = logging.getLogger(__name__)
+
+SearchMode = Literal["auto", "words", "meaning"]
+# progress(label, total) -> advance(n): a progress bar, or None to stay quiet
+Progress = Callable[[str, int | None], Callable[[int], None]]
+
+
+class SearchUnavailable(Exception):
+    """Search by meaning can't run (the optional extra is missing, or nothing has vectors yet)."""
+
+
+@dataclass
+class CaptionResult:
+    """One captioned file or URL (``alt_text``), or why it could not be (``error``)."""
+
+    location: str
+    is_url: bool
+    alt_text: str | None
+    raw_caption: str | None
+    model: str
+    error: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class ScanResult:
+    summary: ScanSummary
+    after: AfterIndexReport  # write-back (scan --embed) and vectors
+
+
+@dataclass
+class SearchResults:
+    """Hits, best first, with how they were found (``words``, ``meaning`` or ``both`` fused) and notes
+    worth telling the person (e.g. captions that have no vectors yet)."""
+
+    hits: list[SearchHit]
+    mode: str
+    notes: list[str] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[SearchHit]:
+        return iter(self.hits)
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    def __getitem__(self, position: int) -> SearchHit:
+        return self.hits[position]
+
+
+@dataclass
+class EmbedRun:
+    """``unknown``: named paths the index doesn't know; ``results``: (file, outcome) as each is written."""
+
+    unknown: list[str]
+    results: Iterator[tuple[Target, EmbedResult]]
+
+
+@dataclass
+class VariantsItem:
+    path: str
+    caption: str
+    variants: list[dict[str, Any]]
+    error: str | None  # None: variants are stored (new, or already there)
+
+
+@dataclass
+class VariantsReport:
+    items: list[VariantsItem]
+    problems: list[tuple[str, str]]  # (path named, why it has no caption)
+    already_done: int  # images that already had N variants in this style (not asked again)
+    new: int  # images that got new variants now
+    asked: int  # images asked about now
+    style: str
+    model: str
+    requests: int
+
+
+class Library:
+    """A photo library's index and everything done with it.
+
+    ``Library()`` uses the settings (config file, ``ALTTEXT_*`` environment); ``Library("index.sqlite3")``
+    names the index; keyword overrides replace single settings (``model=``, ``batch_size=`` ...).
+    Use it as a context manager, or call ``close()``.
+    """
+
+    def __init__(self, db: str | os.PathLike[str] | None = None, *, settings: Settings | None = None,
+                 **overrides: Any) -> None:
+        base = settings if settings is not None else load_settings()
+        self.settings = base.replace(db=os.fspath(db) if db is not None else None, **overrides)
+        self._index: Index | None = None
+
+    # -- the index ---------------------------------------------------------------------------------
+    @property
+    def index(self) -> Index:
+        """The index, opened (created or upgraded if needed) on first use. Raises ``IndexUnavailable``."""
+        if self._index is None:
+            from alttext.index.db import Index
+
+            self._index = Index(self.settings.db)
+        return self._index
+
+    def close(self) -> None:
+        if self._index is not None:
+            self._index.close()
+            self._index = None
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def load_captioner(self) -> Captioner:
+        """The model the settings name. Raises ``ModelLoadError``, or ``ModelSettingsError`` for unusable settings."""
+        from alttext.captioning.factory import build_captioner
+
+        return build_captioner(self.settings)
+
+    # -- captioning without the index --------------------------------------------------------------
+    def caption(self, inputs: Iterable[str]) -> Iterator[CaptionResult]:
+        """Caption files, folders (recursively) and http(s) URLs, in order; a failing item is a result
+        with an ``error``, never an exception. The model is loaded before this returns."""
+        from alttext.sources import expand_sources
+
+        captioner = self.load_captioner()
+        return self._caption_stream(captioner, expand_sources(inputs))
+
+    def _caption_stream(self, captioner: Captioner, sources: Iterator[Source]) -> Iterator[CaptionResult]:
+        from PIL import Image as PILImage
+
+        from alttext.fetch import fetch_image_bytes
+        from alttext.images import ImageError, open_image
+
+        settings = self.settings
+        draft = _draft_size(captioner)
+
+        def load(source: Source) -> PILImage.Image:
+            if source.error:
+                raise ImageError(source.error)
+            if source.is_url:
+                body = fetch_image_bytes(source.location, timeout=settings.url_timeout,
+                                         max_bytes=settings.url_max_bytes)
+                return open_image(body, max_pixels=settings.max_image_pixels, draft_size=draft)
+            return open_image(source.location, max_pixels=settings.max_image_pixels, draft_size=draft)
+
+        for outcome in captioner.caption_stream(sources, load):
+            yield CaptionResult(outcome.item.location, outcome.item.is_url, outcome.alt_text, outcome.raw_caption,
+                                captioner.model_id, outcome.error)
+
+    # -- indexing ----------------------------------------------------------------------------------
+    def scan(self, folders: Iterable[str], *, embed: bool = False, import_metadata: bool = True,
+             progress: Progress | None = None) -> ScanResult:
+        """Bring the index in step with ``folders`` and caption what is new, then what follows indexing
+        (vectors; with ``embed``, write-back below the folders). Ctrl-C (KeyboardInterrupt) loses nothing
+        already captioned; running it again continues."""
+        from alttext.index.scan import scan as run_scan
+        from alttext.library.after_index import AfterIndexing
+
+        folders = [os.path.abspath(folder) for folder in folders]
+        write_back = self._embed_options() if embed else None  # bad embed settings fail before any work
+        summary = run_scan(
+            self.index, folders, self.load_captioner, batch_size=self.settings.batch_size,
+            max_pixels=self.settings.max_image_pixels, progress=progress,
+            read_existing=self._existing_caption_reader() if import_metadata else None,
+        )
+        after = AfterIndexing(self.index, roots=folders, write_back=write_back).run()
+        return ScanResult(summary, after)
+
+    def watch(self, folders: Iterable[str], *, embed: bool = False, variants: bool = False, poll: bool = False,
+              poll_interval: float = 5.0) -> int:
+        """Watch ``folders`` and caption whatever arrives until SIGTERM/SIGINT; returns the exit status
+        (0 after a requested stop, 2 when the model can't be loaded). What follows indexing runs after
+        every round: write-back (``embed``), vectors, and with ``variants`` creative variants."""
+        from alttext.index.writeback import existing_caption_reader
+        from alttext.library.after_index import AfterIndexing
+        from alttext.watch.daemon import FatalError, WatchDaemon, WatchOptions, distinct_roots
+
+        # Idle OpenMP threads sleep instead of spinning: a background daemon shares the machine. Measured on
+        # 2 busy cores: 0.06 s per batch instead of 0.6-1 s. Set before torch is imported (the model loads
+        # lazily, later).
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        settings = self.settings
+        roots = distinct_roots(list(folders))
+        write_back = self._embed_options() if embed else None
+        after = AfterIndexing(self.index, roots=roots, write_back=write_back, variants=self._variants_client_or_none()
+                              if variants else None, background=True, on_embedded=_log_embedded)
+        options = WatchOptions(
+            roots=roots, settle_seconds=settings.settle_seconds, scan_interval=settings.scan_interval, poll=poll,
+            poll_interval=poll_interval, batch_size=settings.batch_size, max_pixels=settings.max_image_pixels,
+            read_existing=existing_caption_reader(settings.lang),
+        )
+
+        def load_model() -> Captioner:
+            from alttext.captioning import ModelLoadError
+            from alttext.captioning.factory import ModelSettingsError
+
+            try:
+                return self.load_captioner()
+            except ModelLoadError as exc:
+                raise FatalError(f"cannot load the model: {exc}", exit_code=2) from exc
+            except ModelSettingsError as exc:
+                raise FatalError(f"cannot use the model settings: {exc}", exit_code=2) from exc
+
+        return WatchDaemon(self.index, options, load_model, after_index=after).run()
+
+    # -- looking things up -------------------------------------------------------------------------
+    def search(self, query: str, *, limit: int = 20, under: str | None = None, status: str | None = None,
+               mode: SearchMode = "auto") -> SearchResults:
+        """Photos by what they show. ``words``: full text (bm25); ``meaning``: sentence vectors (needs the
+        `semantic` extra; raises ``SearchUnavailable``); ``auto``: both fused when vectors exist, else words."""
+        from alttext.search.fts import search as word_search
+
+        if mode == "meaning":
+            return self._meaning_search(query, limit, under, status)
+        if mode == "auto":
+            fused = self._fused_search_if_available(query, limit, under, status)
+            if fused is not None:
+                return SearchResults(fused, "both")
+        return SearchResults(word_search(self.index, query, limit=limit, under=under, status=status), "words")
+
+    def _meaning_search(self, query: str, limit: int, under: str | None, status: str | None) -> SearchResults:
+        from alttext.search.encoder import EncoderUnavailable, default_encoder, model_dir
+        from alttext.search.semantic import semantic_search
+        from alttext.search.vectors import has_vectors, vectors_pending
+
+        try:
+            model_dir()  # says how to install the extra when it is missing
+            encoder = default_encoder()
+        except EncoderUnavailable as exc:
+            raise SearchUnavailable(str(exc)) from exc
+        if not has_vectors(self.index, encoder.name):
+            raise SearchUnavailable("the index has no caption embeddings (sentence vectors) yet:"
+                                    " run alttext scan on your folders")
+        notes = []
+        missing = vectors_pending(self.index, encoder.name, encoder.dim)
+        if missing:
+            notes.append(f"{missing} caption(s) have no vectors yet and can't be found by meaning;"
+                         " alttext scan computes them")
+        hits = semantic_search(self.index, query, encoder, limit=limit, under=under, status=status)
+        return SearchResults(hits, "meaning", notes)
+
+    def _fused_search_if_available(self, query: str, limit: int, under: str | None,
+                                   status: str | None) -> list[SearchHit] | None:
+        """Fused results, or None to fall back to words (no extra, no vectors, or a failure: search must
+        keep working whatever happens to the optional part)."""
+        from alttext.search.encoder import MODEL_NAME, semantic_available
+
+        if not semantic_available():
+            return None
+        from alttext.search.vectors import has_vectors
+
+        if not has_vectors(self.index, MODEL_NAME):
+            return None
+        try:
+            from alttext.search.encoder import default_encoder
+            from alttext.search.semantic import hybrid_search
+
+            return hybrid_search(self.index, query, default_encoder(), limit=limit, under=under, status=status)
+        except Exception as exc:
+            logger.warning("semantic search failed (%s); showing full-text results only", exc)
+            return None
+
+    def show(self, path: str) -> dict[str, Any] | None:
+        """Everything known about one file (alt text, provenance, history, copies, variants, write-back);
+        None when the index has never seen it."""
+        from alttext.index.queries import describe_file
+
+        return describe_file(self.index, path)
+
+    def status(self) -> dict[str, Any]:
+        """Counts by state, folders, models, the index's size."""
+        from alttext.index.queries import index_status
+
+        return index_status(self.index)
+
+    # -- people reviewing alt text ------------------------------------------------------------------
+    def edit(self, path: str, alt_text: str) -> Change:
+        """A person's alt text for the file's picture (every copy): no model run will replace it. Search by
+        meaning is updated at once. Raises ``ReviewError``."""
+        from alttext.index.review import edit
+
+        change = edit(self.index, path, alt_text)
+        self._refresh_vectors([change.caption_id])
+        return change
+
+    def approve(self, path: str) -> Change:
+        """Sign off the file's current alt text: no model run will replace it. Raises ``ReviewError``."""
+        from alttext.index.review import approve
+
+        change = approve(self.index, path)
+        self._refresh_vectors([change.caption_id], missing_only=True)
+        return change
+
+    def undo(self, change: Change) -> None:
+        """Reverse an edit or approval made through this library."""
+        from alttext.index.review import undo
+
+        undo(self.index, change)
+
+    def review_queue(self, *, under: str | None = None) -> Iterator[ReviewItem]:
+        """Pictures whose alt text nobody has reviewed yet, one file each, in path order."""
+        from alttext.index.review import review_queue
+
+        return review_queue(self.index, under=under)
+
+    def still_unreviewed(self, item: ReviewItem) -> bool:
+        """Nobody edited or approved this picture since the queue listed it."""
+        from alttext.index.review import is_unreviewed
+
+        return is_unreviewed(self.index, item)
+
+    def _refresh_vectors(self, caption_ids: list[int], *, missing_only: bool = False) -> None:
+        """Keep search by meaning in step with an edit (a new caption) or an approval (a caption that may
+        never have had a vector). A failure must not lose the change, which is already committed: the
+        next scan computes whatever is missing."""
+        from alttext.search.encoder import semantic_available
+
+        if not caption_ids or not semantic_available():
+            return
+        try:
+            from alttext.search.vectors import compute_vectors
+
+            compute_vectors(self.index, caption_ids, missing_only=missing_only)
+        except Exception as exc:
+            logger.warning("could not compute the vector of the new alt text (%s); alttext scan will retry", exc)
+
+    @staticmethod
+    def check_alt_text(alt_text: str | None, file_name: str | None = None) -> list[Problem]:
+        """What an accessibility review would say about one alt text."""
+        from alttext.lint import lint_alt
+
+        return lint_alt(alt_text, file_name=file_name)
+
+    def lint(self, *, under: str | None = None, errors_only: bool = False) -> Iterator[Finding]:
+        """Every problem with the alt text of the files below ``under``, in path order."""
+        from alttext.index.selection import iter_entries
+        from alttext.lint import duplicate_keys, lint_entries
+
+        duplicates = duplicate_keys(iter_entries(self.index, under=under, captioned_only=True))
+        return lint_entries(iter_entries(self.index, under=under, include_failed=True), duplicates,
+                            errors_only=errors_only)
+
+    # -- writing alt text out ------------------------------------------------------------------------
+    def _embed_options(self, **flags: Any) -> Any:
+        from alttext.index.writeback import embed_options
+
+        return embed_options(self.settings, **flags)
+
+    def _existing_caption_reader(self) -> Callable[[str], str | None]:
+        from alttext.index.writeback import existing_caption_reader
+
+        return existing_caption_reader(self.settings.lang)
+
+    def embed(self, paths: Iterable[str] | None = None, *, fields: str | None = None, lang: str | None = None,
+              sidecar: bool = False, sidecar_name: str | None = None, force: bool = False, backup: bool = False,
+              dry_run: bool = False) -> EmbedRun:
+        """Write alt text into the photos' metadata: the named files and folders, or (none named) every
+        indexed file whose current alt text isn't in it yet. ``fields``: comma list of
+        alt,description,exif,iptc (ValueError for others)."""
+        from alttext.index.writeback import embed_targets, select_targets
+
+        options = self._embed_options(fields=fields, lang=lang, force_sidecar=sidecar, sidecar_name=sidecar_name,
+                                      force=force, backup=backup, dry_run=dry_run)
+        targets, unknown = select_targets(self.index, list(paths or []) or None)
+        return EmbedRun(unknown, embed_targets(self.index, targets, options))
+
+    def export(self, fmt: str = "csv", *, under: str | None = None, status: str | None = None,
+               relative_to: str | None = None, base_url: str | None = None) -> Iterator[str]:
+        """Alt text of every captioned file, in path order, as csv, json, jsonl, html or md text chunks."""
+        from alttext.web.export import export_rows, render
+
+        if relative_to is None:
+            relative_to = under
+        if base_url and relative_to is None:
+            raise ValueError("--base-url needs --relative-to DIR (or --under FOLDER) to know each file's URL path")
+        rows = export_rows(self.index, under=under, status=status, relative_to=relative_to, base_url=base_url)
+        return render(fmt, rows)
+
+    def export_to_file(self, path: str, fmt: str = "csv", **filters: Any) -> None:
+        """``export`` into ``path``, replaced atomically (readers never see half a file)."""
+        from alttext.atomic_write import write_atomically
+
+        write_atomically(path, (chunk.encode("utf-8") for chunk in self.export(fmt, **filters)))
+
+    def apply_html(self, site_dir: str, *, site_root: str | None = None, only_missing: bool = False,
+                   replace: bool = False, reviewed_only: bool = False, dry_run: bool = False) -> Iterator[SitePage]:
+        """Fill missing alt attributes in a static site's pages (only the alt attributes change)."""
+        from alttext.web.html_alt import apply_to_site
+        from alttext.web.site_images import CaptionLookup
+
+        if only_missing and replace:
+            raise ValueError("--only-missing and --replace contradict each other")
+        lookup = CaptionLookup(self.index, max_pixels=self.settings.max_image_pixels)
+        return apply_to_site(site_dir, lookup, site_root=site_root, only_missing=only_missing, replace=replace,
+                             reviewed_only=reviewed_only, dry_run=dry_run)
+
+    # -- creative variants ---------------------------------------------------------------------------
+    def _variants_client_or_none(self) -> Any:
+        from alttext.variants import MissingCredentials, VariantClient
+
+        try:
+            return VariantClient.from_settings(self.settings)
+        except MissingCredentials as exc:
+            logger.warning("--variants: %s; running without variants", exc)
+            return None
+
+    def _captions_to_ask(self, paths: Iterable[str], n: int, style: str, force: bool
+                         ) -> tuple[list[Any], list[tuple[str, str]], dict[int, str], set[int]]:
+        from alttext.index.queries import captioned_files, captions_with_variants
+
+        targets, problems = captioned_files(self.index, list(paths))
+        captions: dict[int, str] = {}
+        for target in targets:
+            captions.setdefault(target.caption_id, target.caption)
+        done = set() if force else captions_with_variants(self.index, list(captions), n, style)
+        todo = {caption_id: text for caption_id, text in captions.items() if caption_id not in done}
+        return targets, problems, todo, done
+
+    @staticmethod
+    def normalise_style(style: str) -> str:
+        """A variants style as stored (``Catchy `` -> ``catchy``); ValueError for one that can't be a style."""
+        from alttext.variants import normalise_style
+
+        return normalise_style(style)
+
+    def plan_variants(self, paths: Iterable[str], *, n: int = 3, style: str = "catchy", force: bool = False
+                      ) -> tuple[DryRunPlan, list[tuple[str, str]]]:
+        """The prompts ``variants`` would send and how many calls, without sending anything."""
+        from alttext.variants import normalise_style, plan_dry_run
+
+        _, problems, todo, _ = self._captions_to_ask(paths, n, normalise_style(style), force)
+        return plan_dry_run(list(todo.values()), n, normalise_style(style)), problems
+
+    def variants(self, paths: Iterable[str], *, n: int = 3, style: str = "catchy", force: bool = False,
+                 chat_model: str | None = None) -> VariantsReport:
+        """Ask the chat model for ``n`` creative variants of each named file's caption and store them.
+        Raises ``MissingCredentials`` when no endpoint is configured. Failed requests stay queued."""
+        from alttext.index.variant_jobs import queue_variants, run_variant_jobs, stored_variants
+        from alttext.variants import VariantClient, normalise_style
+
+        style = normalise_style(style)
+        client = VariantClient.from_settings(self.settings.replace(openai_model=chat_model))
+        try:
+            targets, problems, todo, done = self._captions_to_ask(paths, n, style, force)
+            job_of = queue_variants(self.index, list(todo), n, style, explicit=True)
+            counts = run_variant_jobs(self.index, client, job_ids=list(job_of.values()))
+            outcomes = {outcome.job_id: outcome for outcome in counts.outcomes}
+            errors: dict[int, str | None] = dict.fromkeys(done)
+            for caption_id, job_id in job_of.items():
+                errors[caption_id] = _variants_error(outcomes.get(job_id))
+            stored = stored_variants(self.index, list(errors), style)
+            items = [VariantsItem(t.path, t.caption, stored[t.caption_id], errors[t.caption_id]) for t in targets]
+            new = sum(1 for caption_id in job_of if errors[caption_id] is None)
+            return VariantsReport(items, problems, len(done), new, len(job_of), style, client.model,
+                                  client.requests_made)
+        finally:
+            client.close()
+
+
+def _variants_error(outcome: Any) -> str | None:
+    """What a person needs to know about one variants job's outcome (None: variants stored)."""
+    if outcome is None:  # never reached: the request cap stopped the run first
+        return "request cap reached; queued for the next run"
+    if outcome.status == "done":
+        return None
+    if outcome.status == "capped":
+        return f"{outcome.error}; queued for the next run"
+    if outcome.status == "retrying":
+        return f"{outcome.error} (queued; retried by the next run)"
+    if outcome.status == "dropped":
+        return "the caption changed meanwhile; run again"
+    return f"{outcome.error} (run again to retry)"
+
+
+def _draft_size(captioner: Captioner) -> int | None:
+    """Let JPEG decoding shrink big photos to twice the model's input side (never below it)."""
+    processor = getattr(getattr(captioner, "loaded", None), "image_processor", None)
+    size = getattr(processor, "size", None) or {}
+    side = max((value for key, value in dict(size).items() if isinstance(value, int)), default=0)
+    return side * 2 if side else None
+
+
+def _log_embedded(target: Target, result: EmbedResult) -> None:
+    logger = logging.getLogger("alttext.watch.embed")  # the daemon's log shows it at its default level
+    if result.ok:
+        logger.info("embedded alt text: %s (%s)", target.path, result.status)
+    else:
+        logger.warning("cannot embed alt text into %s: %s", target.path, result.error)

@@ -1,0 +1,19 @@
+"""The words alttext's data and options are made of, defined once for every layer and face.
+
+Kept free of imports so a face can build its options (``--status``, ``--format``, ``--quantize``)
+without loading the layers that give the words their meaning.
+"""
+
+from __future__ import annotations
+
+# Where a caption came from, and whether a person reviewed it (docs/architecture.md §3: human text wins).
+SOURCE_MODEL, SOURCE_HUMAN, SOURCE_METADATA = "model", "human", "metadata"
+STATUS_GENERATED, STATUS_EDITED, STATUS_APPROVED = "generated", "edited", "approved"
+REVIEW_STATUSES = (STATUS_GENERATED, STATUS_EDITED, STATUS_APPROVED)
+
+QUANTIZE_CHOICES = ("none", "int8")  # int8: dynamic quantization of the linear layers, CPU only
+EMBED_FIELDS = ("alt", "description", "exif", "iptc")  # what write-back may write into a photo
+EXPORT_FORMATS = ("csv", "json", "jsonl", "html", "md")
+
+# Around the matched words in a search hit's ``highlighted`` text (control characters no caption holds).
+HIGHLIGHT_START, HIGHLIGHT_END = "\x02", "\x03"
