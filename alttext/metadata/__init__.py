@@ -11,7 +11,7 @@ Public API::
     is_temp_name(name) -> bool                    # for the folder watcher: ".NAME.alttext-tmp-XXXXXXXX"
 
 Modules: ``writer`` (embed), ``reading``, ``policy`` (who may overwrite what), ``atomic`` (snapshot, temp
-file, replace), ``verify``, ``exiv2io``/``worker`` (all libexiv2 calls, on one thread), ``exiftool``
+file, replace), ``verify``, ``exiv2io``/``exiv2_thread`` (all libexiv2 calls, on one thread), ``exiftool``
 (HEIC/AVIF), ``container``, ``formats``, ``png``/``jpeg``/``photoshop`` (format fix-ups), ``pixels``,
 ``boilerplate``, ``fields``, ``results``.
 

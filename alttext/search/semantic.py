@@ -5,7 +5,7 @@ product: all are unit length). No ANN index: it would need a dependency, and exa
 explainable. Small indexes are scanned straight from SQLite a chunk at a time, keeping only a running
 top-k, so memory stays at one chunk (64k x 384 float32 = 96 MiB). From 50,000 vectors on, SQLite handing
 out the rows dominates (about 4 us a row: 4.5 s at 10^6), so a memory-mapped int8 copy of the vectors
-(vector_snapshot.py) gives every caption an approximate score with an error bound; candidates are then
+(vector_copy.py) gives every caption an approximate score with an error bound; candidates are then
 re-scored exactly from SQLite, best bound first, until none left can reach the k-th exact score. The
 result is the same as the full scan (0.33 s at 10^6; bench/semantic_bench.py). Vectors stored after the
 copy was made are scored from SQLite directly.

@@ -5,12 +5,12 @@ The copy holds every vector of one encoder as int8 codes with one float32 scale 
 of float32's bytes: 0.4 GB at 10^6 captions; numpy also turns int8 into float32 four times faster than
 it does float16). Scores computed from it are approximate, but each comes with a bound on its error,
 so callers can find the exact top k by re-scoring just the few candidates whose bound reaches it, with
-the float32 vectors from SQLite (alttext/web/semantic.py does).
+the float32 vectors from SQLite (alttext/search/semantic.py does).
 
 It is a cache, never the truth. It lives next to the index (``<index>.vectors-<model hash>``) and
 records, from the transaction it was built in, the newest ``created_at`` of its vectors and the
 table's row count. Before each use: the vectors stored since then (new captions, or captions embedded
-again) are found through an index on ``created_at`` (migration 0003; embeddings.py keeps created_at
+again) are found through an index on ``created_at`` (migration 0003; vectors.py keeps created_at
 growing even when the clock steps back) and read from SQLite by the caller instead of from the copy;
 and the table's row count must be the recorded one plus the new caption ids among them, else something
 was deleted (an in-place text edit drops a vector) and the copy is rebuilt.

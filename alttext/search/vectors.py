@@ -78,7 +78,7 @@ def _store(index: Index, encoder: Encoder, rows: list[tuple[int, str]], batch_si
     ]
     with index.write() as connection:
         # created_at only ever grows, even if the clock steps back: the vector copy of semantic search
-        # (vector_snapshot.py) finds what was stored after it by created_at.
+        # (vector_copy.py) finds what was stored after it by created_at.
         latest = connection.execute(text(
             "SELECT max(created_at) FROM caption_embeddings WHERE model = :model AND dim = :dim"
         ), {"model": encoder.name, "dim": encoder.dim}).scalar()

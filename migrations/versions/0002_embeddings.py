@@ -7,9 +7,9 @@ Create Date: 2026-11-22
 One row per embedded caption: the vector as raw little-endian float32 bytes (384 x 4 = 1,536 bytes for
 all-MiniLM-L6-v2), unit length so that cosine similarity is a dot product. Keyed by caption, not image:
 a new caption (an edit, a new model) simply has no vector yet and is picked up by the next
-``embed_pending_captions``. A trigger drops the vector when a caption's text is changed in place, so a
-stale vector can never be searched. Hand-written SQL, like 0001: nothing here touches the FTS table or
-its triggers.
+``compute_pending_vectors`` (alttext/search/vectors.py). A trigger drops the vector when a caption's
+text is changed in place, so a stale vector can never be searched. Hand-written SQL, like 0001: nothing
+here touches the FTS table or its triggers.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-23
 
-alttext/web/vector_snapshot.py keeps a memory-mapped copy of the vectors and, before each use, asks
+alttext/search/vector_copy.py keeps a memory-mapped copy of the vectors and, before each use, asks
 which vectors were stored after it was built. With this index that costs a few microseconds a vector
 stored since; without it SQLite reads every row, 1.5 KiB vector included (1.5 GiB at 10^6 captions).
 """
