@@ -191,7 +191,7 @@ class Library:
         from alttext.index.scan import scan as run_scan
         from alttext.library.after_index import AfterIndexing
 
-        folders = [os.path.abspath(folder) for folder in folders]
+        folders = [os.path.abspath(os.path.expanduser(folder)) for folder in folders]  # "~/Pictures" too
         write_back = self._embed_options() if embed else None  # bad embed settings fail before any work
         summary = run_scan(
             self.index, folders, self.load_captioner, batch_size=self.settings.batch_size,
@@ -215,7 +215,7 @@ class Library:
         # lazily, later).
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         settings = self.settings
-        roots = distinct_roots(list(folders))
+        roots = distinct_roots([os.path.expanduser(folder) for folder in folders])
         write_back = self._embed_options() if embed else None
         after = AfterIndexing(self.index, roots=roots, write_back=write_back, variants=self._variants_client_or_none()
                               if variants else None, background=True, on_embedded=_log_embedded)

@@ -42,6 +42,7 @@ from alttext.index.queries import file_state_counts
 from alttext.index.reconcile import Reconciler, ReconcileReport
 from alttext.paths import is_under
 from alttext.watch.observe import Hint
+from alttext.watch.schedule import DirtyFolders, Scope, UnreadableFolders, outermost
 from alttext.watch.settle import Settler
 
 logger = logging.getLogger(__name__)
@@ -157,18 +158,6 @@ def trim_heap() -> None:
 
 
 @dataclass
-class _Dirty:
-    first: float
-    last: float
-
-
-@dataclass
-class _Unreadable:
-    next_try: float
-    delay: float
-
-
-@dataclass
 class RoundStats:
     """Totals since start-up (for debugging and in-process use)."""
 
@@ -208,9 +197,9 @@ class Worker:
         self.fatal: FatalError | None = None
         self.status_text = "starting"
         self.stats = RoundStats()
-        self.dirty_folders: dict[str, _Dirty] = {}
-        self.dirty_trees: dict[str, _Dirty] = {}
-        self.unreadable: dict[str, _Unreadable] = {}
+        self.dirty_folders = DirtyFolders(options.debounce, options.max_delay)
+        self.dirty_trees = DirtyFolders(options.debounce, options.max_delay)
+        self.unreadable = UnreadableFolders(options.unreadable_retry, options.scan_interval)
         self.rescan_reason: str | None = "start-up"
         self.next_full_scan = time.monotonic()
         self.ingest_needed = True
@@ -271,15 +260,13 @@ class Worker:
             return min(self.quiet_until - now, IDLE_TICK)
         if self.rescan_reason or self.ingest_needed:
             return 0.0
-        times = [self.next_full_scan, now + IDLE_TICK]
-        for dirty in (*self.dirty_folders.values(), *self.dirty_trees.values()):
-            times.append(min(dirty.last + self.options.debounce, dirty.first + self.options.max_delay))
+        times = [self.next_full_scan, now + IDLE_TICK, *self.dirty_folders.due_times(), *self.dirty_trees.due_times()]
         due = self.settler.next_due()
         if due is not None:
             times.append(due)
         if self.retry_due is not None:
             times.append(now + (self.retry_due - utcnow()).total_seconds())
-        times.extend(entry.next_try for entry in self.unreadable.values())
+        times.extend(self.unreadable.due_times())
         return max(0.0, min(times) - now)
 
     def _drain(self, timeout: float) -> None:
@@ -319,22 +306,14 @@ class Worker:
         now = time.monotonic()
         if hint.kind == "tree":
             if not self._hidden(root, hint.path):
-                self._mark(self.dirty_trees, hint.path, now)
+                self.dirty_trees.mark(hint.path, now)
             return
         folder = os.path.dirname(hint.path)
         if self._hidden(root, folder):
             return
         if hint.kind == "complete":
             self.settler.completed(hint.path, hint.key)
-        self._mark(self.dirty_folders, folder if is_under(folder, root) else root, now)
-
-    @staticmethod
-    def _mark(dirty: dict[str, _Dirty], path: str, now: float) -> None:
-        entry = dirty.get(path)
-        if entry is None:
-            dirty[path] = _Dirty(now, now)
-        else:
-            entry.last = now
+        self.dirty_folders.mark(folder if is_under(folder, root) else root, now)
 
     # -- steps -------------------------------------------------------------------------------------
     def _step(self, now: float) -> None:
@@ -380,24 +359,16 @@ class Worker:
         if self.retry_due is not None:  # only while some retry is waiting
             file_retries.hold_back(self.index)
 
-    def _ready(self, dirty: dict[str, _Dirty], now: float) -> list[str]:
-        options = self.options
-        ready = [path for path, entry in dirty.items()
-                 if now - entry.last >= options.debounce or now - entry.first >= options.max_delay]
-        for path in ready:
-            del dirty[path]
-        return ready
-
     def _partial_scans(self, now: float) -> None:
-        trees = self._ready(self.dirty_trees, now)
-        folders = self._ready(self.dirty_folders, now)
+        trees = self.dirty_trees.take_ready(now)
+        folders = self.dirty_folders.take_ready(now)
         if not trees and not folders:
             return
-        trees = [tree for tree in sorted(trees) if not any(other != tree and is_under(tree, other) for other in trees)]
+        trees = outermost(trees)
         folders = [folder for folder in sorted(folders) if not any(is_under(folder, tree) for tree in trees)]
         started = time.monotonic()
         reconciler = Reconciler(self.index, on_progress=self._progress)
-        scopes: list[tuple[str, bool]] = []
+        scopes: list[Scope] = []
         for path, recursive in [*((tree, True) for tree in trees), *((folder, False) for folder in folders)]:
             root = self.root_of(path)
             if root is None:
@@ -415,24 +386,8 @@ class Worker:
                    _describe(report), time.monotonic() - started)
         self._note_unreadable(report.unreadable_dirs, scopes)
 
-    def _note_unreadable(self, found: list[str], scopes: list[tuple[str, bool]] | None) -> None:
-        now = time.monotonic()
-        for folder in found:
-            entry = self.unreadable.get(folder)
-            if entry is None:
-                self.unreadable[folder] = _Unreadable(now + self.options.unreadable_retry,
-                                                      self.options.unreadable_retry)
-            else:
-                entry.delay = min(entry.delay * 2, max(self.options.scan_interval, self.options.unreadable_retry))
-                entry.next_try = now + entry.delay
-        for folder in list(self.unreadable):
-            if folder in found:
-                continue
-            if scopes is not None and not any(
-                folder == scope or (recursive and is_under(folder, scope)) for scope, recursive in scopes
-            ):
-                continue
-            del self.unreadable[folder]
+    def _note_unreadable(self, found: list[str], scopes: list[Scope] | None) -> None:
+        for folder in self.unreadable.note(found, scopes, time.monotonic()):
             if self.once_filter is not None:
                 self.once_filter.forget(folder)
             if os.path.isdir(folder):
@@ -442,15 +397,15 @@ class Worker:
                 logger.info("folder %s is gone", folder)
 
     def _retry_unreadable(self, now: float) -> None:
-        due = [folder for folder, entry in self.unreadable.items() if now >= entry.next_try]
+        due = self.unreadable.due(now)
         if not due:
             return
         reconciler = Reconciler(self.index, on_progress=self._progress)
-        scopes = []
+        scopes: list[Scope] = []
         for folder in due:
             root = self.root_of(folder)
             if root is None:
-                del self.unreadable[folder]
+                self.unreadable.forget(folder)
                 continue
             reconciler.scan_root(root, below=folder, recursive=True)
             scopes.append((folder, True))
