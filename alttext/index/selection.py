@@ -47,25 +47,32 @@ class Entry:
     error: str | None = None  # why a failed file has no caption
 
 
-def iter_entries(
+def entries_page(
     index: Index,
     *,
+    after: bytes = b"",
+    limit: int = PAGE,
     under: str | None = None,
     status: str | None = None,
     captioned_only: bool = False,
     include_failed: bool = False,
-    page: int = PAGE,
-) -> Iterator[Entry]:
-    """Indexed (present, decoded) files below ``under``, ordered by path bytes; ``include_failed`` adds
-    present files that could not be captioned (they have no alt text: lint reports them)."""
+    only: str | None = None,
+) -> list[Entry]:
+    """One page of present files below ``under`` whose path (bytes) sorts after ``after``, in path order.
+    ``include_failed`` adds files that could not be captioned; ``only`` narrows to ``"failed"`` files or to
+    indexed files with ``"missing-alt"`` (no caption)."""
     # "+f.state": walk the path index (keyset order) instead of letting SQLite pick the state index
     # and sort every indexed file for each page.
     state = "+f.state IN ('indexed', 'failed')" if include_failed else "+f.state = 'indexed'"
+    if only == "failed":
+        state = "+f.state = 'failed'"
     filters, params = file_filters(under, status)
     filters[:0] = [state, "f.path > :after"]
-    params.update(after=b"", page=page)
+    params.update(after=after, page=limit)
     if captioned_only or status:
         filters.append("c.id IS NOT NULL")
+    if only == "missing-alt":
+        filters.append("c.id IS NULL")
     sql = text(f"""
         SELECT f.id AS file_id, f.path AS path, f.name AS name, f.image_id AS image_id, c.id AS caption_id,
                c.text AS alt_text, c.status AS status, c.source AS source, c.model AS model, f.error AS error
@@ -76,15 +83,33 @@ def iter_entries(
         ORDER BY f.path
         LIMIT :page
     """)
+    with index.read() as connection:
+        rows = connection.execute(sql, params).all()
+    return [
+        Entry(file_id=row.file_id, path=os.fsdecode(row.path), name=row.name, image_id=row.image_id,
+              caption_id=row.caption_id, alt_text=row.alt_text, status=row.status, source=row.source,
+              model=row.model, error=row.error)
+        for row in rows
+    ]
+
+
+def iter_entries(
+    index: Index,
+    *,
+    under: str | None = None,
+    status: str | None = None,
+    captioned_only: bool = False,
+    include_failed: bool = False,
+    page: int = PAGE,
+) -> Iterator[Entry]:
+    """Indexed (present, decoded) files below ``under``, ordered by path bytes; ``include_failed`` adds
+    present files that could not be captioned (they have no alt text: lint reports them). Pages are read
+    in short read transactions, so a million-file index streams in constant memory."""
+    after = b""
     while True:
-        with index.read() as connection:
-            rows = connection.execute(sql, params).all()
-        for row in rows:
-            yield Entry(
-                file_id=row.file_id, path=os.fsdecode(row.path), name=row.name, image_id=row.image_id,
-                caption_id=row.caption_id, alt_text=row.alt_text, status=row.status, source=row.source,
-                model=row.model, error=row.error,
-            )
-        if len(rows) < page:
+        entries = entries_page(index, after=after, limit=page, under=under, status=status,
+                               captioned_only=captioned_only, include_failed=include_failed)
+        yield from entries
+        if len(entries) < page:
             return
-        params["after"] = bytes(rows[-1].path)
+        after = os.fsencode(entries[-1].path)
