@@ -81,6 +81,9 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("openai_api_key", None, str, "API key (prefer OPENAI_API_KEY)", secret=True),
     SettingSpec("variants_max_requests", 200, int, "cap on chat requests per run"),
     SettingSpec("verbose", False, _to_bool, "more log output"),
+    SettingSpec("thumbnail_cache_mb", 512, int, "size cap of the thumbnail cache of `serve` (oldest evicted first)"),
+    SettingSpec("cache_dir", None, str, "where thumbnails are cached (default: the per-user cache folder)"),
+    SettingSpec("upload_folder", None, str, "where `serve` keeps uploads a person adds to the library"),
 )
 SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
 
@@ -123,6 +126,9 @@ class Settings:
     openai_api_key: str | None
     variants_max_requests: int
     verbose: bool
+    thumbnail_cache_mb: int
+    cache_dir: str
+    upload_folder: str
     # Provenance, not settings: name -> "default", "config file PATH", "environment VAR" or "command line".
     sources: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -202,4 +208,8 @@ def load_settings(environ: Mapping[str, str] | None = None, path: Path | None = 
         sources[spec.name] = source
     if values["db"] is None:
         values["db"] = _default_db()
+    if values["cache_dir"] is None:
+        values["cache_dir"] = str(platformdirs.user_cache_path(APP_NAME))
+    if values["upload_folder"] is None:
+        values["upload_folder"] = str(platformdirs.user_data_path(APP_NAME) / "uploads")
     return Settings(**values, sources=sources, warnings=warnings)

@@ -10,6 +10,7 @@ A due job puts the file back to ``pending``. A full reconcile scan re-queues fai
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -123,3 +124,17 @@ def hold_back(index: Index) -> int:
         if held:
             connection.execute(update(files).where(files.c.id.in_(held)).values(state=FAILED))
     return len(held)
+
+
+def retry_now(index: Index, path: str) -> bool:
+    """A person asks for a failed file to be tried again: back to the queue with a fresh count of
+    attempts (the daemon or the next scan reads it). False when the file is not failed."""
+    with index.write() as connection:
+        row = connection.execute(
+            select(files.c.id).where(files.c.path == os.path.abspath(path), files.c.state == FAILED)
+        ).first()
+        if row is None:
+            return False
+        connection.execute(delete(jobs).where(jobs.c.kind == KIND, jobs.c.target_id == row.id))
+        connection.execute(update(files).where(files.c.id == row.id).values(state=PENDING, attempts=0))
+    return True

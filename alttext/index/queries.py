@@ -234,3 +234,44 @@ def captions_with_variants(index: Index, caption_ids: list[int], n: int, style: 
             .group_by(variants.c.caption_id).having(func.count() >= n)
         ).all()
     return {row.caption_id for row in rows}
+
+
+@dataclass(frozen=True)
+class FileIdentity:
+    path: str
+    state: str
+    pixel_hash: str | None  # None until the file is decoded (pending, failed)
+
+
+def file_identity(index: Index, file_id: int) -> FileIdentity | None:
+    """The file with this id: where it is and which picture it shows (None for an unknown id)."""
+    with index.read() as connection:
+        row = connection.execute(
+            select(files.c.path, files.c.state, images.c.pixel_hash)
+            .select_from(files.outerjoin(images, images.c.id == files.c.image_id))
+            .where(files.c.id == file_id)
+        ).first()
+    return FileIdentity(row.path, row.state, row.pixel_hash) if row else None
+
+
+def file_id_of(index: Index, path: str) -> int | None:
+    with index.read() as connection:
+        return connection.execute(select(files.c.id).where(files.c.path == os.path.abspath(path))).scalar()
+
+
+def recent_activity(index: Index, since: datetime, *, failures: int = 10) -> dict[str, Any]:
+    """What the daemon (or a scan) did since ``since``: model captions written, and the newest failures."""
+    with index.read() as connection:
+        captioned = connection.execute(
+            select(func.count()).select_from(captions)
+            .where(captions.c.created_at >= since, captions.c.source == SOURCE_MODEL)
+        ).scalar() or 0
+        failed = connection.execute(
+            select(files.c.id, files.c.path, files.c.error, files.c.attempts)
+            .where(files.c.state == FAILED).order_by(files.c.id.desc()).limit(failures)
+        ).all()
+    return {
+        "captioned": int(captioned),
+        "recent_failures": [{"file_id": row.id, "path": row.path, "error": row.error, "attempts": row.attempts}
+                            for row in failed],
+    }

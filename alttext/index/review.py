@@ -118,6 +118,28 @@ def undo(index: Index, change: Change) -> None:
         refresh_current_caption(connection, change.image_id)
 
 
+def undo_last(index: Index, path: str) -> str | None:
+    """Reverse the newest review of the file's picture without a session's history (a browser): an
+    approval goes back to unreviewed (a person's own text to "edited"), else a person's edit is removed
+    and the caption before it shows again. Returns what was undone ("approve", "edit"), None if nothing."""
+    with index.write() as connection:
+        image_id, caption_id = _image_of(connection, path)
+        if caption_id is None:
+            return None
+        row = connection.execute(select(captions.c.source, captions.c.status).where(captions.c.id == caption_id)).one()
+        if row.status == STATUS_APPROVED:
+            back = STATUS_EDITED if row.source == SOURCE_HUMAN else STATUS_GENERATED
+            connection.execute(update(captions).where(captions.c.id == caption_id).values(status=back))
+            undone = "approve"
+        elif row.source == SOURCE_HUMAN:
+            connection.execute(delete(captions).where(captions.c.id == caption_id))
+            undone = "edit"
+        else:
+            return None
+        refresh_current_caption(connection, image_id)
+        return undone
+
+
 @dataclass(frozen=True)
 class ReviewItem:
     path: str

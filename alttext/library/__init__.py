@@ -11,9 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from alttext.config import SPECS, ConfigError, Settings, config_path, load_settings
 from alttext.library.core import (
+    BrowsePage,
     CaptionResult,
     EmbedRun,
     Library,
+    PhotoCard,
+    PhotoUnavailable,
     ScanResult,
     SearchMode,
     SearchResults,
@@ -72,6 +75,7 @@ __all__ = [
     "QUANTIZE_CHOICES",
     "REVIEW_STATUSES",
     "SPECS",
+    "BrowsePage",
     "CaptionResult",
     "Change",
     "ConfigError",
@@ -82,6 +86,8 @@ __all__ = [
     "MissingCredentials",
     "ModelLoadError",
     "ModelSettingsError",
+    "PhotoCard",
+    "PhotoUnavailable",
     "ReviewError",
     "ReviewItem",
     "ScanResult",

@@ -41,6 +41,29 @@ class SearchUnavailable(Exception):
     """Search by meaning can't run (the optional extra is missing, or nothing has vectors yet)."""
 
 
+class PhotoUnavailable(LookupError):
+    """No photo with that id, or it can't be read or decoded now; the message says which."""
+
+
+@dataclass
+class PhotoCard:
+    """One file as a browser lists it."""
+
+    file_id: int
+    path: str
+    name: str
+    alt_text: str | None
+    status: str | None
+    source: str | None
+    error: str | None  # why a failed file has no alt text
+
+
+@dataclass
+class BrowsePage:
+    items: list[PhotoCard]
+    next_after: str | None  # the cursor of the next page (None: this is the last one)
+
+
 @dataclass
 class CaptionResult:
     """One captioned file or URL (``alt_text``), or why it could not be (``error``)."""
@@ -51,6 +74,7 @@ class CaptionResult:
     raw_caption: str | None
     model: str
     error: str | None
+    seconds: float | None = None  # time the model took for this item, where measured on its own
 
     @property
     def ok(self) -> bool:
@@ -123,6 +147,8 @@ class Library:
         base = settings if settings is not None else load_settings()
         self.settings = base.replace(db=os.fspath(db) if db is not None else None, **overrides)
         self._index: Index | None = None
+        self._captioner: Captioner | None = None
+        self._thumbnails: Any = None
 
     # -- the index ---------------------------------------------------------------------------------
     @property
@@ -146,10 +172,13 @@ class Library:
         self.close()
 
     def load_captioner(self) -> Captioner:
-        """The model the settings name. Raises ``ModelLoadError``, or ``ModelSettingsError`` for unusable settings."""
-        from alttext.captioning.factory import build_captioner
+        """The model the settings name, loaded once per library. Raises ``ModelLoadError``, or
+        ``ModelSettingsError`` for unusable settings."""
+        if self._captioner is None:
+            from alttext.captioning.factory import build_captioner
 
-        return build_captioner(self.settings)
+            self._captioner = build_captioner(self.settings)
+        return self._captioner
 
     # -- captioning without the index --------------------------------------------------------------
     def caption(self, inputs: Iterable[str]) -> Iterator[CaptionResult]:
@@ -429,7 +458,158 @@ class Library:
         return apply_to_site(site_dir, lookup, site_root=site_root, only_missing=only_missing, replace=replace,
                              reviewed_only=reviewed_only, dry_run=dry_run)
 
+    # -- for a browser: photos by id, pages, thumbnails, uploads --------------------------------------
+    def browse(self, query: str | None = None, *, mode: SearchMode = "auto", under: str | None = None,
+               status: str | None = None, only: str | None = None, after: str | None = None, limit: int = 60
+               ) -> BrowsePage:
+        """A page of photos in path order (``after``: the previous page's cursor), or with a ``query`` the
+        best matches. ``status`` filters by review status; ``only`` is "failed" or "missing-alt"."""
+        if query and query.strip():
+            results = self.search(query, limit=limit, under=under, status=status, mode=mode)
+            return BrowsePage([PhotoCard(hit.file_id, hit.path, os.path.basename(hit.path), hit.alt_text, hit.status,
+                                         hit.source, None) for hit in results], None)
+        from alttext.index.selection import entries_page
+
+        try:
+            cursor = bytes.fromhex(after) if after else b""
+        except ValueError:
+            cursor = b""
+        entries = entries_page(self.index, after=cursor, limit=limit, under=under, status=status,
+                               include_failed=only is None and status is None, only=only)
+        cards = [PhotoCard(e.file_id, e.path, e.name, e.alt_text, e.status, e.source, e.error) for e in entries]
+        next_after = os.fsencode(entries[-1].path).hex() if len(entries) == limit else None
+        return BrowsePage(cards, next_after)
+
+    def path_of(self, file_id: int) -> str | None:
+        from alttext.index.queries import file_identity
+
+        found = file_identity(self.index, file_id) if file_id > 0 else None
+        return found.path if found else None
+
+    def photo(self, file_id: int) -> dict[str, Any] | None:
+        """``show()`` for the file with this id, plus its ``file_id`` and the ``lint`` problems of its alt text."""
+        path = self.path_of(file_id)
+        info = self.show(path) if path is not None else None
+        if info is None:
+            return None
+        info["file_id"] = file_id
+        info["lint"] = self.check_alt_text(info["alt_text"], os.path.basename(path or "")) if info["alt_text"] else []
+        return info
+
+    def thumbnail(self, file_id: int, size: int = 320) -> bytes:
+        """A JPEG of the photo that fits ``size`` x ``size``, from the bounded thumbnail cache. Raises
+        ``PhotoUnavailable``."""
+        from alttext.images import ImageError, open_image
+        from alttext.index.queries import file_identity
+        from alttext.thumbnails import ThumbnailCache
+
+        found = file_identity(self.index, file_id) if file_id > 0 else None
+        if found is None:
+            raise PhotoUnavailable(f"no photo with id {file_id}")
+        if found.pixel_hash is None:
+            raise PhotoUnavailable(f"{found.path}: not decoded yet ({found.state})")
+        if self._thumbnails is None:
+            self._thumbnails = ThumbnailCache(os.path.join(self.settings.cache_dir, "thumbnails"),
+                                              self.settings.thumbnail_cache_mb * 1024 * 1024)
+        try:
+            return bytes(self._thumbnails.get(found.pixel_hash, size, lambda: open_image(
+                found.path, max_pixels=self.settings.max_image_pixels, draft_size=size)))
+        except ImageError as exc:
+            raise PhotoUnavailable(f"{found.path}: {exc}") from exc
+
+    def undo_last(self, path: str) -> str | None:
+        """Reverse the newest edit or approval of the file's picture, without a session's history (a
+        browser); returns what was undone ("edit", "approve") or None. Raises ``ReviewError``."""
+        from alttext.index.review import undo_last
+
+        return undo_last(self.index, path)
+
+    def retry(self, path: str) -> bool:
+        """Try a failed file again (the daemon or the next scan reads it); False if it isn't failed."""
+        from alttext.index.file_retries import retry_now
+
+        return retry_now(self.index, path)
+
+    def caption_uploads(self, uploads: Iterable[tuple[str, bytes]]) -> list[CaptionResult]:
+        """Caption images sent as bytes (a browser's uploads), each on its own and timed; nothing is kept.
+        A corrupt, oversized or bomb image is a result with an ``error``."""
+        import time
+
+        import numpy as np
+
+        from alttext.images import ImageError, open_image
+
+        captioner = self.load_captioner()
+        draft = _draft_size(captioner)
+        results = []
+        for name, data in uploads:
+            started = time.monotonic()
+            try:
+                if len(data) > self.settings.url_max_bytes:
+                    raise ImageError(f"larger than {self.settings.url_max_bytes} bytes")
+                image = open_image(data, max_pixels=self.settings.max_image_pixels, draft_size=draft)
+                raw = captioner.generate(np.stack([captioner.preprocess(image)]))[0]
+            except ImageError as exc:
+                results.append(CaptionResult(name, False, None, None, captioner.model_id, str(exc)))
+                continue
+            from alttext.alt_text import to_alt_text
+
+            alt = to_alt_text(raw)
+            results.append(CaptionResult(name, False, alt or None, raw, captioner.model_id,
+                                         None if alt else "the model produced no caption",
+                                         round(time.monotonic() - started, 3)))
+        return results
+
+    def add_upload(self, name: str, data: bytes) -> str:
+        """Keep an upload a person asked to add: written (never over another file) into the upload
+        folder, then indexed like any scanned photo. Returns its path."""
+        from alttext.atomic_write import write_atomically
+
+        folder = os.path.abspath(os.path.expanduser(self.settings.upload_folder))
+        os.makedirs(folder, exist_ok=True)
+        stem, ext = os.path.splitext(os.path.basename(name.replace("\\", "/")) or "upload")
+        stem = "".join(c if c.isalnum() or c in "-_ ." else "_" for c in stem).strip(". ") or "upload"
+        path = os.path.join(folder, f"{stem}{ext.lower()}")
+        counter = 1
+        while os.path.lexists(path):
+            counter += 1
+            path = os.path.join(folder, f"{stem}-{counter}{ext.lower()}")
+        write_atomically(path, [data])
+        self.scan([folder])
+        return path
+
+    def activity(self) -> dict[str, Any]:
+        """The daemon's (or a scan's) recent work: queue length, captions in the last hour and the rate
+        per minute over the last 10 minutes, and the newest failures."""
+        from datetime import UTC, datetime, timedelta
+
+        from alttext.index.queries import file_state_counts, recent_activity
+
+        now = datetime.now(UTC)
+        hour = recent_activity(self.index, now - timedelta(hours=1))
+        recent = recent_activity(self.index, now - timedelta(minutes=10), failures=0)
+        return {"pending": file_state_counts(self.index).get("pending", 0), "captioned_last_hour": hour["captioned"],
+                "rate_per_minute": round(recent["captioned"] / 10, 2), "recent_failures": hour["recent_failures"]}
+
     # -- creative variants ---------------------------------------------------------------------------
+    def chat_configured(self) -> bool:
+        """Is a chat endpoint (or key) configured for creative variants?"""
+        return bool(self.settings.openai_base_url or self.settings.openai_api_key)
+
+    def creative_variants(self, text: str, n: int = 3, style: str = "catchy") -> list[str]:
+        """Variants of one text, not stored (a caption of an upload). Raises ``MissingCredentials``, or
+        ``VariantError`` with the reason when the chat model gave none."""
+        from alttext.variants import VariantClient, VariantError
+
+        client = VariantClient.from_settings(self.settings)
+        try:
+            result = client.generate_variants(text, n, self.normalise_style(style))
+        finally:
+            client.close()
+        if not result.texts:
+            raise VariantError(result.error or "the chat model gave no variants")
+        return list(result.texts)
+
     def _variants_client_or_none(self) -> Any:
         from alttext.variants import MissingCredentials, VariantClient
 
