@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from alttext.config import SPECS, ConfigError, Settings, config_path, load_settings
-from alttext.library.core import (
+from alttext.library.core import Library
+from alttext.library.results import (
     BrowsePage,
     CaptionResult,
     EmbedRun,
-    Library,
     PhotoCard,
     PhotoUnavailable,
     ScanResult,

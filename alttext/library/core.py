@@ -11,18 +11,28 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from alttext.config import Settings, load_settings
+from alttext.library.results import (
+    BrowsePage,
+    CaptionResult,
+    EmbedRun,
+    PhotoCard,
+    PhotoUnavailable,
+    Progress,
+    ScanResult,
+    SearchMode,
+    SearchResults,
+    SearchUnavailable,
+    VariantsReport,
+)
 
 if TYPE_CHECKING:
     from alttext.captioning import Captioner
     from alttext.index.db import Index
     from alttext.index.review import Change, ReviewItem
-    from alttext.index.scan import ScanSummary
     from alttext.index.writeback import Target
-    from alttext.library.after_index import AfterIndexReport
     from alttext.lint import Finding, Problem
     from alttext.metadata import EmbedResult
     from alttext.search.fts import SearchHit
@@ -31,108 +41,6 @@ if TYPE_CHECKING:
     from alttext.web.html_alt import SitePage
 
 logger = logging.getLogger(__name__)
-
-SearchMode = Literal["auto", "words", "meaning"]
-# progress(label, total) -> advance(n): a progress bar, or None to stay quiet
-Progress = Callable[[str, int | None], Callable[[int], None]]
-
-
-class SearchUnavailable(Exception):
-    """Search by meaning can't run (the optional extra is missing, or nothing has vectors yet)."""
-
-
-class PhotoUnavailable(LookupError):
-    """No photo with that id, or it can't be read or decoded now; the message says which."""
-
-
-@dataclass
-class PhotoCard:
-    """One file as a browser lists it."""
-
-    file_id: int
-    path: str
-    name: str
-    alt_text: str | None
-    status: str | None
-    source: str | None
-    error: str | None  # why a failed file has no alt text
-
-
-@dataclass
-class BrowsePage:
-    items: list[PhotoCard]
-    next_after: str | None  # the cursor of the next page (None: this is the last one)
-
-
-@dataclass
-class CaptionResult:
-    """One captioned file or URL (``alt_text``), or why it could not be (``error``)."""
-
-    location: str
-    is_url: bool
-    alt_text: str | None
-    raw_caption: str | None
-    model: str
-    error: str | None
-    seconds: float | None = None  # time the model took for this item, where measured on its own
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
-@dataclass
-class ScanResult:
-    summary: ScanSummary
-    after: AfterIndexReport  # write-back (scan --embed) and vectors
-
-
-@dataclass
-class SearchResults:
-    """Hits, best first, with how they were found (``words``, ``meaning`` or ``both`` fused) and notes
-    worth telling the person (e.g. captions that have no vectors yet)."""
-
-    hits: list[SearchHit]
-    mode: str
-    notes: list[str] = field(default_factory=list)
-
-    def __iter__(self) -> Iterator[SearchHit]:
-        return iter(self.hits)
-
-    def __len__(self) -> int:
-        return len(self.hits)
-
-    def __getitem__(self, position: int) -> SearchHit:
-        return self.hits[position]
-
-
-@dataclass
-class EmbedRun:
-    """``unknown``: named paths the index doesn't know; ``results``: (file, outcome) as each is written."""
-
-    unknown: list[str]
-    results: Iterator[tuple[Target, EmbedResult]]
-
-
-@dataclass
-class VariantsItem:
-    path: str
-    caption: str
-    variants: list[dict[str, Any]]
-    error: str | None  # None: variants are stored (new, or already there)
-
-
-@dataclass
-class VariantsReport:
-    items: list[VariantsItem]
-    problems: list[tuple[str, str]]  # (path named, why it has no caption)
-    already_done: int  # images that already had N variants in this style (not asked again)
-    new: int  # images that got new variants now
-    asked: int  # images asked about now
-    style: str
-    model: str
-    requests: int
-
 
 class Library:
     """A photo library's index and everything done with it.
@@ -619,18 +527,6 @@ class Library:
             logger.warning("--variants: %s; running without variants", exc)
             return None
 
-    def _captions_to_ask(self, paths: Iterable[str], n: int, style: str, force: bool
-                         ) -> tuple[list[Any], list[tuple[str, str]], dict[int, str], set[int]]:
-        from alttext.index.queries import captioned_files, captions_with_variants
-
-        targets, problems = captioned_files(self.index, list(paths))
-        captions: dict[int, str] = {}
-        for target in targets:
-            captions.setdefault(target.caption_id, target.caption)
-        done = set() if force else captions_with_variants(self.index, list(captions), n, style)
-        todo = {caption_id: text for caption_id, text in captions.items() if caption_id not in done}
-        return targets, problems, todo, done
-
     @staticmethod
     def normalise_style(style: str) -> str:
         """A variants style as stored (``Catchy `` -> ``catchy``); ValueError for one that can't be a style."""
@@ -641,50 +537,23 @@ class Library:
     def plan_variants(self, paths: Iterable[str], *, n: int = 3, style: str = "catchy", force: bool = False
                       ) -> tuple[DryRunPlan, list[tuple[str, str]]]:
         """The prompts ``variants`` would send and how many calls, without sending anything."""
-        from alttext.variants import normalise_style, plan_dry_run
+        from alttext.library.variants_flow import plan_variants
 
-        _, problems, todo, _ = self._captions_to_ask(paths, n, normalise_style(style), force)
-        return plan_dry_run(list(todo.values()), n, normalise_style(style)), problems
+        return plan_variants(self.index, paths, n=n, style=style, force=force)
 
     def variants(self, paths: Iterable[str], *, n: int = 3, style: str = "catchy", force: bool = False,
                  chat_model: str | None = None) -> VariantsReport:
         """Ask the chat model for ``n`` creative variants of each named file's caption and store them.
         Raises ``MissingCredentials`` when no endpoint is configured. Failed requests stay queued."""
-        from alttext.index.variant_jobs import queue_variants, run_variant_jobs, stored_variants
-        from alttext.variants import VariantClient, normalise_style
+        from alttext.library.variants_flow import ask_for_variants
+        from alttext.variants import VariantClient
 
-        style = normalise_style(style)
+        # The client first: missing credentials are reported before the index is opened (or created).
         client = VariantClient.from_settings(self.settings.replace(openai_model=chat_model))
         try:
-            targets, problems, todo, done = self._captions_to_ask(paths, n, style, force)
-            job_of = queue_variants(self.index, list(todo), n, style, explicit=True)
-            counts = run_variant_jobs(self.index, client, job_ids=list(job_of.values()))
-            outcomes = {outcome.job_id: outcome for outcome in counts.outcomes}
-            errors: dict[int, str | None] = dict.fromkeys(done)
-            for caption_id, job_id in job_of.items():
-                errors[caption_id] = _variants_error(outcomes.get(job_id))
-            stored = stored_variants(self.index, list(errors), style)
-            items = [VariantsItem(t.path, t.caption, stored[t.caption_id], errors[t.caption_id]) for t in targets]
-            new = sum(1 for caption_id in job_of if errors[caption_id] is None)
-            return VariantsReport(items, problems, len(done), new, len(job_of), style, client.model,
-                                  client.requests_made)
+            return ask_for_variants(self.index, client, paths, n=n, style=style, force=force)
         finally:
             client.close()
-
-
-def _variants_error(outcome: Any) -> str | None:
-    """What a person needs to know about one variants job's outcome (None: variants stored)."""
-    if outcome is None:  # never reached: the request cap stopped the run first
-        return "request cap reached; queued for the next run"
-    if outcome.status == "done":
-        return None
-    if outcome.status == "capped":
-        return f"{outcome.error}; queued for the next run"
-    if outcome.status == "retrying":
-        return f"{outcome.error} (queued; retried by the next run)"
-    if outcome.status == "dropped":
-        return "the caption changed meanwhile; run again"
-    return f"{outcome.error} (run again to retry)"
 
 
 def _draft_size(captioner: Captioner) -> int | None:
