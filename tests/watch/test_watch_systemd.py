@@ -38,7 +38,8 @@ def _analyze(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
                           env={"PATH": "/usr/bin:/bin", "XDG_RUNTIME_DIR": str(runtime), "HOME": str(tmp_path)})
 
 
-@pytest.mark.parametrize(("name", "scope"), [("alttext.service", "--user"), ("alttext-system.service", "--system")])
+@pytest.mark.parametrize(("name", "scope"), [("alttext.service", "--user"), ("alttext-system.service", "--system"),
+                                            ("alttext-serve.service", "--user")])
 def test_units_verify(name: str, scope: str, tmp_path: Path) -> None:
     unit = _installed(name, tmp_path)
     result = _analyze(scope, "verify", str(unit), tmp_path=tmp_path)
