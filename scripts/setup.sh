@@ -18,6 +18,18 @@ if ! command -v exiftool >/dev/null 2>&1; then
   fi
 fi
 
+# chromium (--test only): the web app's browser tests drive Debian's chromium through Playwright, whose own
+# browser download (`playwright install`) needs network access CI doesn't have.
+if [ -n "$extras" ] && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "note: chromium not found; the browser tests will be skipped, or fail under CI=true (apt-get install chromium)" >&2
+  fi
+fi
+
 python="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip

@@ -5,8 +5,9 @@ Every import counts: at module level, inside functions, under ``TYPE_CHECKING``,
 
 - a module imports only modules of its own layer or below; the packages of layer 1 (captioning,
   metadata, variants) and of layer 4 (watch, web) don't import each other;
-- ``cli/`` imports only ``alttext`` (``__version__``), ``alttext.library`` (not its submodules) and
-  ``alttext.cli.*``, plus the standard library and third-party packages;
+- the faces, ``cli/`` and ``app/``, import only ``alttext`` (``__version__``), ``alttext.library`` (not its
+  submodules) and their own package, plus the standard library and third-party packages; ``cli/`` may
+  also import ``alttext.app`` (``alttext serve`` starts the browser app), never the other way round;
 - SQLAlchemy, sqlite3 and Alembic are imported only in ``index/``, ``search/`` and ``migrations/``.
 
 Pure ``ast`` work: nothing is imported, so this runs in well under a second.
@@ -36,12 +37,15 @@ LAYERS = {
     "web": 4,
     "library": 5,
     "cli": 6,
+    "app": 6,  # the browser app (`alttext serve`): a face, like cli
     "__main__": 6,  # `python -m alttext`: the command line
 }
 INDEPENDENT_SIBLINGS = {1, 4}  # layers whose packages must not import each other
 SQL_PACKAGES = {"sqlalchemy", "sqlite3", "_sqlite3", "alembic"}
 SQL_HOMES = ("alttext.index", "alttext.search", "alttext.migrations")
 FRONT_DOOR = "alttext.library"
+# face package -> the alttext packages it may import besides the front door (and its own)
+FACES = {"cli": ("alttext.app",), "app": ()}
 TOP_LEVEL_EXCEPTION = {("alttext", FRONT_DOOR)}  # (importer, imported) allowed upward
 
 
@@ -131,7 +135,7 @@ def violations_in(module: Module, known: Iterable[str]) -> list[str]:
     found: list[str] = []
     source_layer = layer_of(module.name, known)
     source_top = module.name.split(".")[1] if "." in module.name else None
-    in_cli = source_top == "cli"
+    face = source_top if source_top in FACES else None
     for imported in imports_of(module, known):
         target = imported.target
         where = f"{module.name} -> {target}"
@@ -142,9 +146,11 @@ def violations_in(module: Module, known: Iterable[str]) -> list[str]:
             continue
         if first != "alttext":
             continue  # standard library or third-party
-        if in_cli:
-            if target not in ("alttext", FRONT_DOOR) and not target.startswith("alttext.cli."):
-                found.append(f"{where} (line {imported.line}: cli/ may import only alttext.library, not the"
+        if face is not None:
+            allowed = (f"alttext.{face}", *FACES[face])
+            if target not in ("alttext", FRONT_DOOR) and not any(
+                    target == package or target.startswith(f"{package}.") for package in allowed):
+                found.append(f"{where} (line {imported.line}: {face}/ may import only alttext.library, not the"
                              " layers below it or the library's submodules)")
             continue
         if (module.name, target) in TOP_LEVEL_EXCEPTION:
@@ -265,3 +271,15 @@ def test_the_checker_knows_the_top_level_exception() -> None:
     assert _check_source("alttext.config", lazy) != []  # only alttext/__init__.py may
     assert _check_source("alttext.newthing.mod", "from alttext.config import SPECS\n")[0].endswith(
         "alttext.newthing.mod has no layer; add it to docs/architecture.md §8 and LAYERS)")
+
+
+def test_the_checker_keeps_app_on_the_front_door() -> None:
+    good = ("from alttext import __version__\nimport alttext.library as api\nfrom alttext.library import Library\n"
+            "from alttext.app.security import Guard\nimport starlette\n")
+    assert _check_source("alttext.app.fake", good) == []
+    for bad in ("from alttext.library.core import Library\n", "from alttext.index.queries import describe_file\n",
+                "from alttext.cli.common import open_library\n", "import sqlite3\n",
+                "from alttext.thumbnails import ThumbnailCache\n"):
+        found = _check_source("alttext.app.fake", bad)
+        assert len(found) == 1, (bad, found)
+    assert _check_source("alttext.cli.fake", "from alttext.app import create_app\n") == []

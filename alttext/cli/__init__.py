@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "review": "alttext.cli.review:review",
     "scan": "alttext.cli.scan:scan",
     "search": "alttext.cli.search:search",
+    "serve": "alttext.cli.serve:serve",
     "show": "alttext.cli.show:show",
     "status": "alttext.cli.status:status",
     "variants": "alttext.cli.variants:variants",

@@ -394,6 +394,12 @@ class Library:
         found = file_identity(self.index, file_id) if file_id > 0 else None
         return found.path if found else None
 
+    def file_id_of(self, path: str) -> int | None:
+        """The id a browser knows this file by (None when the index has never seen it)."""
+        from alttext.index.queries import file_id_of
+
+        return file_id_of(self.index, path)
+
     def photo(self, file_id: int) -> dict[str, Any] | None:
         """``show()`` for the file with this id, plus its ``file_id`` and the ``lint`` problems of its alt text."""
         path = self.path_of(file_id)
