@@ -11,7 +11,10 @@ Without chromium these tests are skipped, under CI=true they fail (browser_kit.p
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -135,6 +138,30 @@ def test_search_open_edit_save_and_find_it_again(page: Any, app_library: Library
     expect(results.first).to_contain_text(new_text)
     photo_id = file_ids(app_library)["red-circle.jpg"]
     expect(results.first.get_by_role("link")).to_have_attribute("href", f"/photo/{photo_id}")
+    assert_no_script_errors(page)
+
+
+# -- write the alt text into the photo ----------------------------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool (the independent reader) is not installed")
+def test_embed_from_the_photo_page_writes_what_exiftool_reads(page: Any, app_library: Library) -> None:
+    photo_id = file_ids(app_library)["yellow-triangle.jpg"]
+    page.goto(f"/photo/{photo_id}")
+    text = "A yellow triangle, point up, on plain white."
+    page.get_by_role("textbox", name="Alt text", exact=True).fill(text)
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("Alt text saved")
+    page.get_by_role("button", name="Embed into the file").click()
+    expect(page.get_by_role("status")).to_contain_text("Embed: written")
+
+    path = path_of(app_library, "yellow-triangle.jpg")
+    found = subprocess.run(["exiftool", "-j", "-XMP-iptcCore:AltTextAccessibility", path], capture_output=True,
+                           text=True, check=True)
+    assert json.loads(found.stdout)[0]["AltTextAccessibility"] == text
+    with reader(app_library) as library:
+        info = library.show(path)
+    assert info is not None and info["embedded"] is not None
     assert_no_script_errors(page)
 
 
