@@ -17,14 +17,12 @@ from __future__ import annotations
 import re
 import shutil
 import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from app_kit import BASE_URL, BROKEN, HOSTILE_NAME, NON_UTF8_NAME, PICTURES, PORT, draw
+from app_kit import BASE_URL, BROKEN, HOSTILE_NAME, NON_UTF8_NAME, PICTURES, PORT, draw, serving
 
 from alttext.library import Library, Settings, load_settings
 
@@ -121,27 +119,6 @@ def free_port() -> int:
 
 @pytest.fixture
 def live_server(app_library: Library) -> Iterator[str]:
-    """The app served by uvicorn on 127.0.0.1 in a background thread; yields ``http://127.0.0.1:PORT``."""
-    import uvicorn
-
-    from alttext.app import create_app
-
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = int(sock.getsockname()[1])
-    app = create_app(app_library, token=None, host="127.0.0.1", port=port)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="live-server")
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the live server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    """The app on the test library, served for real (see ``serving``)."""
+    with serving(app_library) as url:
+        yield url

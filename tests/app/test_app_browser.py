@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from app_kit import HOSTILE_NAME, draw
+from app_kit import HOSTILE_NAME, draw, serving
 from browser_kit import axe_violations, describe, launch_browser, open_page, screenshot
 
 from alttext.library import Library
@@ -195,6 +195,34 @@ def test_review_by_keys_enter_alone_does_not_approve_a_does(page: Any, app_libra
     with reader(app_library) as library:
         assert library.show(first.path)["status"] == "generated"  # type: ignore[index]
     assert_no_script_errors(page)
+
+
+# -- creative variants of an upload's caption, through a fake chat server -----------------------------------
+
+
+def test_creative_variants_of_an_upload_come_from_the_chat_model(browser: Any, app_library: Library,
+                                                                tmp_path: Path) -> None:
+    from variants.fake_llm_server import TEST_API_KEY, FakeLLMServer, Reply
+
+    picture = tmp_path / "for-variants.png"
+    draw(picture, [("blue", "square")], "black")
+    with FakeLLMServer() as chat:
+        chat.script(Reply.ok("1. A bold blue block\n2. Square and proud on black\n3. Blue on the night shift"))
+        settings = app_library.settings.replace(openai_base_url=chat.base_url, openai_api_key=TEST_API_KEY)
+        with Library(settings.db, settings=settings) as library, serving(library) as url:
+            for page in open_page(browser, base_url=url):
+                page.goto("/caption")
+                page.locator("input[type=file]").set_input_files(str(picture))
+                page.get_by_role("button", name="Caption", exact=True).click()
+                expect(page.get_by_text(re.compile(r"blue square", re.IGNORECASE)).first).to_be_visible()
+                page.get_by_role("button", name="Creative variants").click()
+                expect(page.get_by_role("heading", level=1)).to_have_text("Creative variants")
+                for text in ("A bold blue block", "Square and proud on black", "Blue on the night shift"):
+                    expect(page.get_by_text(text)).to_be_visible()
+                assert TEST_API_KEY not in page.content()  # the key never reaches a page
+                assert_no_script_errors(page)
+        sent = chat.chat_requests
+        assert len(sent) == 1 and "blue square" in json.dumps(sent[0].json).lower()  # the caption was asked about
 
 
 # -- upload on /caption -----------------------------------------------------------------------------------------
