@@ -20,6 +20,19 @@ def is_under_any(path: str, folders: Iterable[str]) -> bool:
     return any(is_under(path, folder) for folder in folders)
 
 
+def display_path(path: str) -> str:
+    """A path (or any text) as valid UTF-8 for a terminal, a page or an export: file names may hold bytes
+    that are not UTF-8 (surrogate escapes, see ``index.models.FsPath``); those become U+FFFD."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        try:
+            return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        except UnicodeEncodeError:  # a lone surrogate that no file-system byte produced
+            return path.encode("utf-8", "replace").decode("utf-8")
+
+
 def folder_range(folder: str) -> tuple[bytes, bytes]:
     """The byte range ``[low, high)`` of the stored paths (raw bytes, see ``index.models.FsPath``) below
     ``folder``: ``/`` + 1 is ``0``, so every path starting with ``folder/`` sorts inside it."""

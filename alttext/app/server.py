@@ -32,7 +32,7 @@ import alttext.library as api
 from alttext import __version__
 from alttext.app.security import CSRF_FIELD, CSRF_HEADER, BodyTooLarge, Guard, Secrets, allowed_hosts
 from alttext.app.uploads import UploadStore
-from alttext.library import REVIEW_STATUSES, Library, PhotoUnavailable, SearchMode
+from alttext.library import REVIEW_STATUSES, Library, PhotoUnavailable, SearchMode, display_path
 
 HERE = Path(__file__).parent
 THUMB_DEFAULT, THUMB_MIN, THUMB_MAX = 320, 64, 640
@@ -122,21 +122,9 @@ def create_app(library: Library, *, token: str | None = None, host: str = "127.0
 # -- rendering --------------------------------------------------------------------------------------
 
 
-def shown(value: str) -> str:
-    """Any text as valid UTF-8: file names may hold bytes that aren't (surrogate escapes)."""
-    try:
-        value.encode("utf-8")
-        return value
-    except UnicodeEncodeError:
-        try:
-            return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        except UnicodeEncodeError:
-            return value.encode("utf-8", "replace").decode("utf-8")
-
-
 def _finalize(value: Any) -> Any:
-    # Markup (already escaped) is a str too; shown() keeps its type when nothing needs replacing.
-    return shown(value) if isinstance(value, str) else value
+    # Markup (already escaped) is a str too; display_path() keeps its type when nothing needs replacing.
+    return display_path(value) if isinstance(value, str) else value
 
 
 def _when(value: str | None) -> str:
@@ -186,7 +174,7 @@ def _redirect(state: AppState, url: str, message: str | None = None, *, error: b
 
 
 def _url(path: str, **params: Any) -> str:
-    clean = [(key, shown(str(value))) for key, value in params.items() if value not in (None, "")]
+    clean = [(key, display_path(str(value))) for key, value in params.items() if value not in (None, "")]
     return f"{path}?{urlencode(clean)}" if clean else path
 
 
@@ -294,12 +282,12 @@ async def _review_action(state: AppState, action: str, path: str, text: str) -> 
             if not text.strip():
                 return "Not saved: the alt text is empty.", True
             change = await _call(library.edit, path, text)
-            return f"Alt text saved{_also(change.other_files)}.", False
+            return f"Alt text saved{api.same_picture_note(change.other_files)}.", False
         if action == "approve":
             change = await _call(library.approve, path)
             if change.previous_status == "approved":
                 return "This alt text was already approved.", False
-            return f"Alt text approved{_also(change.other_files)}.", False
+            return f"Alt text approved{api.same_picture_note(change.other_files)}.", False
         if action == "undo":
             undone = await _call(library.undo_last, path)
             return ({"edit": "Undone: the edit is removed.", "approve": "Undone: the approval is withdrawn."}
@@ -332,10 +320,6 @@ def _embed_one(library: Library, path: str) -> tuple[str, bool]:
             failed = True
             lines.append(f"Embedding failed: {result.error}")
     return " ".join(lines), failed
-
-
-def _also(count: int) -> str:
-    return f" (and {count} other file{'s' if count != 1 else ''} with the same picture)" if count else ""
 
 
 async def review_page(state: AppState, request: Request) -> Response:
@@ -380,7 +364,7 @@ async def review_action(state: AppState, request: Request) -> Response:
     path = await _path_or_404(state, file_id)
     message, error = await _review_action(state, {"accept": "approve"}.get(action, action), path,
                                           _text(form, "alt_text"))
-    name = shown(os.path.basename(path))
+    name = display_path(os.path.basename(path))
     if action == "undo" and not error:
         return _redirect(state, _url("/review", under=under, after=after, id=file_id), f"{name}: {message}")
     return _redirect(state, _url("/review", under=under, after=after, last=file_id), f"{name}: {message}",
@@ -455,7 +439,7 @@ async def caption_add(state: AppState, request: Request) -> Response:
 
     path = await _call(add)
     file_id = await _call(state.library.file_id_of, path)
-    message = f"Added to the library as {shown(path)}."
+    message = f"Added to the library as {display_path(path)}."
     return _redirect(state, f"/photo/{file_id}" if file_id else _url("/library", under=os.path.dirname(path)),
                      message)
 
@@ -492,9 +476,9 @@ def _status(library: Library) -> dict[str, Any]:
 
 def _plain_json(value: Any) -> Any:
     if isinstance(value, str):
-        return shown(value)
+        return display_path(value)
     if isinstance(value, Mapping):
-        return {shown(str(key)): _plain_json(item) for key, item in value.items()}
+        return {display_path(str(key)): _plain_json(item) for key, item in value.items()}
     if isinstance(value, Iterable) and not isinstance(value, bytes):
         return [_plain_json(item) for item in value]
     return value

@@ -11,7 +11,9 @@ from typing import Any, NoReturn
 import click
 
 import alttext.library as api
-from alttext.library import QUANTIZE_CHOICES, Library, Settings
+from alttext.library import QUANTIZE_CHOICES, Library, Settings, display_path
+
+__all__ = ["display_path"]  # the commands import it from here, with the other helpers
 
 
 def settings_from(ctx: click.Context) -> Settings:
@@ -20,11 +22,6 @@ def settings_from(ctx: click.Context) -> Settings:
 
 def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False))
-
-
-def display_path(path: str) -> str:
-    """Paths may hold bytes that are not UTF-8 (surrogate-escaped); show them without crashing."""
-    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def model_options(function: Any) -> Any:

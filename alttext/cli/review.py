@@ -20,10 +20,6 @@ def _show_problems(library: Library, alt_text: str, name: str) -> None:
         click.echo(f"  {problem.level}: {problem.message}", err=True)
 
 
-def _also(count: int) -> str:
-    return f" (and {count} other file{'s' if count != 1 else ''} with the same picture)" if count else ""
-
-
 @click.command()
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.argument("alt_text")
@@ -39,7 +35,7 @@ def edit(ctx: click.Context, path: str, alt_text: str) -> None:
         change = library.edit(path, alt_text)
     except api.ReviewError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"{display_path(path)}: alt text edited{_also(change.other_files)}")
+    click.echo(f"{display_path(path)}: alt text edited{api.same_picture_note(change.other_files)}")
     _show_problems(library, alt_text, os.path.basename(path))
 
 
@@ -59,7 +55,7 @@ def approve(ctx: click.Context, paths: tuple[str, ...]) -> None:
             failed += 1
             continue
         already = " (already approved)" if change.previous_status == "approved" else ""
-        click.echo(f"{display_path(path)}: approved{already}{_also(change.other_files)}")
+        click.echo(f"{display_path(path)}: approved{already}{api.same_picture_note(change.other_files)}")
     if failed:
         sys.exit(1)
 

@@ -269,7 +269,7 @@ def recent_activity(index: Index, since: datetime, *, failures: int = 10) -> dic
         failed = connection.execute(
             select(files.c.id, files.c.path, files.c.error, files.c.attempts)
             .where(files.c.state == FAILED).order_by(files.c.id.desc()).limit(failures)
-        ).all()
+        ).all() if failures else []
     return {
         "captioned": int(captioned),
         "recent_failures": [{"file_id": row.id, "path": row.path, "error": row.error, "attempts": row.attempts}

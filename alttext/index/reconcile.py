@@ -25,7 +25,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, insert, select, upda
 from alttext.images import is_image_name
 from alttext.index.db import Index
 from alttext.index.models import FAILED, INDEXED, MISSING, PENDING, File, Root, inserted_id, utcnow
-from alttext.paths import is_under, is_under_any
+from alttext.paths import display_path, is_under, is_under_any
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class _Pending:
 
 
 def display_name(path: str) -> str:
-    return os.path.basename(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return display_path(os.path.basename(path))
 
 
 def _image_files(folder: str, unreadable: list[str]) -> tuple[list[tuple[str, os.stat_result]], list[str]]:

@@ -23,7 +23,9 @@ from alttext.library.results import (
     SearchUnavailable,
     VariantsItem,
     VariantsReport,
+    same_picture_note,
 )
+from alttext.paths import display_path
 from alttext.vocabulary import (
     EMBED_FIELDS,
     EXPORT_FORMATS,
@@ -99,5 +101,7 @@ __all__ = [
     "VariantsItem",
     "VariantsReport",
     "config_path",
+    "display_path",
     "load_settings",
+    "same_picture_note",
 ]

@@ -18,6 +18,11 @@ SearchMode = Literal["auto", "words", "meaning"]
 Progress = Callable[[str, int | None], Callable[[int], None]]
 
 
+def same_picture_note(count: int) -> str:
+    """What an edit or approval also changed: captions belong to pictures, so every copy shares them."""
+    return f" (and {count} other file{'s' if count != 1 else ''} with the same picture)" if count else ""
+
+
 class SearchUnavailable(Exception):
     """Search by meaning can't run (the optional extra is missing, or nothing has vectors yet)."""
 

@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from alttext.index.db import Index
 from alttext.index.selection import iter_entries
+from alttext.paths import display_path
 
 FORMATS = ("csv", "json", "jsonl", "html", "md")
 FIELDS = ("path", "url", "alt_text", "status", "source", "model")
@@ -42,11 +43,6 @@ class ExportRow:
 
     def as_dict(self) -> dict[str, str | None]:
         return {name: getattr(self, name) for name in FIELDS}
-
-
-def _display(path: str) -> str:
-    """Non-UTF-8 bytes in a name become U+FFFD in text output (the URL keeps the exact bytes)."""
-    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def file_url(base_url: str, relative: str) -> str:
@@ -71,7 +67,7 @@ def export_rows(
                 shown = relative
                 if base_url:
                     url = file_url(base_url, posixpath.join(*relative.split(os.sep)))
-        yield ExportRow(path=_display(shown), url=url, alt_text=entry.alt_text or "", status=entry.status or "",
+        yield ExportRow(path=display_path(shown), url=url, alt_text=entry.alt_text or "", status=entry.status or "",
                         source=entry.source or "", model=entry.model)
 
 
