@@ -22,7 +22,7 @@ from alttext.index.models import (
     Root,
     Variant,
 )
-from alttext.paths import folder_range
+from alttext.index.selection import named
 
 files = File.__table__
 images = Image.__table__
@@ -205,17 +205,15 @@ def captioned_files(index: Index, paths: list[str]) -> tuple[list[CaptionedFile]
     problems: list[tuple[str, str]] = []
     with index.read() as connection:
         for path in paths:
-            absolute = os.path.abspath(path)
-            if os.path.isdir(absolute):
-                low, high = folder_range(absolute)
+            narrowed, folder = named(query, path)
+            if folder:
                 rows = connection.execute(
-                    query.where(files.c.path >= low, files.c.path < high, files.c.state == INDEXED,
-                                captions.c.id.is_not(None)).order_by(files.c.path)
+                    narrowed.where(files.c.state == INDEXED, captions.c.id.is_not(None)).order_by(files.c.path)
                 ).all()
                 if not rows:
                     problems.append((path, "no indexed, captioned files here (run: alttext scan FOLDER)"))
             else:
-                rows = connection.execute(query.where(files.c.path == absolute)).all()
+                rows = connection.execute(narrowed).all()
                 if not rows:
                     problems.append((path, "not in the index (run: alttext scan FOLDER)"))
                 elif rows[0].state != INDEXED or rows[0].id is None:

@@ -11,13 +11,27 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Select, text
 
 from alttext.index.db import Index
+from alttext.index.models import File
 from alttext.paths import folder_range
 
 PAGE = 1000
+
+files = File.__table__
+
+
+def named(query: Select[Any], path: str) -> tuple[Select[Any], bool]:
+    """``query`` narrowed to what a person names on a command line: the file itself, or every file below a
+    folder (by the raw-byte path range); also whether it named a folder."""
+    absolute = os.path.abspath(path)
+    if os.path.isdir(absolute):
+        low, high = folder_range(absolute)
+        return query.where(files.c.path >= low, files.c.path < high), True
+    return query.where(files.c.path == absolute), False
 
 
 def file_filters(under: str | None, status: str | None) -> tuple[list[str], dict[str, object]]:

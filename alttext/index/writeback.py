@@ -7,7 +7,6 @@ and the caption for each, decides how forceful to be, and records the outcome in
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +18,7 @@ from alttext.config import Settings
 from alttext.index.captions import reviewed_by_person
 from alttext.index.db import Index
 from alttext.index.models import INDEXED, SOURCE_METADATA, Caption, File, Image, utcnow
+from alttext.index.selection import named
 from alttext.paths import folder_range
 from alttext.vocabulary import EMBED_FIELDS
 
@@ -125,12 +125,7 @@ def select_targets(index: Index, paths: list[str] | None) -> tuple[list[Target],
         else:
             rows = []
             for path in paths:
-                absolute = os.path.abspath(path)
-                if os.path.isdir(absolute):
-                    low, high = folder_range(absolute)
-                    found = connection.execute(query.where(and_(files.c.path >= low, files.c.path < high))).all()
-                else:
-                    found = connection.execute(query.where(files.c.path == absolute)).all()
+                found = connection.execute(named(query, path)[0]).all()
                 if not found:
                     unknown.append(path)
                 rows.extend(found)
