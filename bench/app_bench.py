@@ -109,7 +109,7 @@ def main() -> None:
 
         def thumb(file_id: int) -> Callable[[], object]:
             def call() -> object:
-                response = client.get(f"/thumb/{file_id}")
+                response = client.get(f"/thumb/{library.uid[:8]}-{file_id}")  # the app's photo address
                 assert response.status_code == 200 and response.headers["content-type"] == "image/jpeg"
                 return response
             return call

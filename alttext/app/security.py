@@ -10,9 +10,13 @@
   one-time ``?token=TOKEN`` sets (HttpOnly, SameSite=Strict) before redirecting to the same address
   without it, so the token doesn't stay in the address bar or the history.
 - **CSRF.** Every POST carries ``csrf``: an HMAC of a per-process secret and a per-browser random
-  cookie. A POST without it, or with a wrong one, is refused (403).
+  cookie. A POST without it, or with a wrong one, is refused (403). A request that changes something and
+  names another site as its ``Origin`` is refused before that (403): the app's own origins are its
+  loopback names, the ``Host`` it was reached by, and the ``--public-url`` a reverse proxy serves it at.
+- **Cookies** are HttpOnly and SameSite=Strict, and Secure when the public URL is https.
 - **Headers** on every response: a Content-Security-Policy that allows only the app's own scripts,
-  styles and images (no inline script or style), ``nosniff``, no referrer.
+  styles and images (no inline script or style), ``nosniff``, no referrer to other sites
+  (``same-origin``: under ``no-referrer`` a browser sends ``Origin: null`` with the app's own forms).
 - **Request size.** A body over the limit is refused with 413 before it is read.
 """
 
@@ -25,7 +29,7 @@ import ipaddress
 import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -38,12 +42,13 @@ CSP = ("default-src 'none'; img-src 'self' data: blob:; script-src 'self'; style
 SECURITY_HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),
 ]
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
 
@@ -67,6 +72,24 @@ def bind_problem(host: str, token: str | None) -> str | None:
         return (f"refusing to listen on {host} without a token: anyone who can reach it could read and change"
                 " your alt text; give --token TOKEN (or --new-token), or keep the default --host 127.0.0.1")
     return None
+
+
+def public_origin(url: str | None) -> str | None:
+    """``https://photos.example.org`` from a ``--public-url``; ValueError with the reason when it isn't one
+    (the app's links are absolute paths, so it can't live below a sub-path)."""
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"--public-url must be an http(s) address such as https://photos.example.org, not {url!r}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(f"--public-url must be the site's root (no path, query or user name): {url!r}")
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def secure_cookies(origin: str | None) -> bool:
+    """Cookies only over TLS when the app is published at an https address."""
+    return bool(origin and origin.startswith("https://"))
 
 
 def new_token() -> str:
@@ -95,8 +118,11 @@ class Guard:
     """
 
     def __init__(self, app: ASGIApp, *, secrets_: Secrets, token: str | None, hosts: set[str] | None,
-                 max_body: int, port: int) -> None:
+                 max_body: int, port: int, public_origin: str | None = None) -> None:
         self.app = app
+        self.public_origin = public_origin
+        secure = "; Secure" if secure_cookies(public_origin) else ""
+        self.cookie_flags = f"; Path=/; HttpOnly; SameSite=Strict{secure}"
         self.secrets = secrets_
         self.token = token
         self.hosts = hosts
@@ -124,6 +150,9 @@ class Guard:
             return
         if self.token is not None and not await self._authorised(scope, headers, cookies, send_guarded):
             return
+        if scope["method"] not in SAFE_METHODS and not self._origin_ok(headers):
+            await _plain(send_guarded, 403, "Refused: this request came from another site (Origin header).")
+            return
         length = headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
             await _plain(send_guarded, 413, "The request is too large.")
@@ -131,7 +160,7 @@ class Guard:
         seed = cookies.get(self.csrf_cookie)
         if not seed or len(seed) > 64:
             seed = secrets.token_urlsafe(18)
-            set_cookies.append(f"{self.csrf_cookie}={seed}; Path=/; HttpOnly; SameSite=Strict")
+            set_cookies.append(f"{self.csrf_cookie}={seed}{self.cookie_flags}")
         scope.setdefault("state", {})["csrf"] = seed
         scope["state"]["csrf_cookie_known"] = bool(cookies.get(self.csrf_cookie))
         await self.app(scope, self._capped(receive), send_guarded)
@@ -152,8 +181,7 @@ class Guard:
             location = scope.get("root_path", "") + scope["path"] + (f"?{rest}" if rest else "")
             await send({"type": "http.response.start", "status": 303, "headers": [
                 (b"location", location.encode("latin-1", "replace")),
-                (b"set-cookie", f"{self.session_cookie}={self.session_value}; Path=/; HttpOnly; SameSite=Strict"
-                 .encode()),
+                (b"set-cookie", f"{self.session_cookie}={self.session_value}{self.cookie_flags}".encode()),
                 (b"cache-control", b"no-store"), (b"content-length", b"0")]})
             await send({"type": "http.response.body", "body": b""})
             return False
@@ -163,6 +191,21 @@ class Guard:
         await _plain(send, 401, "This alttext app needs its token: open the address that `alttext serve` printed"
                                 " (with ?token=...), or send Authorization: Bearer TOKEN.")
         return False
+
+    def _origin_ok(self, headers: dict[str, str]) -> bool:
+        """No ``Origin`` (scripts, old browsers: the CSRF token still guards forms), or one of the app's own."""
+        origin = headers.get("origin")
+        if origin is None:
+            return True
+        origin = origin.strip().lower()
+        if origin == self.public_origin:
+            return True
+        scheme, sep, host = origin.partition("://")
+        if not sep or scheme not in ("http", "https"):
+            return False  # "null" (a sandboxed frame, a file: page) and anything odd
+        if self.hosts is not None:
+            return host in self.hosts
+        return host == headers.get("host", "").lower()
 
     def _capped(self, receive: Receive) -> Receive:
         seen = 0

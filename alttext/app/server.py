@@ -30,7 +30,17 @@ from starlette.templating import Jinja2Templates
 
 import alttext.library as api
 from alttext import __version__
-from alttext.app.security import CSRF_FIELD, CSRF_HEADER, BodyTooLarge, Guard, Secrets, allowed_hosts
+from alttext.app.photo_refs import PhotoRefs
+from alttext.app.security import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    BodyTooLarge,
+    Guard,
+    Secrets,
+    allowed_hosts,
+    public_origin,
+    secure_cookies,
+)
 from alttext.app.uploads import UploadStore
 from alttext.library import REVIEW_STATUSES, Library, PhotoUnavailable, SearchMode, display_path
 
@@ -40,7 +50,6 @@ LARGE = 1600
 PAGE_SIZE = 60
 MAX_UPLOAD_FILES = 20
 MAX_URLS = 20
-MAX_ID = 2**63 - 1
 ALT_TARGET, ALT_MAX = 125, 250
 MODES: tuple[SearchMode, ...] = ("auto", "words", "meaning")
 ONLY = {"failed": "failed", "missing-alt": "missing alt text"}
@@ -57,7 +66,9 @@ class AppState:
     secrets: Secrets
     templates: Jinja2Templates
     uploads: UploadStore
+    refs: PhotoRefs
     port: int
+    secure_cookies: bool = False
     model_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -65,12 +76,13 @@ class AppState:
         return f"alttext_flash_{self.port}"
 
 
-def create_app(library: Library, *, token: str | None = None, host: str = "127.0.0.1", port: int = 8765
-               ) -> Starlette:
+def create_app(library: Library, *, token: str | None = None, host: str = "127.0.0.1", port: int = 8765,
+               public_url: str | None = None) -> Starlette:
     """The app over ``library``. Call ``security.bind_problem(host, token)`` first: this doesn't refuse."""
     secrets_ = Secrets()
     uploads = UploadStore()
-    state = AppState(library, secrets_, _templates(), uploads, port)
+    origin = public_origin(public_url)
+    state = AppState(library, secrets_, _templates(), uploads, PhotoRefs(library.uid), port, secure_cookies(origin))
     limit = library.settings.url_max_bytes
     max_body = max(limit, min(limit * MAX_UPLOAD_FILES, 256 * 1024 * 1024)) + 1024 * 1024
 
@@ -91,8 +103,8 @@ def create_app(library: Library, *, token: str | None = None, host: str = "127.0
     routes = [
         Route("/", bound(home)),
         Route("/library", bound(library_page)),
-        Route("/photo/{file_id:int}", bound(photo_page)),
-        Route("/photo/{file_id:int}/{action:str}", bound(photo_action), methods=["POST"]),
+        Route("/photo/{ref:str}", bound(photo_page)),
+        Route("/photo/{ref:str}/{action:str}", bound(photo_action), methods=["POST"]),
         Route("/review", bound(review_page)),
         Route("/review/{action:str}", bound(review_action), methods=["POST"]),
         Route("/caption", bound(caption_page), methods=["GET", "POST"]),
@@ -100,8 +112,8 @@ def create_app(library: Library, *, token: str | None = None, host: str = "127.0
         Route("/caption/variants", bound(caption_variants), methods=["POST"]),
         Route("/status", bound(status_page)),
         Route("/status.json", bound(status_json)),
-        Route("/thumb/{file_id:int}", bound(thumb)),
-        Route("/image/{file_id:int}", bound(large_image)),
+        Route("/thumb/{ref:str}", bound(thumb)),
+        Route("/image/{ref:str}", bound(large_image)),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]
 
@@ -115,7 +127,7 @@ def create_app(library: Library, *, token: str | None = None, host: str = "127.0
     return Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error},
         middleware=[Middleware(Guard, secrets_=secrets_, token=token, hosts=allowed_hosts(host, port),
-                               max_body=max_body, port=port)],
+                               max_body=max_body, port=port, public_origin=origin)],
     )
 
 
@@ -157,6 +169,7 @@ def _render(state: AppState, request: Request, name: str, context: Mapping[str, 
     kind, _, text = (flash or "").partition("\t")
     full = {"request": request, "csrf": state.secrets.csrf_token(seed) if seed else "",
             "flash": text or None, "flash_kind": kind, "nav": request.url.path.split("/")[1] or "library",
+            "ref": state.refs.ref,
             **context}
     response = state.templates.TemplateResponse(request, name, full, status_code=status,
                                                 headers={"Cache-Control": "no-store"})
@@ -169,7 +182,7 @@ def _redirect(state: AppState, url: str, message: str | None = None, *, error: b
     response = RedirectResponse(url, status_code=303)
     if message:
         response.set_cookie(state.flash_cookie, state.secrets.seal(f"{'error' if error else 'ok'}\t{message}"),
-                            path="/", httponly=True, samesite="strict")
+                            path="/", httponly=True, samesite="strict", secure=state.secure_cookies)
     return response
 
 
@@ -203,14 +216,8 @@ def _text(form: FormData, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _checked_id(file_id: int) -> int:
-    if file_id <= 0 or file_id > MAX_ID:
-        raise HTTPException(404, "No such photo.")
-    return file_id
-
-
 async def _path_or_404(state: AppState, file_id: int) -> str:
-    path = await _call(state.library.path_of, _checked_id(file_id))
+    path = await _call(state.library.path_of, file_id)
     if path is None:
         raise HTTPException(404, "No such photo.")
     return path
@@ -250,7 +257,7 @@ async def library_page(state: AppState, request: Request) -> Response:
 
 
 async def photo_page(state: AppState, request: Request) -> Response:
-    file_id = _checked_id(request.path_params["file_id"])
+    file_id = state.refs.file_id(request.path_params["ref"])
     photo = await _call(state.library.photo, file_id)
     if photo is None:
         raise HTTPException(404, "No such photo.")
@@ -267,11 +274,11 @@ async def photo_action(state: AppState, request: Request) -> Response:
     action = request.path_params["action"]
     if action not in PHOTO_ACTIONS:
         raise HTTPException(404, "No such action.")
-    file_id = _checked_id(request.path_params["file_id"])
+    file_id = state.refs.file_id(request.path_params["ref"])
     form = await _form(state, request)
     path = await _path_or_404(state, file_id)
     message, error = await _review_action(state, action, path, _text(form, "alt_text"))
-    return _redirect(state, f"/photo/{file_id}", message, error=error)
+    return _redirect(state, f"/photo/{state.refs.ref(file_id)}", message, error=error)
 
 
 async def _review_action(state: AppState, action: str, path: str, text: str) -> tuple[str, bool]:
@@ -322,29 +329,46 @@ def _embed_one(library: Library, path: str) -> tuple[str, bool]:
     return " ".join(lines), failed
 
 
+def _review_queue(values: Mapping[str, Any]) -> dict[str, str]:
+    """Where a review queue stands: its folder (``under``), its search (``q``), and how far it has
+    skipped (``after``: a path cursor, or with a search the position in its results)."""
+    found = {key: values.get(key) for key in ("under", "q", "after")}
+    return {key: value.strip()[:500] if isinstance(value, str) else "" for key, value in found.items()}
+
+
 async def review_page(state: AppState, request: Request) -> Response:
-    params = request.query_params
-    under = params.get("under", "").strip() or None
-    after = params.get("after") or None
+    queue = _review_queue(request.query_params)
+    under, query, after = queue["under"] or None, queue["q"] or None, queue["after"] or None
     item: api.PhotoCard | None = None
-    next_after = None
-    wanted = params.get("id", "")
-    if wanted.isdigit() and 0 < int(wanted) <= MAX_ID:  # after an undo: that picture again
-        photo = await _call(state.library.photo, int(wanted))
+    next_after: str | None = None
+    wanted = request.query_params.get("photo", "")
+    if wanted:  # after an undo: that picture again, while it still needs review
+        photo = await _call(state.library.photo, state.refs.file_id(wanted))
         if photo is not None and photo.get("status") == "generated":
-            item = api.PhotoCard(int(wanted), photo["path"], os.path.basename(photo["path"]), photo["alt_text"],
+            item = api.PhotoCard(photo["file_id"], photo["path"], os.path.basename(photo["path"]), photo["alt_text"],
                                  photo["status"], photo["source"], photo.get("error"))
             next_after = after
-    if item is None:
+    if item is None and query:
+        # A search's results have no path order: walk them by position; an accepted one leaves the
+        # results, so the position stays; a skipped one moves it on.
+        position = int(after) if after and after.isdigit() and int(after) < 10_000 else 0
+        try:
+            page = await _call(state.library.browse, query, mode="words", under=under, status="generated",
+                               limit=position + 1)
+        except api.SearchUnavailable:
+            page = api.BrowsePage([], None)
+        item = page.items[position] if len(page.items) > position else None
+        next_after = str(position + 1)
+    elif item is None:
         page = await _call(state.library.browse, None, under=under, status="generated", after=after, limit=1)
         item = page.items[0] if page.items else None
         next_after = page.next_after
     photo = await _call(state.library.photo, item.file_id) if item else None
     return _render(state, request, "review.html", {
         "title": "Review", "item": item, "photo": photo, "lint": (photo or {}).get("lint", []),
-        "under": under or "", "after": after or "", "last": params.get("last", ""),
-        "skip_url": _url("/review", under=under, after=next_after) if item else None,
-        "restart_url": _url("/review", under=under) if after else None,
+        "queue": queue, "under": queue["under"], "q": queue["q"], "last": request.query_params.get("last", ""),
+        "skip_url": _url("/review", under=under, q=query, after=next_after) if item else None,
+        "restart_url": _url("/review", under=under, q=query) if after else None,
     })
 
 
@@ -356,18 +380,15 @@ async def review_action(state: AppState, request: Request) -> Response:
     if action not in REVIEW_ACTIONS:
         raise HTTPException(404, "No such action.")
     form = await _form(state, request)
-    under, after = _text(form, "under") or None, _text(form, "after") or None
-    target = _text(form, "file_id")
-    if not target.isdigit():
-        raise HTTPException(400, "Which photo?")
-    file_id = int(target)
+    queue = _review_queue(form)
+    file_id = state.refs.file_id(_text(form, "photo"))
     path = await _path_or_404(state, file_id)
     message, error = await _review_action(state, {"accept": "approve"}.get(action, action), path,
                                           _text(form, "alt_text"))
     name = display_path(os.path.basename(path))
     if action == "undo" and not error:
-        return _redirect(state, _url("/review", under=under, after=after, id=file_id), f"{name}: {message}")
-    return _redirect(state, _url("/review", under=under, after=after, last=file_id), f"{name}: {message}",
+        return _redirect(state, _url("/review", **queue, photo=state.refs.ref(file_id)), f"{name}: {message}")
+    return _redirect(state, _url("/review", **queue, last=state.refs.ref(file_id)), f"{name}: {message}",
                      error=error)
 
 
@@ -440,8 +461,8 @@ async def caption_add(state: AppState, request: Request) -> Response:
     path = await _call(add)
     file_id = await _call(state.library.file_id_of, path)
     message = f"Added to the library as {display_path(path)}."
-    return _redirect(state, f"/photo/{file_id}" if file_id else _url("/library", under=os.path.dirname(path)),
-                     message)
+    where = f"/photo/{state.refs.ref(file_id)}" if file_id else _url("/library", under=os.path.dirname(path))
+    return _redirect(state, where, message)
 
 
 async def caption_variants(state: AppState, request: Request) -> Response:
@@ -495,7 +516,7 @@ async def large_image(state: AppState, request: Request) -> Response:
 
 
 async def _jpeg(state: AppState, request: Request, size: int) -> Response:
-    file_id = _checked_id(request.path_params["file_id"])
+    file_id = state.refs.file_id(request.path_params["ref"])
     try:
         data = await _call(state.library.thumbnail, file_id, size)
     except PhotoUnavailable as exc:

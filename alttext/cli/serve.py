@@ -20,7 +20,7 @@ import sys
 
 import click
 
-from alttext.app import bind_problem, create_app, is_loopback, new_token
+from alttext.app import bind_problem, create_app, is_loopback, new_token, public_origin
 from alttext.cli.common import open_library
 
 
@@ -65,27 +65,36 @@ def _listen(host: str, port: int) -> socket.socket:
               help="Require this token on every request (also from $ALTTEXT_SERVE_TOKEN).")
 @click.option("--new-token", "generate", is_flag=True,
               help="Make a random token and print the address with it, once.")
+@click.option("--public-url", envvar="ALTTEXT_SERVE_PUBLIC_URL", metavar="URL",
+              help="The address a reverse proxy serves the app at (https://photos.example.org): its forms are"
+                   " accepted from there, and over https the cookies are Secure.")
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, token: str | None, generate: bool) -> None:
+def serve(ctx: click.Context, host: str, port: int, token: str | None, generate: bool, public_url: str | None
+          ) -> None:
     """The browser app: search, look at, review and fix alt text; caption uploads.
 
     It listens on http://127.0.0.1:8765/ (this machine only). To reach it from elsewhere, keep it on
     loopback behind a reverse proxy with TLS and give it a --token (see systemd/README.md).
     """
-    _run(ctx, host, port, token or None, generate)
+    _run(ctx, host, port, token or None, generate, public_url or None)
 
 
-def _run(ctx: click.Context, host: str, port: int, token: str | None, generate: bool) -> None:
+def _run(ctx: click.Context, host: str, port: int, token: str | None, generate: bool, public_url: str | None
+         ) -> None:
     import uvicorn
 
-
+    try:
+        public_origin(public_url)
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
     if generate and not token:
         token = new_token()
     refuse_unsafe_bind(host, token)
     library = open_library(ctx)
     sock = _listen(host, port)
     port = sock.getsockname()[1]
-    app = create_app(library, token=token, host=host, port=port)
+    app = create_app(library, token=token, host=host, port=port, public_url=public_url)
     shown_host = f"[{host.strip('[]')}]" if ":" in host else host
     address = f"http://{shown_host}:{port}/"
     if generate:

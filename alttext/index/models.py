@@ -216,3 +216,13 @@ class CaptionVector(Base):
     vector: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
+
+
+class IndexIdentity(Base):
+    """One row: this index's random id (migration 0004), which tells its row ids from another index's."""
+
+    __tablename__ = "index_identity"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -57,6 +57,7 @@ class Library:
         self._index: Index | None = None
         self._captioner: Captioner | None = None
         self._thumbnails: Any = None
+        self._uid: str | None = None
 
     # -- the index ---------------------------------------------------------------------------------
     @property
@@ -67,6 +68,16 @@ class Library:
 
             self._index = Index(self.settings.db)
         return self._index
+
+    @property
+    def uid(self) -> str:
+        """This index's random id (32 hex digits), made when it was created: a file id means a file only
+        together with it (every index numbers its files from 1)."""
+        if self._uid is None:
+            from alttext.index.identity import index_uid
+
+            self._uid = index_uid(self.index)
+        return self._uid
 
     def close(self) -> None:
         if self._index is not None:

@@ -29,6 +29,11 @@ PORT = 8765
 BASE_URL = f"http://127.0.0.1:{PORT}"
 
 
+def photo_ref(library: Library, file_id: int) -> str:
+    """How the app names a photo in its addresses: the index's id (first 8 hex digits), then the file's id."""
+    return f"{library.uid[:8]}-{file_id}"
+
+
 def png_bytes(shapes: list[tuple[str, str]], background: str, tmp: Path) -> bytes:
     """A picture as uploaded bytes."""
     path = tmp / "upload.png"

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from app_kit import HOSTILE_NAME, draw, serving
+from app_kit import HOSTILE_NAME, draw, photo_ref, serving
 from browser_kit import axe_violations, describe, launch_browser, open_page, screenshot
 
 from alttext.library import Library
@@ -56,6 +56,11 @@ def file_ids(library: Library) -> dict[str, int]:
     return {card.name: card.file_id for card in library.browse(limit=100).items}
 
 
+def refs(library: Library) -> dict[str, str]:
+    """File name -> the photo's reference in the app's addresses."""
+    return {name: photo_ref(library, file_id) for name, file_id in file_ids(library).items()}
+
+
 def path_of(library: Library, name: str) -> str:
     path = library.path_of(file_ids(library)[name])
     assert path is not None
@@ -87,13 +92,13 @@ PAGES = {
     "review": lambda ids: "/review",
     "caption": lambda ids: "/caption",
     "status": lambda ids: "/status",
-    "not-found": lambda ids: "/photo/999999",
+    "not-found": lambda ids: "/photo/" + ids["red-circle.jpg"].split("-")[0] + "-999999",
 }
 
 
 @pytest.mark.parametrize("name", PAGES)
 def test_page_loads_is_accessible_and_is_photographed(page: Any, app_library: Library, name: str) -> None:
-    response = page.goto(PAGES[name](file_ids(app_library)))
+    response = page.goto(PAGES[name](refs(app_library)))
     assert response is not None
     assert response.status == (404 if name == "not-found" else 200), response.status
     assert response.headers.get("content-security-policy", "").startswith("default-src 'none'")
@@ -136,7 +141,7 @@ def test_search_open_edit_save_and_find_it_again(page: Any, app_library: Library
     results = page.locator("ul.grid > li")
     expect(results).to_have_count(1)
     expect(results.first).to_contain_text(new_text)
-    photo_id = file_ids(app_library)["red-circle.jpg"]
+    photo_id = refs(app_library)["red-circle.jpg"]
     expect(results.first.get_by_role("link")).to_have_attribute("href", f"/photo/{photo_id}")
     assert_no_script_errors(page)
 
@@ -146,7 +151,7 @@ def test_search_open_edit_save_and_find_it_again(page: Any, app_library: Library
 
 @pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool (the independent reader) is not installed")
 def test_embed_from_the_photo_page_writes_what_exiftool_reads(page: Any, app_library: Library) -> None:
-    photo_id = file_ids(app_library)["yellow-triangle.jpg"]
+    photo_id = refs(app_library)["yellow-triangle.jpg"]
     page.goto(f"/photo/{photo_id}")
     text = "A yellow triangle, point up, on plain white."
     page.get_by_role("textbox", name="Alt text", exact=True).fill(text)
@@ -259,10 +264,10 @@ def test_markup_in_alt_text_and_file_names_renders_as_text(browser: Any, live_se
                                                           app_library: Library) -> None:
     with reader(app_library) as library:
         library.edit(path_of(library, "red-circle.jpg"), XSS)
-    photo_id = file_ids(app_library)["red-circle.jpg"]
+    photo_id = refs(app_library)["red-circle.jpg"]
     # Without the CSP, so that escaping alone must keep the script from running (the CSP is a second wall).
     for page in open_page(browser, base_url=live_server, bypass_csp=True):
-        for address in (f"/photo/{photo_id}", "/library", "/review", f"/photo/{file_ids(app_library)[HOSTILE_NAME]}"):
+        for address in (f"/photo/{photo_id}", "/library", "/review", f"/photo/{refs(app_library)[HOSTILE_NAME]}"):
             page.goto(address, wait_until="load")
             page.wait_for_timeout(200)  # an onerror handler would have run by now
             assert page.evaluate("typeof window.pwned") == "undefined", address

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from app_kit import BASE_URL, BROKEN, HOSTILE_CAPTION, HOSTILE_NAME, NON_UTF8_NAME, PORT, png_bytes
+from app_kit import BASE_URL, BROKEN, HOSTILE_CAPTION, HOSTILE_NAME, NON_UTF8_NAME, PORT, photo_ref, png_bytes
 from click.testing import CliRunner
 from PIL import Image
 from starlette.testclient import TestClient
@@ -33,6 +33,11 @@ def file_id(library: Library, name: str) -> int:
     return next(card.file_id for card in page.items if os.path.basename(card.path) == name)
 
 
+def ref_of(library: Library, name: str) -> str:
+    """The photo's reference in the app's addresses."""
+    return photo_ref(library, file_id(library, name))
+
+
 def path_of(library: Library, name: str) -> str:
     path = library.path_of(file_id(library, name))
     assert path is not None
@@ -43,8 +48,8 @@ def path_of(library: Library, name: str) -> str:
 
 
 def test_every_page_answers(app_client: Client, app_library: Library) -> None:
-    red = file_id(app_library, "red-circle.jpg")
-    for path in [*PAGES, f"/photo/{red}", f"/photo/{file_id(app_library, BROKEN)}", "/status.json",
+    red = ref_of(app_library, "red-circle.jpg")
+    for path in [*PAGES, f"/photo/{red}", f"/photo/{ref_of(app_library, BROKEN)}", "/status.json",
                  "/static/app.css", "/static/app.js", "/library?q=circle&mode=words", "/library?only=failed",
                  "/library?status=generated", "/library?only=missing-alt"]:
         response = app_client.get(path)
@@ -58,7 +63,7 @@ def test_every_page_answers(app_client: Client, app_library: Library) -> None:
 
 def test_the_library_lists_photos_with_their_alt_text(app_client: Client, app_library: Library) -> None:
     page = app_client.get("/library").text
-    red = file_id(app_library, "red-circle.jpg")
+    red = ref_of(app_library, "red-circle.jpg")
     assert f'<img src="/thumb/{red}" alt="A red circle on a white background."' in page
     assert "failed" in page and BROKEN in page  # the failed file is listed, with a text badge
     assert f'href="/photo/{red}"' in page
@@ -85,12 +90,12 @@ def test_search_finds_the_red_circle(app_client: Client) -> None:
 
 
 def test_photo_page_shows_everything(app_client: Client, app_library: Library) -> None:
-    red = file_id(app_library, "red-circle.jpg")
+    red = ref_of(app_library, "red-circle.jpg")
     page = app_client.get(f"/photo/{red}").text
     assert f'<img src="/image/{red}" alt="A red circle on a white background."' in page
     assert 'aria-live="polite"' in page and '<label for="alt_text">' in page
     assert "History" in page and "Not embedded" in page
-    broken = app_client.get(f"/photo/{file_id(app_library, BROKEN)}").text
+    broken = app_client.get(f"/photo/{ref_of(app_library, BROKEN)}").text
     assert "Why it failed" in broken and "Retry this file" in broken
 
 
@@ -99,7 +104,7 @@ def test_photo_page_shows_everything(app_client: Client, app_library: Library) -
 
 def test_edit_through_the_form_changes_the_index_and_search(app_client: Client, app_library: Library,
                                                             csrf_of: CsrfOf) -> None:
-    red = file_id(app_library, "red-circle.jpg")
+    red = ref_of(app_library, "red-circle.jpg")
     token = csrf_of(app_client, f"/photo/{red}")
     text = "A crimson disc floating on snow."
     response = app_client.post(f"/photo/{red}/edit", data={"csrf": token, "alt_text": text}, follow_redirects=False)
@@ -113,7 +118,7 @@ def test_edit_through_the_form_changes_the_index_and_search(app_client: Client, 
 
 
 def test_approve_then_undo(app_client: Client, app_library: Library, csrf_of: CsrfOf) -> None:
-    blue = file_id(app_library, "blue-square.png")
+    blue = ref_of(app_library, "blue-square.png")
     path = path_of(app_library, "blue-square.png")
     token = csrf_of(app_client, f"/photo/{blue}")
     assert "approved" in app_client.post(f"/photo/{blue}/approve", data={"csrf": token}).text
@@ -125,15 +130,15 @@ def test_approve_then_undo(app_client: Client, app_library: Library, csrf_of: Cs
 
 
 def test_retry_a_failed_file(app_client: Client, app_library: Library, csrf_of: CsrfOf) -> None:
-    broken = file_id(app_library, BROKEN)
+    broken = ref_of(app_library, BROKEN)
     token = csrf_of(app_client, f"/photo/{broken}")
     assert "Queued again" in app_client.post(f"/photo/{broken}/retry", data={"csrf": token}).text
-    red = file_id(app_library, "red-circle.jpg")
+    red = ref_of(app_library, "red-circle.jpg")
     assert "nothing to retry" in app_client.post(f"/photo/{red}/retry", data={"csrf": token}).text
 
 
 def test_embed_says_what_happened(app_client: Client, app_library: Library, csrf_of: CsrfOf) -> None:
-    red = file_id(app_library, "red-circle.jpg")
+    red = ref_of(app_library, "red-circle.jpg")
     token = csrf_of(app_client, f"/photo/{red}")
     response = app_client.post(f"/photo/{red}/embed", data={"csrf": token})
     assert response.status_code == 200
@@ -141,7 +146,7 @@ def test_embed_says_what_happened(app_client: Client, app_library: Library, csrf
 
 
 def test_an_empty_edit_is_refused_with_a_message(app_client: Client, app_library: Library, csrf_of: CsrfOf) -> None:
-    red = file_id(app_library, "red-circle.jpg")
+    red = ref_of(app_library, "red-circle.jpg")
     token = csrf_of(app_client, f"/photo/{red}")
     page = app_client.post(f"/photo/{red}/edit", data={"csrf": token, "alt_text": "  "}).text
     assert "Not saved" in page
@@ -150,28 +155,53 @@ def test_an_empty_edit_is_refused_with_a_message(app_client: Client, app_library
 
 def test_review_accept_skip_and_undo(app_client: Client, app_library: Library, csrf_of: CsrfOf) -> None:
     page = app_client.get("/review").text
-    first = int(re.search(r'name="file_id" value="(\d+)"', page).group(1))  # type: ignore[union-attr]
+    first = re.search(r'name="photo" value="([0-9a-f]{8}-\d+)"', page).group(1)  # type: ignore[union-attr]
     assert 'data-key="a"' in page and 'data-key="s"' in page and "Enter" in page
     token = csrf_of(app_client, "/review")
-    response = app_client.post("/review/accept", data={"csrf": token, "file_id": str(first)}, follow_redirects=False)
+    response = app_client.post("/review/accept", data={"csrf": token, "photo": first}, follow_redirects=False)
     assert response.status_code == 303 and f"last={first}" in response.headers["location"]
-    path = app_library.path_of(first)
+    path = app_library.path_of(int(first.split("-")[1]))
     assert path is not None and app_library.show(path)["status"] == "approved"  # type: ignore[index]
     next_page = app_client.get(response.headers["location"]).text
-    second = int(re.search(r'name="file_id" value="(\d+)"', next_page).group(1))  # type: ignore[union-attr]
+    second = re.search(r'name="photo" value="([0-9a-f]{8}-\d+)"', next_page).group(1)  # type: ignore[union-attr]
     assert second != first and "approved" in next_page
     skip = re.search(r'href="(/review\?[^"]*)" data-key="s"', next_page).group(1)  # type: ignore[union-attr]
     after_skip = app_client.get(skip.replace("&amp;", "&")).text
-    assert f'name="file_id" value="{second}"' not in after_skip
-    undo = app_client.post("/review/undo", data={"csrf": token, "file_id": str(first)})
-    assert "Undone" in undo.text and f'name="file_id" value="{first}"' in undo.text
+    assert f'name="photo" value="{second}"' not in after_skip
+    undo = app_client.post("/review/undo", data={"csrf": token, "photo": first})
+    assert "Undone" in undo.text and f'name="photo" value="{first}"' in undo.text
     assert app_library.show(path)["status"] == "generated"  # type: ignore[index]
+
+
+def test_review_over_a_search_walks_only_its_matches(app_client: Client, app_library: Library, csrf_of: CsrfOf
+                                                     ) -> None:
+    circles = {ref_of(app_library, "red-circle.jpg"), ref_of(app_library, HOSTILE_NAME)}  # the two circles
+    token = csrf_of(app_client, "/review")
+    seen = []
+    location = "/review?q=circle"
+    for _ in range(len(circles)):
+        page = app_client.get(location).text
+        shown = re.search(r'name="photo" value="([0-9a-f]{8}-\d+)"', page).group(1)  # type: ignore[union-attr]
+        assert shown in circles and shown not in seen
+        seen.append(shown)
+        assert 'name="q" value="circle"' in page  # the forms keep the queue's search
+        response = app_client.post("/review/accept", data={"csrf": token, "photo": shown, "q": "circle"},
+                                   follow_redirects=False)
+        location = response.headers["location"]
+        assert "q=circle" in location
+    done = app_client.get(location).text
+    assert "Nothing left to review" in done and "circle" in done
+    assert app_library.show(path_of(app_library, "blue-square.png"))["status"] == "generated"  # type: ignore[index]
+    skipped = app_client.get("/review?q=square").text  # skip moves through the results by position
+    first = re.search(r'name="photo" value="([0-9a-f]{8}-\d+)"', skipped).group(1)  # type: ignore[union-attr]
+    skip = re.search(r'href="(/review\?[^"]*)" data-key="s"', skipped).group(1)  # type: ignore[union-attr]
+    assert first not in app_client.get(skip.replace("&amp;", "&")).text.split('data-key="s"')[0]
 
 
 def test_review_edit(app_client: Client, app_library: Library, csrf_of: CsrfOf) -> None:
     token = csrf_of(app_client, "/review")
-    blue = file_id(app_library, "blue-square.png")
-    app_client.post("/review/edit", data={"csrf": token, "file_id": str(blue), "alt_text": "A navy tile."})
+    blue = ref_of(app_library, "blue-square.png")
+    app_client.post("/review/edit", data={"csrf": token, "photo": blue, "alt_text": "A navy tile."})
     assert app_library.show(path_of(app_library, "blue-square.png"))["alt_text"] == "A navy tile."  # type: ignore[index]
 
 
@@ -179,13 +209,13 @@ def test_review_edit(app_client: Client, app_library: Library, csrf_of: CsrfOf) 
 
 
 def test_post_without_csrf_is_refused(app_client: Client, app_library: Library, csrf_of: CsrfOf) -> None:
-    red = file_id(app_library, "red-circle.jpg")
+    red = ref_of(app_library, "red-circle.jpg")
     path = path_of(app_library, "red-circle.jpg")
     app_client.get(f"/photo/{red}")  # the browser has its cookie, but the form has no token
     assert app_client.post(f"/photo/{red}/edit", data={"alt_text": "pwned"}).status_code == 403
     assert app_client.post(f"/photo/{red}/edit", data={"alt_text": "pwned", "csrf": "forged"}).status_code == 403
     assert app_client.post(f"/photo/{red}/approve").status_code == 403
-    assert app_client.post("/review/accept", data={"file_id": str(red)}).status_code == 403
+    assert app_client.post("/review/accept", data={"photo": red}).status_code == 403
     # a token from another browser (another cookie) is no good either
     token = csrf_of(app_client, f"/photo/{red}")
     with TestClient(app_client.app, base_url=BASE_URL) as other:
@@ -196,10 +226,10 @@ def test_post_without_csrf_is_refused(app_client: Client, app_library: Library, 
 
 def test_hostile_caption_and_file_name_render_as_text(app_client: Client, app_library: Library) -> None:
     app_library.edit(path_of(app_library, "red-circle.jpg"), HOSTILE_CAPTION)
-    red = file_id(app_library, "red-circle.jpg")
-    hostile = file_id(app_library, HOSTILE_NAME)
+    red = ref_of(app_library, "red-circle.jpg")
+    hostile = ref_of(app_library, HOSTILE_NAME)
     for path in ("/library", f"/photo/{red}", f"/photo/{hostile}", "/library?q=alert&mode=words", "/review",
-                 f"/review?id={hostile}"):
+                 f"/review?photo={hostile}"):
         page = app_client.get(path).text
         assert "<script>alert" not in page, path
         assert "<img src=x" not in page, path
@@ -212,7 +242,7 @@ def test_hostile_caption_and_file_name_render_as_text(app_client: Client, app_li
 def test_a_file_name_that_is_not_utf8_renders(app_client: Client, app_library: Library) -> None:
     page = app_client.get("/library")
     assert page.status_code == 200 and "caf\ufffd-square.png" in page.text
-    assert app_client.get(f"/photo/{file_id(app_library, NON_UTF8_NAME)}").status_code == 200
+    assert app_client.get(f"/photo/{ref_of(app_library, NON_UTF8_NAME)}").status_code == 200
 
 
 @pytest.mark.parametrize("path", ["/thumb/999999", "/thumb/-1", "/thumb/..%2F..%2Fetc%2Fpasswd", "/photo/abc",
@@ -224,12 +254,40 @@ def test_unknown_or_bad_ids_are_404(app_client: Client, path: str) -> None:
     assert "root:" not in response.text
 
 
+def test_ids_of_another_index_negative_ids_and_dot_dot_are_refused(app_client: Client, app_library: Library,
+                                                                  csrf_of: CsrfOf, tmp_path: Path) -> None:
+    red_id = file_id(app_library, "red-circle.jpg")
+    red = photo_ref(app_library, red_id)
+    with Library(tmp_path / "another.sqlite3", settings=app_library.settings) as another:
+        assert another.uid != app_library.uid
+        elsewhere = photo_ref(another, red_id)  # the same number, in another library's address
+    for path in (f"/photo/{elsewhere}", f"/thumb/{elsewhere}", f"/image/{elsewhere}"):
+        response = app_client.get(path)
+        assert response.status_code == 404, path
+        assert "another alttext index" in response.text, path
+    token = csrf_of(app_client, f"/photo/{red}")
+    before = app_library.show(path_of(app_library, "red-circle.jpg"))
+    assert app_client.post(f"/photo/{elsewhere}/edit", data={"csrf": token, "alt_text": "pwned"}).status_code == 404
+    assert app_client.post("/review/accept", data={"csrf": token, "photo": elsewhere}).status_code == 404
+    assert app_library.show(path_of(app_library, "red-circle.jpg")) == before
+    prefix = red.split("-")[0]
+    for path in (f"/photo/{prefix}--{red_id}", f"/photo/{prefix}-0", f"/thumb/{prefix}--1", f"/image/-{red_id}",
+                 f"/photo/{prefix}-{red_id}%2F..%2F..%2Fetc%2Fpasswd", f"/thumb/{prefix}-..%2F..%2Fetc%2Fpasswd",
+                 f"/photo/{prefix}-{red_id}/../../../etc/passwd", f"/photo/{prefix}-{2**63}", f"/photo/{red}x"):
+        response = app_client.get(path)
+        assert response.status_code == 404, path
+        assert "root:" not in response.text
+    assert app_client.post(f"/photo/{prefix}--{red_id}/edit", data={"csrf": token, "alt_text": "x"}).status_code == 404
+    assert app_client.post("/review/accept", data={"csrf": token, "photo": "../../etc"}).status_code == 404
+    assert app_client.get(f"/photo/{red}").status_code == 200  # the real address still works
+
+
 def test_a_failed_file_has_no_thumbnail(app_client: Client, app_library: Library) -> None:
-    assert app_client.get(f"/thumb/{file_id(app_library, BROKEN)}").status_code == 404
+    assert app_client.get(f"/thumb/{ref_of(app_library, BROKEN)}").status_code == 404
 
 
 def test_thumbnails_and_large_images(app_client: Client, app_library: Library) -> None:
-    red = file_id(app_library, "red-circle.jpg")
+    red = ref_of(app_library, "red-circle.jpg")
     for path, biggest in ((f"/thumb/{red}", 320), (f"/thumb/{red}?size=10", 64), (f"/thumb/{red}?size=99999", 640),
                           (f"/thumb/{red}?size=x", 320), (f"/image/{red}", 1600)):
         response = app_client.get(path)
@@ -241,14 +299,14 @@ def test_thumbnails_and_large_images(app_client: Client, app_library: Library) -
 
 
 def test_security_headers_on_every_response(app_client: Client, app_library: Library) -> None:
-    red = file_id(app_library, "red-circle.jpg")
+    red = ref_of(app_library, "red-circle.jpg")
     for path in [*PAGES, f"/photo/{red}", f"/thumb/{red}", "/static/app.css", "/nowhere", "/", "/status.json"]:
         response = app_client.get(path, follow_redirects=False)
         csp = response.headers["content-security-policy"]
         assert "default-src 'none'" in csp and "script-src 'self'" in csp and "frame-ancestors 'none'" in csp, path
         assert "unsafe-inline" not in csp and "unsafe-eval" not in csp, path
         assert response.headers["x-content-type-options"] == "nosniff"
-        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["referrer-policy"] == "same-origin"  # never to another site
     for path in [*PAGES, f"/photo/{red}"]:
         assert inline_code(app_client.get(path).text) == [], path
 
@@ -319,6 +377,54 @@ def test_token_is_required_when_set(app_library: Library) -> None:
         assert client.get("/library").status_code == 200  # the cookie now
     with TestClient(app, base_url=BASE_URL) as stranger:
         assert stranger.get("/photo/1").status_code == 401
+
+
+def test_a_change_sent_from_another_site_is_refused(app_client: Client, app_library: Library, csrf_of: CsrfOf
+                                                    ) -> None:
+    red = ref_of(app_library, "red-circle.jpg")
+    token = csrf_of(app_client, f"/photo/{red}")
+    form = {"csrf": token, "alt_text": "Changed from elsewhere."}
+    for origin in ("http://evil.example", f"http://evil.example:{PORT}", "null", "http://127.0.0.1:9999",
+                   "file://", "https://127.0.0.1.evil.example"):
+        response = app_client.post(f"/photo/{red}/edit", data=form, headers={"Origin": origin})
+        assert response.status_code == 403, origin
+    assert app_library.show(path_of(app_library, "red-circle.jpg"))["status"] == "generated"  # type: ignore[index]
+    assert app_client.get(f"/photo/{red}", headers={"Origin": "http://evil.example"}).status_code == 200  # reads
+    own = app_client.post(f"/photo/{red}/edit", data=form, headers={"Origin": f"http://localhost:{PORT}"},
+                          follow_redirects=False)
+    assert own.status_code == 303
+    assert app_library.show(path_of(app_library, "red-circle.jpg"))["status"] == "edited"  # type: ignore[index]
+
+
+def test_behind_a_tls_proxy_the_public_origin_is_accepted_and_cookies_are_secure(app_library: Library,
+                                                                                csrf_of: CsrfOf) -> None:
+    app = create_app(app_library, port=PORT, public_url="https://Photos.example.org/")
+    red = ref_of(app_library, "red-circle.jpg")
+    # the proxy speaks TLS to the browser (the client's jar sends Secure cookies over https only)
+    with TestClient(app, base_url=f"https://127.0.0.1:{PORT}") as client:
+        page = client.get(f"/photo/{red}")
+        assert "Secure" in page.headers["set-cookie"] and "HttpOnly" in page.headers["set-cookie"]
+        token = csrf_of(client, f"/photo/{red}")
+        form = {"csrf": token, "alt_text": "Through the proxy."}
+        assert client.post(f"/photo/{red}/edit", data=form, headers={"Origin": "https://evil.example"}
+                           ).status_code == 403
+        saved = client.post(f"/photo/{red}/edit", data=form, headers={"Origin": "https://photos.example.org"},
+                            follow_redirects=False)
+        assert saved.status_code == 303 and "Secure" in saved.headers["set-cookie"]  # the flash cookie too
+    assert app_library.show(path_of(app_library, "red-circle.jpg"))["alt_text"] == "Through the proxy."  # type: ignore[index]
+    with TestClient(create_app(app_library, port=PORT), base_url=BASE_URL) as plain:
+        assert "Secure" not in plain.get("/library").headers["set-cookie"]  # plain http on loopback
+
+
+@pytest.mark.parametrize("url", ["ftp://photos.example.org", "https://photos.example.org/alttext/",
+                                 "https://user:pw@photos.example.org", "photos.example.org"])
+def test_a_public_url_that_cannot_work_is_refused(url: str, tmp_path: Path) -> None:
+    from alttext.cli import cli
+
+    db = tmp_path / "never.sqlite3"
+    result = CliRunner().invoke(cli, ["--db", str(db), "serve", "--public-url", url])
+    assert result.exit_code == 2 and result.output.count("\n") == 1 and "--public-url" in result.output
+    assert not db.exists()
 
 
 def test_oversized_request_is_refused(app_library: Library, csrf_of: CsrfOf) -> None:

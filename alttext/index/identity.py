@@ -1,0 +1,19 @@
+"""Which index this is: the random id made when it was created (migration 0004)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from alttext.index.db import Index
+from alttext.index.models import IndexIdentity
+
+identity = IndexIdentity.__table__
+
+
+def index_uid(index: Index) -> str:
+    """The index's id: 32 hex digits, the same for as long as the index exists, different in every index."""
+    with index.read() as connection:
+        uid = connection.execute(select(identity.c.uid).where(identity.c.id == 1)).scalar()
+    if not uid:  # only a hand-damaged index lacks it; the migration always writes the row
+        raise RuntimeError(f"{index.path}: the index has no identity row (table index_identity)")
+    return str(uid)
