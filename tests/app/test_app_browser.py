@@ -110,6 +110,24 @@ def test_page_loads_is_accessible_and_is_photographed(page: Any, app_library: Li
     assert_no_script_errors(page)
 
 
+def test_addresses_of_another_index_negative_ids_and_dot_dot_are_refused(page: Any, app_library: Library,
+                                                                         tmp_path: Path) -> None:
+    red = refs(app_library)["red-circle.jpg"]
+    prefix, number = red.split("-")
+    with Library(tmp_path / "another.sqlite3", settings=app_library.settings) as another:
+        elsewhere = photo_ref(another, int(number))  # the red circle's number, in another library's address
+    response = page.goto(f"/photo/{elsewhere}")
+    assert response is not None and response.status == 404
+    expect(page.get_by_role("main")).to_contain_text("another alttext index")
+    assert_accessible(page, "not-found, another index")
+    for address in (f"/photo/{prefix}--{number}", f"/image/{prefix}--1", f"/thumb/{elsewhere}",
+                    f"/photo/{prefix}-{number}%2F..%2F..%2Fetc%2Fpasswd", "/photo/../../etc/passwd"):
+        response = page.goto(address)
+        assert response is not None and response.status == 404, address
+        assert "root:" not in page.content(), address
+    assert_no_script_errors(page)
+
+
 # -- search, open, edit, save ---------------------------------------------------------------------------
 
 
