@@ -33,8 +33,9 @@ fi
 python="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-# The CPU build first: an unpinned torch would pull a multi-GB CUDA build. Users with a GPU can install
-# their own torch before running this script; anything satisfying torch>=2.4 is kept.
-.venv/bin/python -m pip install -q "torch==2.13.0"
+# PyTorch first, the build this machine wants (scripts/choose_torch.py): a torch already in .venv is kept;
+# without an NVIDIA GPU the CPU build from PyTorch's CPU index (an unpinned or plain torch from the public
+# index is the multi-GB CUDA build); ALTTEXT_TORCH=cpu|cuda chooses. It says which build it installed.
+.venv/bin/python scripts/choose_torch.py
 .venv/bin/python -m pip install -q -e ".${extras}"
 echo "alttext installed: $(.venv/bin/alttext --version)"

@@ -50,7 +50,8 @@ def test_units_verify(name: str, scope: str, tmp_path: Path) -> None:
 def test_units_are_notify_services_with_a_watchdog() -> None:
     for name in ("alttext.service", "alttext-system.service"):
         text = (UNITS / name).read_text()
-        for setting in ("Type=notify", "NotifyAccess=main", "Restart=on-failure", "WatchdogSec="):
+        for setting in ("Type=notify", "NotifyAccess=main", "Restart=on-failure", "WatchdogSec=",
+                        "RestartPreventExitStatus=2"):  # a configuration error (exit 2) must not loop
             assert re.search(rf"^{re.escape(setting)}", text, re.MULTILINE), (name, setting)
     system = (UNITS / "alttext-system.service").read_text()
     for setting in ("User=alttext", "StateDirectory=alttext", "ReadOnlyPaths=", "ProtectSystem=strict",
