@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     import torch
@@ -42,33 +45,120 @@ def pick_device(requested: str) -> str:
     return "cpu"
 
 
+HUB_PROBE_TIMEOUT_S = 3.0
+PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy")
+# What `alttext model fetch` leaves out: weights for frameworks other than PyTorch.
+OTHER_FRAMEWORKS = ["*.h5", "*.msgpack", "*.onnx", "*.ot", "*.tflite", "tf_model*", "flax_model*", "rust_model*",
+                    "onnx/*", "openvino/*", "coreml/*"]
+
+
+def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT_S) -> bool:
+    """Whether the Hugging Face hub (``HF_ENDPOINT``) takes a connection within ``timeout`` seconds.
+
+    Without this, a machine with no network waits half a minute in the hub client's retries (and logs
+    each one) before the same error. The name lookup runs in a thread so that a hanging resolver is
+    bounded too. Behind a proxy the hub isn't reached directly: assume it is reachable."""
+    if any(os.environ.get(name) for name in PROXY_VARIABLES):
+        return True
+    from huggingface_hub import constants
+
+    parts = urlsplit(constants.ENDPOINT)
+    host = parts.hostname or "huggingface.co"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    answer: list[bool] = []
+
+    def connect() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                answer.append(True)
+        except OSError:
+            answer.append(False)
+
+    probe = threading.Thread(target=connect, name="hub-probe", daemon=True)
+    probe.start()
+    probe.join(timeout + 0.5)
+    return bool(answer and answer[0])
+
+
+def hub_offline_requested() -> bool:
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE)
+
+
+def in_cache(ref: str) -> bool:
+    """The model's config is in the local Hugging Face cache (then it loads without the network)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        return isinstance(try_to_load_from_cache(ref, "config.json"), str)
+    except ValueError:  # not a valid repository id
+        return False
+
+
 def _offline_message(ref: str) -> str:
+    from huggingface_hub import constants
+
     return (
-        f"cannot load model {ref!r}: it is not in the local Hugging Face cache and the hub cannot be reached."
-        " Download it once with network access, or point --model (or ALTTEXT_MODEL) at a local folder"
-        " saved with save_pretrained."
+        f"cannot load model {ref!r}: it is not in the local Hugging Face cache ({constants.HF_HUB_CACHE}) and"
+        f" the hub ({constants.ENDPOINT}) cannot be reached. Fetch it once where there is network:"
+        f" `alttext model fetch {ref}` (then copy that cache folder here), or point --model at a local"
+        " folder saved with save_pretrained."
     )
 
 
-def load_model(ref: str, device: str = "auto") -> LoadedModel:
-    """Load model, image processor and tokenizer for ``ref``; raise ModelLoadError with one clear line."""
-    import transformers
-    from transformers import AutoImageProcessor, AutoModelForImageTextToText, AutoTokenizer
+def fetch_model(ref: str) -> str:
+    """Download ``ref`` from the hub into the local cache (PyTorch weights, configs, tokenizer files), so
+    that it loads offline from then on; the snapshot folder. Raises ModelLoadError with one line."""
+    if looks_like_path(ref):
+        raise ModelLoadError(f"{ref!r} is a local folder: there is nothing to fetch")
+    if not hub_offline_requested() and not hub_reachable():
+        raise ModelLoadError(f"cannot fetch model {ref!r}: the hub ({_endpoint()}) cannot be reached from here")
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
 
-    transformers.logging.set_verbosity_error()  # the torchvision fallback notice is not for our users
-    transformers.logging.disable_progress_bar()  # "Loading weights" bars would clutter every command
+    try:
+        return str(snapshot_download(ref, ignore_patterns=OTHER_FRAMEWORKS))
+    except RepositoryNotFoundError as exc:
+        raise ModelLoadError(f"cannot fetch model {ref!r}: no such model on the hub (or it needs a login)") from exc
+    except (LocalEntryNotFoundError, HfHubHTTPError, OSError, ValueError) as exc:
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelLoadError(f"cannot fetch model {ref!r}: {first_line}") from exc
+
+
+def _endpoint() -> str:
+    from huggingface_hub import constants
+
+    return str(constants.ENDPOINT)
+
+
+def load_model(ref: str, device: str = "auto") -> LoadedModel:
+    """Load model, image processor and tokenizer for ``ref``; raise ModelLoadError with one clear line.
+
+    A hub id loads from the local cache without asking the hub when the hub can't be reached (or
+    ``HF_HUB_OFFLINE=1``); an id that isn't cached then fails at once, saying how to fetch it."""
     local = looks_like_path(ref)
     source = str(Path(ref).expanduser().resolve()) if local else ref
+    offline = False
     if local:
         folder = Path(source)
         if not folder.is_dir():
             raise ModelLoadError(f"model folder {ref!r} does not exist")
         if not (folder / "config.json").is_file():
             raise ModelLoadError(f"{ref!r} is not a model folder (no config.json; save it with save_pretrained)")
+    elif hub_offline_requested() or not hub_reachable():
+        if not in_cache(ref):
+            raise ModelLoadError(_offline_message(ref))
+        offline = True
+    import transformers  # after the checks above: a model that can't be loaded is said in a moment
+    from transformers import AutoImageProcessor, AutoModelForImageTextToText, AutoTokenizer
+
+    transformers.logging.set_verbosity_error()  # the torchvision fallback notice is not for our users
+    transformers.logging.disable_progress_bar()  # "Loading weights" bars would clutter every command
     try:
-        model = AutoModelForImageTextToText.from_pretrained(source)
-        image_processor = AutoImageProcessor.from_pretrained(source)
-        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModelForImageTextToText.from_pretrained(source, local_files_only=offline)
+        image_processor = AutoImageProcessor.from_pretrained(source, local_files_only=offline)
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=offline)
     except OSError as exc:
         text = str(exc)
         if not local and (

@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "edit": "alttext.cli.review:edit",
     "export": "alttext.cli.export:export",
     "lint": "alttext.cli.lint:lint",
+    "model": "alttext.cli.model:model",
     "review": "alttext.cli.review:review",
     "scan": "alttext.cli.scan:scan",
     "search": "alttext.cli.search:search",

@@ -99,6 +99,13 @@ class Library:
             self._captioner = build_captioner(self.settings)
         return self._captioner
 
+    def fetch_model(self, model: str | None = None) -> str:
+        """Download a hub model (the settings' when ``model`` is None) into the local Hugging Face cache, so
+        that it loads without the network from then on; where it is. Raises ``ModelLoadError``."""
+        from alttext.captioning.loading import fetch_model
+
+        return fetch_model(model or self.settings.model)
+
     # -- captioning without the index --------------------------------------------------------------
     def caption(self, inputs: Iterable[str]) -> Iterator[CaptionResult]:
         """Caption files, folders (recursively) and http(s) URLs, in order; a failing item is a result
