@@ -31,6 +31,7 @@ from alttext.captioning import Captioner
 from alttext.images import ImageError, open_image
 from alttext.index import fingerprint
 from alttext.index.reconcile import MAX_ATTEMPTS
+from alttext.metadata.pixels import PixelError, pixel_digest
 
 DAMAGED = (DAMAGED_AVIF, DAMAGED_HEIC)
 
@@ -144,3 +145,10 @@ def test_caption_reports_the_damaged_files_and_captions_the_rest(folder: Path, t
     for name in ("b-damaged.avif", "b-damaged.heic"):
         alt, error = results[name]
         assert alt is None and error and error.startswith("cannot decode image: ") and "\n" not in error
+
+
+@pytest.mark.parametrize("damaged", DAMAGED, ids=lambda path: path.suffix)
+def test_verifying_a_write_to_a_damaged_file_is_a_pixel_error(damaged: Path) -> None:
+    """The metadata writer decodes every frame to prove a write left the pixels alone."""
+    with pytest.raises(PixelError, match="cannot decode the image to verify it: "):
+        pixel_digest(damaged.read_bytes())
