@@ -134,7 +134,7 @@ def open_image(
 
     try:
         with Image.open(stream) as image:
-            # Image.open has read the header only: refuse a bomb before anything is decoded.
+            # Image.open has parsed the header; no pixel is decoded yet: refuse a bomb now.
             check_pixel_limit(*image.size, max_pixels)
             if draft_size and image.format == "JPEG":
                 image.draft("RGB", (draft_size, draft_size))
