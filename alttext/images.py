@@ -1,14 +1,17 @@
 """Decoding images for the model: safe against bad input, correct for every colour mode.
 
 Pillow does the decoding (never the writing: see docs/architecture.md §4). Everything that can go wrong with a file
-becomes an :class:`ImageError` with a one-line reason, so one bad file never stops a batch.
+becomes an :class:`ImageError` with a one-line reason, so one bad file never stops a batch: whatever a decoder
+raises (pillow-heif and Pillow's AVIF plugin raise ``RuntimeError`` for some damaged files).
+
+The decompression-bomb limit is ours alone (:func:`check_pixel_limit`, the configured ``max_image_pixels``),
+checked on the size the file's header claims, before any pixel is decoded.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +26,13 @@ IMAGE_EXTENSIONS = frozenset(
     }
 )
 
-DEFAULT_MAX_PIXELS = 178_956_970  # Pillow's own default bomb limit.
+DEFAULT_MAX_PIXELS = 178_956_970  # the default of `max_image_pixels` (twice Pillow's warning level)
+
+# Pillow's own bomb check is switched off, once, for the whole process: it warns at a fixed 89,478,485 px and
+# refuses at 178,956,970 px whatever `max_image_pixels` says, and the only per-call way to change that
+# (warnings.catch_warnings) is not thread-safe, so decoding in threads gave different answers from run to run.
+# check_pixel_limit is the one limit. Never changed per call: threads always see the same value.
+Image.MAX_IMAGE_PIXELS = None
 
 _heif_registered = False
 
@@ -86,6 +95,15 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
 
 
+def check_pixel_limit(width: int, height: int, max_pixels: int) -> None:
+    """Refuse a picture whose header claims more than ``max_pixels`` pixels (more than the limit, not equal)."""
+    pixels = width * height
+    if pixels > max_pixels:
+        raise ImageError(
+            f"image too large ({width}x{height} = {pixels} pixels, limit {max_pixels}): possible decompression bomb"
+        )
+
+
 def open_image(
     source: str | os.PathLike[str] | bytes,
     *,
@@ -115,35 +133,29 @@ def open_image(
             raise ImageError(f"cannot read file: {exc.strerror or exc}") from exc
 
     try:
-        with warnings.catch_warnings():
-            # Pillow only warns between 1x and 2x its limit; we refuse at 1x.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(stream) as image:
-                width, height = image.size
-                if width * height > max_pixels:
-                    raise ImageError(
-                        f"image too large ({width}x{height} = {width * height} pixels, limit {max_pixels}):"
-                        " possible decompression bomb"
-                    )
-                if draft_size and image.format == "JPEG":
-                    image.draft("RGB", (draft_size, draft_size))
-                image.seek(0)  # first frame of GIF/TIFF/WebP animations
-                image.load()
-                upright = ImageOps.exif_transpose(image)
-                return to_rgb(upright)
+        with Image.open(stream) as image:
+            # Image.open has parsed the header; no pixel is decoded yet: refuse a bomb now.
+            check_pixel_limit(*image.size, max_pixels)
+            if draft_size and image.format == "JPEG":
+                image.draft("RGB", (draft_size, draft_size))
+            image.seek(0)  # first frame of GIF/TIFF/WebP animations
+            image.load()
+            upright = ImageOps.exif_transpose(image)
+            return to_rgb(upright)
     except ImageError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(f"image too large: possible decompression bomb ({exc})") from exc
     except UnidentifiedImageError as exc:
         raise ImageError("not an image, or a format this installation cannot decode") from exc
     except FileNotFoundError as exc:
         raise ImageError("file vanished before it could be read") from exc
     except PermissionError as exc:
         raise ImageError("permission denied") from exc
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        # Pillow reports truncation and corrupt streams as OSError/SyntaxError/ValueError.
-        text = str(exc) or type(exc).__name__
+    except MemoryError as exc:
+        raise ImageError("not enough memory to decode the image") from exc
+    except Exception as exc:
+        # Pillow reports truncation and corrupt streams as OSError/SyntaxError/ValueError/EOFError; decoders
+        # written in C (libheif, libavif) as RuntimeError; a plugin bug as anything. All mean: this file is bad.
+        text = " ".join(str(exc).split()) or type(exc).__name__  # one line, whatever the decoder wrote
         if "truncated" in text:
             text = "image file is truncated"
         raise ImageError(f"cannot decode image: {text}") from exc

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import io
 import os
+import random
+import struct
+import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 from photos import photo
-from PIL import Image
+from PIL import Image, ImageFile
 
 from alttext.images import ImageError, is_image_path, open_image, to_rgb
 
@@ -72,6 +76,79 @@ def test_decompression_bomb_is_refused_before_decoding(tmp_path: Path) -> None:
     with pytest.raises(ImageError, match="decompression bomb"):
         open_image(path, max_pixels=10_000_000)
     assert open_image(path, max_pixels=20_000_000).size == (4000, 4000)
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` x ``height``; its data is a few bytes (never decoded here)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+@pytest.fixture
+def decoding_stops_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An accepted picture of 100+ million pixels would take gigabytes to decode: stop where decoding starts,
+    which is where a refused one never gets."""
+
+    def stop(self: ImageFile.ImageFile) -> None:
+        raise OSError("decoding started")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", stop)
+
+
+def _limit_outcome(data: bytes, max_pixels: int) -> str:
+    try:
+        open_image(data, max_pixels=max_pixels)
+    except ImageError as exc:
+        return "refused" if "too large" in str(exc) else "accepted" if "decoding started" in str(exc) else str(exc)
+    return "accepted"
+
+
+# (width, height, max_image_pixels, outcome): the configured limit and no other, including above Pillow's own
+# levels (it warns above 89,478,485 px and refuses above 178,956,970 px).
+LIMIT_CASES = [
+    (10_000, 10_000, 100_000_000, "accepted"),
+    (10_000, 10_000, 99_999_999, "refused"),
+    (15_000, 15_000, 225_000_000, "accepted"),
+    (15_000, 15_000, 224_999_999, "refused"),
+    (9_000, 9_000, 80_000_000, "refused"),
+    (9_000, 9_000, 81_000_000, "accepted"),
+]
+
+
+@pytest.mark.usefixtures("decoding_stops_at_once")
+@pytest.mark.parametrize(("width", "height", "limit", "outcome"), LIMIT_CASES)
+def test_the_configured_pixel_limit_is_the_only_one(width: int, height: int, limit: int, outcome: str) -> None:
+    assert _limit_outcome(_png_claiming(width, height), limit) == outcome
+
+
+@pytest.mark.usefixtures("decoding_stops_at_once")
+def test_the_pixel_limit_gives_the_same_answer_in_every_thread() -> None:
+    """Decoding runs in threads (ingest, caption): warnings.catch_warnings is process-wide, so the old way
+    gave different answers from run to run when threads overlapped."""
+    files = {(width, height): _png_claiming(width, height) for width, height, _, _ in LIMIT_CASES}
+    calls = [case for case in LIMIT_CASES for _ in range(100)]
+    random.Random(13).shuffle(calls)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        outcomes = list(pool.map(lambda case: _limit_outcome(files[case[0], case[1]], case[2]), calls))
+    wrong = [(case, outcome) for case, outcome in zip(calls, outcomes, strict=True) if outcome != case[3]]
+    assert wrong == []
+
+
+def test_a_webp_claiming_a_huge_canvas_is_refused_before_its_frames_are_decoded() -> None:
+    """Pillow's WebP opener sets up its decoder on open; the check still comes before any frame is decoded
+    (decoding this one would take 4 GB)."""
+    frames = [Image.new("RGB", (16, 16), colour) for colour in ("red", "blue")]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "WEBP", save_all=True, append_images=frames[1:], lossless=True)
+    data = bytearray(buffer.getvalue())
+    assert data[12:16] == b"VP8X"
+    data[24:30] = (16_382).to_bytes(3, "little") * 2  # canvas 16383 x 16383 (stored minus one)
+    with pytest.raises(ImageError, match="16383x16383 = 268402689 pixels, limit 268402688"):
+        open_image(bytes(data), max_pixels=268_402_688)
 
 
 def test_exif_orientation_is_applied(tmp_path: Path) -> None:

@@ -160,6 +160,9 @@ class Ingester:
                     logger.debug("reading metadata of %s failed", work.path, exc_info=True)
         except ImageError as exc:
             work.error = exc
+        except Exception as exc:  # whatever else a decoder or hash raises is this file's failure, never the run's
+            logger.debug("unexpected error reading %s", work.path, exc_info=True)
+            work.error = ImageError(f"cannot read image: {' '.join(str(exc).split()) or type(exc).__name__}")
         return work
 
     # -- stage 2: in the calling thread -------------------------------------------------------------

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import io
-import warnings
 
 from PIL import Image, ImageSequence, UnidentifiedImageError
+
+# Importing alttext.images switches Pillow's own bomb check off (set once: see there); its check is used instead.
+from alttext.images import DEFAULT_MAX_PIXELS, ImageError, check_pixel_limit
 
 MAX_FRAMES = 256
 
@@ -35,22 +37,21 @@ def pillow_format(data: bytes) -> str | None:
         return None
 
 
-def pixel_digest(data: bytes) -> str:
+def pixel_digest(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> str:
     """SHA-256 over mode, size and raw pixels of every frame, plus the ICC profile."""
     digest = hashlib.sha256()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                digest.update(repr(image.info.get("icc_profile")).encode())
-                for count, frame in enumerate(ImageSequence.Iterator(image)):
-                    if count >= MAX_FRAMES:
-                        break
-                    frame.load()
-                    digest.update(f"{frame.mode} {frame.size}".encode())
-                    digest.update(frame.tobytes())
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        with Image.open(io.BytesIO(data)) as image:
+            digest.update(repr(image.info.get("icc_profile")).encode())
+            for count, frame in enumerate(ImageSequence.Iterator(image)):
+                if count >= MAX_FRAMES:
+                    break
+                check_pixel_limit(*frame.size, max_pixels)  # before each frame is decoded
+                frame.load()
+                digest.update(f"{frame.mode} {frame.size}".encode())
+                digest.update(frame.tobytes())
+    except (UnidentifiedImageError, ImageError) as exc:
         raise PixelError(f"cannot decode the image to verify it: {exc}") from exc
-    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
-        raise PixelError(f"cannot decode the image to verify it: {exc or type(exc).__name__}") from exc
+    except Exception as exc:  # whatever a decoder raises (pillow-heif: RuntimeError) means "cannot verify"
+        raise PixelError(f"cannot decode the image to verify it: {str(exc) or type(exc).__name__}") from exc
     return digest.hexdigest()
