@@ -80,6 +80,8 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("openai_model", "gpt-3.5-turbo", str, "chat model for creative variants"),
     SettingSpec("openai_api_key", None, str, "API key (prefer OPENAI_API_KEY)", secret=True),
     SettingSpec("variants_max_requests", 200, int, "cap on chat requests per run"),
+    SettingSpec("variants_deadline", 60.0, float, "seconds one chat request may take in all (connect, reply, retries)"),
+    SettingSpec("variants_max_reply_bytes", 1024 * 1024, int, "largest chat reply read (bytes)"),
     SettingSpec("verbose", False, _to_bool, "more log output"),
     SettingSpec("thumbnail_cache_mb", 512, int, "size cap of the thumbnail cache of `serve` (oldest evicted first)"),
     SettingSpec("cache_dir", None, str, "where thumbnails are cached (default: the per-user cache folder)"),
@@ -125,6 +127,8 @@ class Settings:
     openai_model: str
     openai_api_key: str | None
     variants_max_requests: int
+    variants_deadline: float
+    variants_max_reply_bytes: int
     verbose: bool
     thumbnail_cache_mb: int
     cache_dir: str

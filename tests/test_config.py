@@ -71,3 +71,34 @@ def test_config_command_shows_sources_and_hides_secrets(tmp_path: Path, monkeypa
     assert data["settings"]["openai_api_key"] == {"value": "set (hidden)", "source": "environment OPENAI_API_KEY"}
     assert data["settings"]["beams"]["value"] == 3
     assert data["config_file"] == str(config)
+
+
+@pytest.mark.parametrize(
+    ("url", "hidden"),
+    [
+        ("http://user:secret@127.0.0.1:1/v1", "secret"),
+        ("https://tok-9f8e7d6c5b@proxy.example/v1", "tok-9f8e7d6c5b"),
+        ("https://llm.example/v1?api_key=qs-token-31337&region=eu", "qs-token-31337"),
+    ],
+    ids=["password", "token-as-user", "query-token"],
+)
+def test_config_command_hides_credentials_in_urls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str,
+                                                  hidden: str) -> None:
+    monkeypatch.setenv("ALTTEXT_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("ALTTEXT_OPENAI_BASE_URL", url)
+    runner = CliRunner()
+    plain = runner.invoke(cli, ["config"])
+    as_json = runner.invoke(cli, ["config", "--json"])
+    assert plain.exit_code == 0 and as_json.exit_code == 0, plain.output + as_json.output
+    for result in (plain, as_json):
+        assert hidden not in result.output
+    shown = json.loads(as_json.output)["settings"]["openai_base_url"]
+    assert "[redacted]" in shown["value"] and shown["source"] == "environment ALTTEXT_OPENAI_BASE_URL"
+    assert shown["value"].split("[redacted]")[0] in url  # the rest of the address is still there to check
+
+
+def test_variants_limits_have_defaults(tmp_path: Path) -> None:
+    settings = load_settings(environ={}, path=tmp_path / "none.toml")
+    assert (settings.variants_deadline, settings.variants_max_reply_bytes) == (60.0, 1024 * 1024)
+    settings = load_settings(environ={"ALTTEXT_VARIANTS_DEADLINE": "2.5"}, path=tmp_path / "none.toml")
+    assert settings.variants_deadline == 2.5

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 from sqlalchemy import select, text
-from variants.fake_llm_server import TEST_API_KEY, FakeLLMServer, Reply, fake_llm  # noqa: F401
+from variants.fake_llm_server import TEST_API_KEY, FakeLLMServer, Reply, echo_authorization, fake_llm  # noqa: F401
 
 import alttext.index.variant_jobs as variant_jobs
 from alttext.cli import cli
@@ -326,6 +326,52 @@ def test_api_key_never_reaches_the_index_the_output_the_logs_or_config(
         path = Path(f"{db}{suffix}")
         if path.exists():
             assert key not in path.read_bytes(), path
+
+
+def test_a_server_that_echoes_the_key_gets_it_stored_and_printed_nowhere(
+    db: Path, library: Path, env: dict[str, str], fake_llm: FakeLLMServer  # noqa: F811
+) -> None:
+    # The first image's call gets a 401 quoting the Authorization header (parked at once); the other's
+    # gets a 200 whose captions, model name and a response header quote it.
+    fake_llm.script(echo_authorization(status=401))
+    fake_llm.default = echo_authorization()
+    run = run_alttext("-vv", "--db", str(db), "variants", str(library), "--json", env=env, timeout=120)
+    assert run.returncode == 1, run.stderr
+    assert [r.headers["authorization"] for r in fake_llm.chat_requests] == [f"Bearer {TEST_API_KEY}"] * 2
+    entries = {Path(e["path"]).name: e for e in json.loads(run.stdout)}
+    failed, stored = (entries["a.png"], entries["b.png"]) if entries["a.png"]["error"] else (
+        entries["b.png"], entries["a.png"])
+    assert "HTTP 401" in failed["error"] and "you sent Bearer [redacted]" in failed["error"]
+    assert stored["error"] is None and len(stored["variants"]) == 3
+    assert all("[redacted]" in v["text"] and "[redacted]" in v["model"] for v in stored["variants"])
+    [job] = jobs_of(db)
+    assert job["state"] == "failed" and "you sent Bearer [redacted]" in job["last_error"]
+    shown = run_alttext("--db", str(db), "show", stored["path"], env=env)
+    again = run_alttext("--db", str(db), "variants", str(library), env=env)  # re-arms the parked job: a 200
+
+    key = TEST_API_KEY.encode()
+    for output in (run, shown, again):
+        assert key not in (output.stdout + output.stderr).encode()
+    assert "[redacted]" in shown.stdout and "[redacted]" in again.stdout
+    for suffix in ("", "-wal", "-shm"):
+        path = Path(f"{db}{suffix}")
+        if path.exists():
+            assert key not in path.read_bytes(), path
+
+
+@pytest.mark.timeout(120)
+def test_a_silent_server_costs_the_deadline_setting_and_the_job_waits_for_the_next_run(
+    db: Path, library: Path, env: dict[str, str], fake_llm: FakeLLMServer  # noqa: F811
+) -> None:
+    fake_llm.default = Reply.silent()
+    result = invoke(db, "variants", str(library / "a.png"), "--json",
+                    env={**env, "ALTTEXT_VARIANTS_DEADLINE": "1"})
+    assert result.exit_code == 1
+    [entry] = json.loads(result.stdout)
+    assert "within 1 s (setting variants_deadline)" in entry["error"] and "queued" in entry["error"]
+    assert fake_llm.request_count == 1
+    [job] = jobs_of(db)
+    assert (job["state"], job["attempts"]) == ("queued", 1) and "within 1 s" in job["last_error"]
 
 
 # -- the queue, directly ----------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from alttext.backoff import backoff_seconds
 from alttext.index.db import Index
 from alttext.index.models import Caption, Image, Job, Variant, inserted_id, utcnow
+from alttext.redact import redact
 
 if TYPE_CHECKING:
     from alttext.variants.protocols import ChatVariantsClient
@@ -221,8 +222,16 @@ def _claim_next(index: Index, job_ids: Collection[int] | None, counts: VariantJo
                             str(payload.get("style") or "catchy"), row.attempts)
 
 
+def _without_credentials(result: VariantResult) -> VariantResult:
+    """The client redacts its own key from what the server said; this catches the shapes of any other
+    credential (a bearer token, a password in a URL) before a reply or an error is stored."""
+    return replace(result, texts=[redact(text) for text in result.texts], model=redact(result.model),
+                   error=redact(result.error) if result.error is not None else None)
+
+
 def _finish(index: Index, job: _Claimed, result: VariantResult, counts: VariantJobCounts) -> JobOutcome:
     """Record a result in one short transaction."""
+    result = _without_credentials(result)
     with index.write() as connection:
         exists = connection.execute(select(jobs.c.id).where(jobs.c.id == job.job_id)).first() is not None
         if result.ok:

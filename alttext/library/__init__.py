@@ -26,6 +26,7 @@ from alttext.library.results import (
     same_picture_note,
 )
 from alttext.paths import display_path
+from alttext.redact import redact
 from alttext.vocabulary import (
     EMBED_FIELDS,
     EXPORT_FORMATS,
@@ -103,5 +104,6 @@ __all__ = [
     "config_path",
     "display_path",
     "load_settings",
+    "redact",
     "same_picture_note",
 ]

@@ -1,5 +1,6 @@
 """The HTTP side: one non-streaming chat call through the official ``openai`` client, with our own
-retries, a per-run request cap and errors that never carry the key.
+retries, a per-run request cap, a wall-clock deadline and a reply size cap per call (``limits``), and
+errors and replies that never carry the key.
 
 The openai client's built-in retries are switched off (``max_retries=0``) because the cap must count
 every HTTP request, retries included, and because its policy (e.g. sleeping through Retry-After up to
@@ -17,10 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 import openai
 from openai.types.chat import ChatCompletion
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_exception
+
+from alttext.redact import url_secrets
 
 from .errors import MissingCredentials, RequestCapReached, VariantCallError, VariantError, redact
 from .generate import generate
+from .library_logs import redact_library_logs
+from .limits import CallLimits, CompressedReply, DeadlinePassed, ReplyTooLarge, call_limits, http_client
 from .prompt import DEFAULT_N, DEFAULT_STYLE, Message
 from .result import VariantRequest, VariantResult
 from .retry_policy import RetryPolicy, is_retry_status, parse_retry_after
@@ -36,6 +41,9 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 # client refuses to start without one.
 PLACEHOLDER_KEY = "no-key-needed"
 _SERVER_MESSAGE_CHARS = 200
+DEFAULT_DEADLINE = 60.0  # seconds for one chat call, retries included (setting variants_deadline)
+# A chat reply is a few kilobytes; 1 MiB leaves room for chatty servers (setting variants_max_reply_bytes).
+DEFAULT_MAX_REPLY_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,8 @@ class VariantClient:
         model: str = DEFAULT_CHAT_MODEL,
         *,
         timeout: float = 30.0,
+        deadline: float = DEFAULT_DEADLINE,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
         max_retries: int = 3,
         max_requests: int | None = 200,
         backoff_base: float = 0.5,
@@ -72,10 +82,16 @@ class VariantClient:
             raise MissingCredentials()
         if max_calls_per_caption < 1:
             raise ValueError("max_calls_per_caption must be >= 1")
-        self._secrets = (api_key,)
+        if not deadline > 0 or max_reply_bytes < 1:
+            raise ValueError("deadline and max_reply_bytes must be positive")
+        # The key, and what a URL may carry (a password, a token): replaced wherever a reply echoes them.
+        self._secrets = (api_key, *url_secrets(base_url))
+        redact_library_logs(self._secrets)
         self.base_url = base_url or OPENAI_BASE_URL
         self.model = model or DEFAULT_CHAT_MODEL
         self.timeout = timeout
+        self.deadline = deadline
+        self.max_reply_bytes = max_reply_bytes
         self.max_requests = max_requests
         self.max_calls_per_caption = max_calls_per_caption
         self.temperature = temperature
@@ -89,19 +105,20 @@ class VariantClient:
             api_key=api_key or PLACEHOLDER_KEY,
             timeout=timeout,
             max_retries=0,
+            http_client=http_client(),
         )
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> VariantClient:
         """Built from ``alttext.config.Settings`` (openai_base_url, openai_api_key, openai_model,
-        variants_max_requests); ``kwargs`` override the rest."""
-        return cls(
-            settings.openai_base_url,
-            settings.openai_api_key,
-            settings.openai_model,
-            max_requests=settings.variants_max_requests,
+        variants_max_requests, variants_deadline, variants_max_reply_bytes); ``kwargs`` override any."""
+        options: dict[str, Any] = {
+            "max_requests": settings.variants_max_requests,
+            "deadline": settings.variants_deadline,
+            "max_reply_bytes": settings.variants_max_reply_bytes,
             **kwargs,
-        )
+        }
+        return cls(settings.openai_base_url, settings.openai_api_key, settings.openai_model, **options)
 
     def __repr__(self) -> str:
         return (
@@ -151,30 +168,39 @@ class VariantClient:
 
     # -- one chat call -----------------------------------------------------------------------------
     def complete(self, messages: Sequence[Message], *, max_tokens: int | None = None) -> Completion:
-        """One chat completion, retried per ``self.policy``. Raises ``VariantError`` subclasses
-        (``RequestCapReached``, ``VariantCallError``), each with ``requests_made`` set."""
+        """One chat completion, retried per ``self.policy``, all within ``self.deadline`` seconds and
+        ``self.max_reply_bytes`` per reply. Raises ``VariantError`` subclasses (``RequestCapReached``,
+        ``VariantCallError``), each with ``requests_made`` set."""
         attempts = 0
+        with call_limits(self.deadline, self.max_reply_bytes) as limits:
 
-        def attempt() -> Completion:
-            nonlocal attempts
-            self._take_request_slot()
-            attempts += 1
-            completion = self._send_once(messages, max_tokens)
-            return Completion(completion.text, completion.model, completion.finish_reason, attempts)
+            def attempt() -> Completion:
+                nonlocal attempts
+                self._take_request_slot()
+                attempts += 1
+                completion = self._send_once(messages, max_tokens, limits)
+                return Completion(completion.text, completion.model, completion.finish_reason, attempts)
 
-        retrying = Retrying(
-            stop=stop_after_attempt(self.policy.max_retries + 1),
-            retry=retry_if_exception(self.policy.should_retry),
-            wait=self._wait,
-            sleep=self._sleep,
-            before_sleep=self._log_retry,
-            reraise=True,
-        )
-        try:
-            return retrying(attempt)
-        except VariantError as exc:
-            exc.requests_made = attempts
-            raise
+            def stop(state: RetryCallState) -> bool:
+                """Out of tries, or out of time for the next one (its wait included)."""
+                if state.attempt_number > self.policy.max_retries:
+                    return True
+                exc = state.outcome.exception() if state.outcome else None
+                return limits.remaining() <= self.policy.longest_wait(state.attempt_number, exc)
+
+            retrying = Retrying(
+                stop=stop,
+                retry=retry_if_exception(self.policy.should_retry),
+                wait=self._wait,
+                sleep=self._sleep,
+                before_sleep=self._log_retry,
+                reraise=True,
+            )
+            try:
+                return retrying(attempt)
+            except VariantError as exc:
+                exc.requests_made = attempts
+                raise
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -187,7 +213,7 @@ class VariantClient:
             "variants: %s; retry %d of %d in %.1f s", exc, state.attempt_number, self.policy.max_retries, wait
         )
 
-    def _send_once(self, messages: Sequence[Message], max_tokens: int | None) -> Completion:
+    def _send_once(self, messages: Sequence[Message], max_tokens: int | None, limits: CallLimits) -> Completion:
         error: VariantCallError | None = None
         response: object = None
         optional: dict[str, Any] = {}  # sent only when set; otherwise the server's defaults apply
@@ -202,8 +228,25 @@ class VariantClient:
                 stream=False,
                 **optional,
             )
+        except DeadlinePassed:
+            error = self._deadline_error()
+        except ReplyTooLarge as exc:
+            size = f" ({exc.size} bytes)" if exc.size is not None else ""
+            error = VariantCallError(
+                f"reply from {self._where()} is larger than {self.max_reply_bytes} bytes{size} "
+                "(setting variants_max_reply_bytes)",
+                kind="too_large",
+                transient=False,
+            )
+        except CompressedReply as exc:
+            error = VariantCallError(
+                f"malformed reply from {self._where()}: compressed ({exc.encoding}) although none was asked for",
+                kind="malformed",
+                transient=False,
+            )
         except openai.OpenAIError as exc:
-            error = self._translate(exc)
+            # A read cut short by the deadline surfaces as a connection error or a timeout: say why.
+            error = self._deadline_error() if limits.expired else self._translate(exc)
         except (ValueError, TypeError) as exc:  # a 200 whose body is not JSON / not the right shape
             error = VariantCallError(
                 f"malformed reply from {self._where()}: {type(exc).__name__}", kind="malformed", transient=False
@@ -226,10 +269,19 @@ class VariantClient:
             )
         assert isinstance(response, ChatCompletion)
         model = response.model if isinstance(response.model, str) and response.model else self.model
-        return Completion(content, model, getattr(choices[0], "finish_reason", None), 1)
+        # What the server says goes into the index and onto screens: an echo of the key must not.
+        text = redact(content, self._secrets) if content is not None else None
+        return Completion(text, redact(model, self._secrets), getattr(choices[0], "finish_reason", None), 1)
 
     def _where(self) -> str:
         return redact(self.base_url, self._secrets)
+
+    def _deadline_error(self) -> VariantCallError:
+        return VariantCallError(
+            f"no complete reply from {self._where()} within {self.deadline:g} s (setting variants_deadline)",
+            kind="timeout",
+            transient=True,
+        )
 
     def _translate(self, exc: openai.OpenAIError) -> VariantCallError:
         where = self._where()

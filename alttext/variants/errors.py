@@ -7,8 +7,15 @@ openai client's own messages can quote the server's reply, and a misbehaving pro
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
+from alttext.redact import redact
+
+__all__ = [
+    "MissingCredentials",
+    "RequestCapReached",
+    "VariantCallError",
+    "VariantError",
+    "redact",
+]
 
 
 class VariantError(Exception):
@@ -46,9 +53,10 @@ class RequestCapReached(VariantError):
 class VariantCallError(VariantError):
     """One chat call failed after the retries allowed for it.
 
-    ``kind`` is one of ``rate_limited``, ``server_error``, ``http_error``, ``timeout``, ``connection``,
-    ``malformed``; ``status`` is the HTTP status where there was one; ``retry_after`` the server's
-    requested wait in seconds, if it sent one.
+    ``kind`` is one of ``rate_limited``, ``server_error``, ``http_error``, ``timeout`` (also the call's
+    deadline), ``connection``, ``malformed``, ``too_large`` (a reply over the size cap); ``status`` is
+    the HTTP status where there was one; ``retry_after`` the server's requested wait in seconds, if it
+    sent one.
     """
 
     def __init__(
@@ -65,18 +73,3 @@ class VariantCallError(VariantError):
         self.transient = transient
         self.status = status
         self.retry_after = retry_after
-
-
-_BEARER = re.compile(r"(?i)\b(bearer\s+)[^\s\"',;}]+")
-_OPENAI_KEY = re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}")
-_URL_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
-
-
-def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """``text`` without the given secrets, bearer tokens, OpenAI-looking keys or URL passwords."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "[redacted]")
-    text = _BEARER.sub(r"\1[redacted]", text)
-    text = _OPENAI_KEY.sub("[redacted]", text)
-    return _URL_USERINFO.sub("[redacted]@", text)

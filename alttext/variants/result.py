@@ -23,7 +23,7 @@ class VariantResult:
     any top-ups), retries not counted.
     ``error``: None on success, else one redacted line; ``error_kind`` is its tag (``request_cap``,
     ``rate_limited``, ``server_error``, ``http_error``, ``timeout``, ``connection``, ``malformed``,
-    ``short`` — the model gave fewer usable variants than asked); ``transient`` says whether a later
+    ``too_large``, ``short`` — the model gave fewer usable variants than asked); ``transient`` says whether a later
     retry of the job may succeed. Partial ``texts`` can come with an error."""
 
     texts: list[str]

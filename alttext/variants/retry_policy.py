@@ -5,6 +5,7 @@ never retry other 4xx (a bad request, key or model name does not get better by a
 malformed reply. A ``Retry-After`` header (seconds or HTTP-date; also OpenAI's ``retry-after-ms``)
 replaces the backoff for that wait; if the server asks for longer than ``retry_after_cap`` we do not
 sleep that long inside a run — the call fails as transient and the job is retried in a later run.
+Nor do we wait for a retry that could not start before the call's deadline (``limits``).
 """
 
 from __future__ import annotations
@@ -85,8 +86,14 @@ class RetryPolicy:
     def wait_seconds(self, retry_number: int, exc: BaseException | None) -> float:
         """Wait before retry number ``retry_number`` (1 for the first retry)."""
         if isinstance(exc, VariantCallError) and exc.retry_after is not None:
-            return min(exc.retry_after, self.retry_after_cap)
-        backoff = backoff_seconds(retry_number, base=self.backoff_base, cap=self.backoff_max)
+            return self.longest_wait(retry_number, exc)
         # Jitter (75–100 %) keeps parallel clients from retrying in lock-step.
-        return backoff * (1 - 0.25 * random.random())
+        return self.longest_wait(retry_number, exc) * (1 - 0.25 * random.random())
+
+    def longest_wait(self, retry_number: int, exc: BaseException | None) -> float:
+        """The most ``wait_seconds`` can return: a retry that can't start before the call's deadline
+        is not worth waiting for."""
+        if isinstance(exc, VariantCallError) and exc.retry_after is not None:
+            return min(exc.retry_after, self.retry_after_cap)
+        return backoff_seconds(retry_number, base=self.backoff_base, cap=self.backoff_max)
 

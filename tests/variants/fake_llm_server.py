@@ -27,6 +27,21 @@ A reply is a ``Reply`` or a callable ``(RecordedRequest) -> Reply`` (to answer f
                                              or a JSON-able object (sent as JSON); ``delay`` seconds are
                                              waited before answering (the wait ends early on ``stop()``).
 
+Hostile servers (every wait ends early on ``stop()``):
+
+``Reply.ok(...).dripping(seconds)``          the whole response — status line, headers, body — one byte
+                                             every ``seconds``: no per-read timeout ever fires.
+``Reply.silent()``                           reads the request, then says nothing until ``stop()``.
+``Reply.huge(size, framing="chunked")``      a 200 completion whose content is ``size`` bytes of "a",
+                                             streamed in 64 KiB pieces from one buffer (never built in
+                                             memory); ``framing`` is ``chunked``, ``length`` (an honest
+                                             Content-Length) or ``close`` (no length: read until EOF).
+                                             ``server.bytes_sent`` counts the body bytes that left.
+``echo_authorization(status=200)``           a reply source that quotes the request's Authorization
+                                             header back: as the content and the model name of a 200,
+                                             or in the message of an error with ``status``; and in a
+                                             response header either way.
+
 Requests with ``"stream": true`` are answered 400 (the fake does not stream: it doubles as a check that
 callers use the non-streaming path); unknown paths get 404 in OpenAI's error format.
 
@@ -45,7 +60,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -77,6 +92,23 @@ class Reply:
     body: bytes | str | dict[str, Any] | list[Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    drip_every: float = 0.0  # seconds between bytes; 0: all at once
+    never_answers: bool = False
+    content_bytes: int = 0  # a huge reply: this many bytes of content, streamed from one buffer
+    framing: str = "chunked"  # of a huge reply: chunked, length or close
+
+    def dripping(self, seconds: float) -> Reply:
+        return replace(self, drip_every=seconds)
+
+    @classmethod
+    def silent(cls) -> Reply:
+        return cls(never_answers=True)
+
+    @classmethod
+    def huge(cls, size: int, framing: str = "chunked") -> Reply:
+        if framing not in ("chunked", "length", "close"):
+            raise ValueError(f"unknown framing {framing!r}")
+        return cls(content_bytes=size, framing=framing)
 
     @classmethod
     def ok(cls, content: str | None, model: str | None = None, **kwargs: Any) -> Reply:
@@ -92,6 +124,20 @@ class Reply:
 
 
 ReplySource = Reply | Callable[[RecordedRequest], Reply]
+
+
+def echo_authorization(status: int = 200) -> Callable[[RecordedRequest], Reply]:
+    """A server that quotes the credentials it was sent (a broken proxy, a hostile endpoint)."""
+
+    def reply(request: RecordedRequest) -> Reply:
+        auth = request.headers.get("authorization", "")
+        headers = {"X-Echo-Authorization": auth}
+        if status != 200:
+            return Reply.error(status, f"bad credentials: you sent {auth}", headers=headers)
+        content = f"1. Shapes, {auth}\n2. Your header was {auth}\n3. Authorization: {auth}"
+        return Reply.ok(content, model=f"echo {auth}", headers=headers)
+
+    return reply
 
 
 def completion_body(content: str | None, model: str | None = None) -> dict[str, Any]:
@@ -116,6 +162,7 @@ def completion_body(content: str | None, model: str | None = None) -> dict[str, 
 class FakeLLMServer:
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
+        self.bytes_sent = 0  # body bytes of huge replies that reached the socket
         self.default: ReplySource = Reply.ok(DEFAULT_CONTENT)
         self._queue: deque[ReplySource] = deque()
         self._lock = threading.Lock()
@@ -177,6 +224,10 @@ class FakeLLMServer:
         with self._lock:
             self.requests.append(request)
 
+    def _count_sent(self, size: int) -> None:
+        with self._lock:
+            self.bytes_sent += size
+
     def _next_reply(self, request: RecordedRequest) -> Reply:
         with self._lock:
             source = self._queue.popleft() if self._queue else self.default
@@ -221,6 +272,13 @@ def _make_handler(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             reply = server._next_reply(request)
             if reply.delay and server._stopping.wait(reply.delay):
                 return
+            if reply.never_answers:
+                self.close_connection = True
+                server._stopping.wait()
+                return
+            if reply.content_bytes:
+                self._send_huge(reply, request)
+                return
             self._send(reply, request)
 
         def _send(self, reply: Reply, request: RecordedRequest | None = None) -> None:
@@ -233,16 +291,69 @@ def _make_handler(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 data, ctype = body.encode(), "application/json"
             else:
                 data, ctype = body or b"", "application/json"
+            headers = {"Content-Type": ctype, **reply.headers, "Content-Length": str(len(data))}
             try:
+                if reply.drip_every:
+                    self._drip(self._head(reply.status, headers) + data, reply.drip_every)
+                    return
                 self.send_response(reply.status)
-                headers = {"Content-Type": ctype, **reply.headers}
                 for name, value in headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (e.g. its timeout fired): nothing to answer
+
+        def _head(self, status: int, headers: dict[str, str]) -> bytes:
+            lines = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}"]
+            lines += [f"{name}: {value}" for name, value in headers.items()]
+            return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+        def _drip(self, data: bytes, seconds: float) -> None:
+            self.close_connection = True
+            for index in range(len(data)):
+                self.wfile.write(data[index : index + 1])
+                if server._stopping.wait(seconds):
+                    return
+
+        def _send_huge(self, reply: Reply, request: RecordedRequest) -> None:
+            model = json.dumps((request.json or {}).get("model", "fake-model"))
+            prefix = (
+                '{"id": "chatcmpl-huge", "object": "chat.completion", "created": 0, "model": ' + model
+                + ', "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "'
+            ).encode()
+            suffix = b'"}}]}'
+            piece = b"a" * 65536  # the one buffer every piece of content is sent from
+            headers = {"Content-Type": "application/json"}
+            if reply.framing == "chunked":
+                headers["Transfer-Encoding"] = "chunked"
+            elif reply.framing == "length":
+                headers["Content-Length"] = str(len(prefix) + reply.content_bytes + len(suffix))
+            else:
+                headers["Connection"] = "close"
+            self.close_connection = True
+            chunked = reply.framing == "chunked"
+
+            def send(data: bytes) -> None:
+                if chunked:
+                    self.wfile.write(b"%x\r\n" % len(data))
+                self.wfile.write(data)
+                if chunked:
+                    self.wfile.write(b"\r\n")
+                server._count_sent(len(data))
+
+            try:
+                self.wfile.write(self._head(200, headers))
+                send(prefix)
+                left = reply.content_bytes
+                while left > 0 and not server._stopping.is_set():
+                    send(piece if left >= len(piece) else piece[:left])
+                    left -= len(piece)
+                send(suffix)
+                if chunked:
+                    self.wfile.write(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client stopped reading, as it should
 
     return Handler
 
