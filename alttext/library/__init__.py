@@ -26,6 +26,7 @@ from alttext.library.results import (
     same_picture_note,
 )
 from alttext.paths import display_path
+from alttext.text_safety import escape_line, has_controls, to_json
 from alttext.vocabulary import (
     EMBED_FIELDS,
     EXPORT_FORMATS,
@@ -102,6 +103,9 @@ __all__ = [
     "VariantsReport",
     "config_path",
     "display_path",
+    "escape_line",
+    "has_controls",
     "load_settings",
     "same_picture_note",
+    "to_json",
 ]
