@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -86,39 +87,36 @@ def storage_failure(exc: BaseException, index_path: str | None) -> str | None:
     or None for any other error. Looks through the causes: SQLAlchemy wraps sqlite3's error (``.orig``),
     and the library may wrap both (``raise ... from``). Duck-typed: the command line imports no SQL."""
     seen: set[int] = set()
-    pending: list[BaseException | None] = [exc]
+    pending: list[BaseException] = [exc]
     while pending:
         error = pending.pop()
-        if error is None or id(error) in seen:
+        if id(error) in seen:
             continue
         seen.add(id(error))
         if isinstance(error, OSError) and error.errno in _FULL_ERRNOS:
-            where = error.filename if error.filename is not None else index_path if _is_sqlite(error) else None
-            return _full_line(_FULL_ERRNOS[error.errno], where, error.strerror or str(error))
+            return _full_line(_FULL_ERRNOS[error.errno], error.filename, error.strerror or str(error))
         code = getattr(error, "sqlite_errorcode", None)
         message = str(error).lower()
         if (code is not None and code & 0xFF == _SQLITE_FULL) or "database or disk is full" in message:
             return _full_line("disk full", index_path, "database or disk is full")
         if code is not None and code & 0xFF == _SQLITE_READONLY:
             return _full_line("read-only index", index_path, str(error))
-        pending.extend([error.__context__, error.__cause__, getattr(error, "orig", None)])
+        causes = (error.__context__, error.__cause__, getattr(error, "orig", None))
+        pending.extend(cause for cause in causes if isinstance(cause, BaseException))
     return None
 
 
-def _is_sqlite(error: BaseException) -> bool:
-    return type(error).__module__.startswith(("sqlite3", "sqlalchemy"))
-
-
-def _full_line(what: str, where: str | None, detail: str) -> str:
-    place = f" while writing {escape_line(display_path(where))}" if where else ""
+def _full_line(what: str, where: object, detail: str) -> str:
+    """``where``: a path (str, bytes, PathLike), or None/a descriptor number when the file is unknown."""
+    place = ""
+    if isinstance(where, str | bytes | os.PathLike) and os.fspath(where):
+        place = f" while writing {escape_line(os.fsdecode(where))}"
     return f"alttext: error: {what}{place}: {escape_line(detail)}"
 
 
 def stop_output() -> None:
     """After standard output failed (``> /dev/full``): send what is still buffered nowhere, so the
     interpreter's last flush can't print a second error."""
-    import os
-
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
