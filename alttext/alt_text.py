@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from alttext.text_safety import clean_text
+
 MAX_ALT_LENGTH = 250  # IPTC's suggested maximum for Alt Text (Accessibility)
 TARGET_ALT_LENGTH = 125  # common screen-reader guidance; lint warns above it
 
@@ -54,7 +56,7 @@ def _shorten(text: str, limit: int) -> str:
 
 def to_alt_text(raw_caption: str, max_length: int = MAX_ALT_LENGTH) -> str:
     """Post-process a raw model caption into alt text; returns "" when nothing useful is left."""
-    text = _ARTEFACTS.sub(" ", raw_caption)
+    text = _ARTEFACTS.sub(" ", clean_text(raw_caption))  # a chat model or a photo's metadata may hold escapes
     text = " ".join(text.split())
     text = text.strip(" \"'`")
     previous = None

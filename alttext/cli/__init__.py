@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+from typing import Any
 
 import click
 
@@ -35,6 +36,29 @@ COMMANDS: dict[str, str] = {
 
 
 class LazyGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; a disk that can't take a write (full, over quota, read-only) anywhere in it is
+        one line on stderr and exit 1, not a traceback: every write is a transaction or an atomic replace,
+        so nothing already saved is lost. The one place this is handled, for every command."""
+        from alttext.cli.common import stop_output, storage_failure
+
+        try:
+            try:
+                return super().invoke(ctx)
+            finally:
+                sys.stdout.flush()  # a full disk under `> FILE` surfaces here, not in the interpreter's exit
+        except Exception as exc:
+            settings = ctx.obj
+            line = storage_failure(exc, getattr(settings, "db", None))
+            if line is None:
+                raise
+            try:
+                sys.stdout.flush()
+            except OSError:  # standard output itself is what failed
+                stop_output()
+            click.echo(line, err=True)
+            sys.exit(1)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 

@@ -8,7 +8,7 @@ from dataclasses import asdict
 import click
 
 import alttext.library as api
-from alttext.cli.common import display_path, echo_json, open_library
+from alttext.cli.common import echo_json, escape_line, open_library
 
 
 @click.command("apply-html")
@@ -29,7 +29,9 @@ def apply_html(ctx: click.Context, site_dir: str, site_root: str | None, only_mi
     An image is found by its src (or srcset, data-src) relative to the page, or to --site-root for links
     starting with '/'; when that file isn't indexed, by its pixels among everything indexed. Only the alt
     attribute changes, every other byte of a page stays as it was, and pages are replaced atomically.
-    Decorative images (alt="" with role="presentation" or aria-hidden="true") are left alone.
+    Decorative images (alt="" with role="presentation" or aria-hidden="true") are left alone. Nothing
+    outside SITE_DIR and --site-root is read or written: a link leading out finds no caption, and a
+    symlinked page stays a symlink (its target is filled only when inside SITE_DIR).
     """
     try:
         pages = open_library(ctx).apply_html(site_dir, site_root=site_root, only_missing=only_missing,
@@ -40,24 +42,27 @@ def apply_html(ctx: click.Context, site_dir: str, site_root: str | None, only_mi
     report: list[dict[str, object]] = []
     for page in pages:
         totals.add(page)
-        label, result = display_path(page.label), page.result
+        label, result = escape_line(page.label), page.result
+        for note in page.notes:
+            click.echo(f"{label}: note: {escape_line(note)}", err=True)
         if page.skipped is not None:
-            click.echo(f"{label}: skipped: {page.skipped}", err=True)
+            click.echo(f"{label}: skipped: {escape_line(page.skipped)}", err=True)
             continue
         if result is None or not result.changed:
             if page.error is not None:
-                click.echo(f"{label}: error: {page.error}", err=True)
+                click.echo(f"{label}: error: {escape_line(page.error)}", err=True)
             continue
-        report.append({"page": label, "changes": [
+        report.append({"page": page.label, "changes": [
             {"line": change.line, "src": change.link, "action": change.action, "old_alt": change.old_alt,
              "alt": change.new_alt, "matched_by": change.matched_by} for change in result.changes]})
         if show_diff:
             click.echo(result.diff(label), nl=False)
         elif not as_json:
             for change in result.changes:
-                click.echo(f"{label}:{change.line}: {change.link}: {change.action} alt={change.new_alt!r}")
+                click.echo(f"{label}:{change.line}: {escape_line(change.link)}: {change.action}"
+                           f" alt={change.new_alt!r}")  # repr escapes control characters
         if page.error is not None:
-            click.echo(f"{label}: error: {page.error}", err=True)
+            click.echo(f"{label}: error: {escape_line(page.error)}", err=True)
     if as_json:
         echo_json({"dry_run": dry_run, "totals": asdict(totals), "pages": report})
     else:
@@ -65,7 +70,7 @@ def apply_html(ctx: click.Context, site_dir: str, site_root: str | None, only_mi
         click.echo(
             f"{totals.pages} pages, {verb} {totals.pages_changed}: filled {totals.filled},"
             f" replaced {totals.replaced}; kept {totals.kept}, decorative {totals.decorative},"
-            f" no caption {totals.uncaptioned}, not found {totals.unresolved}",
+            f" no caption {totals.uncaptioned}, not found {totals.unresolved}, outside the site {totals.outside}",
             err=True,
         )
     if totals.errors:

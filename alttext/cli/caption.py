@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from alttext.cli.common import display_path, echo_json, model_errors, model_options, open_library
+from alttext.cli.common import echo_json, escape_line, model_errors, model_options, open_library
 
 
 @click.command()
@@ -19,7 +19,9 @@ def caption(ctx: click.Context, inputs: tuple[str, ...], as_json: bool, **model_
     """Caption image files, folders (recursively) and http(s) URLs.
 
     Prints one "path<TAB>alt text" line per image (errors go to stderr), or with --json a list of
-    objects with path, alt_text, raw_caption, model and error. Exits 1 if any item failed.
+    objects with path, alt_text, raw_caption, model and error. In lines, a backslash, tab, newline or
+    other control character in a name or text is escaped like in C (backslash t, backslash n, backslash
+    xNN; see README, "Line output"), so each image is one line. Exits 1 if any item failed.
     """
     library = open_library(ctx, index=False, **model_flags)
     with model_errors():
@@ -27,16 +29,16 @@ def caption(ctx: click.Context, inputs: tuple[str, ...], as_json: bool, **model_
     results = []
     failed = 0
     for outcome in outcomes:
-        path = outcome.location if outcome.is_url else display_path(outcome.location)
+        path = outcome.location  # JSON gets it raw (echo_json keeps a non-UTF-8 name's bytes), lines escaped
         if not outcome.ok:
             failed += 1
         if as_json:
             results.append({"path": path, "alt_text": outcome.alt_text, "raw_caption": outcome.raw_caption,
                             "model": outcome.model, "error": outcome.error})
         elif outcome.ok:
-            click.echo(f"{path}\t{outcome.alt_text}")
+            click.echo(f"{escape_line(path)}\t{escape_line(outcome.alt_text or '')}")
         else:
-            click.echo(f"{path}: error: {outcome.error}", err=True)
+            click.echo(f"{escape_line(path)}: error: {escape_line(str(outcome.error))}", err=True)
     if as_json:
         echo_json(results)
     if failed:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import json
+import errno
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,9 +12,11 @@ from typing import Any, NoReturn
 import click
 
 import alttext.library as api
-from alttext.library import QUANTIZE_CHOICES, Library, Settings, display_path
+from alttext.library import QUANTIZE_CHOICES, Library, Settings, display_path, escape_line, to_json
 
-__all__ = ["display_path"]  # the commands import it from here, with the other helpers
+# The commands import these from here, with the other helpers. ``escape_line`` is for every name, caption
+# or message printed as text: control characters shown as escapes, never executed by the terminal.
+__all__ = ["display_path", "escape_line"]
 
 
 def settings_from(ctx: click.Context) -> Settings:
@@ -21,7 +24,9 @@ def settings_from(ctx: click.Context) -> Settings:
 
 
 def echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False))
+    """Print JSON that parses anywhere: pass paths raw (not ``display_path``'d), so a name that isn't
+    UTF-8 keeps its exact bytes in ``FIELD_bytes_b64`` (see text_safety.json_ready)."""
+    click.echo(to_json(data, indent=2))
 
 
 def model_options(function: Any) -> Any:
@@ -70,3 +75,51 @@ def interrupted(what: str) -> NoReturn:
     """Ctrl-C: what was done is kept; say so and exit 130 (128 + SIGINT), like a shell."""
     click.echo(f"\ninterrupted: {what} so far are saved; run the same command to continue", err=True)
     sys.exit(130)
+
+
+# errno -> what a person should be told; sqlite's result codes (the low byte of sqlite_errorcode) likewise.
+_FULL_ERRNOS = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded", errno.EROFS: "read-only file system"}
+_SQLITE_FULL, _SQLITE_READONLY = 13, 8
+
+
+def storage_failure(exc: BaseException, index_path: str | None) -> str | None:
+    """The one line for an error that means "the disk can't take the write" (full, over quota, read-only),
+    or None for any other error. Looks through the causes: SQLAlchemy wraps sqlite3's error (``.orig``),
+    and the library may wrap both (``raise ... from``). Duck-typed: the command line imports no SQL."""
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    while pending:
+        error = pending.pop()
+        if id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in _FULL_ERRNOS:
+            return _full_line(_FULL_ERRNOS[error.errno], error.filename, error.strerror or str(error))
+        code = getattr(error, "sqlite_errorcode", None)
+        message = str(error).lower()
+        if (code is not None and code & 0xFF == _SQLITE_FULL) or "database or disk is full" in message:
+            return _full_line("disk full", index_path, "database or disk is full")
+        if code is not None and code & 0xFF == _SQLITE_READONLY:
+            return _full_line("read-only index", index_path, str(error))
+        causes = (error.__context__, error.__cause__, getattr(error, "orig", None))
+        pending.extend(cause for cause in causes if isinstance(cause, BaseException))
+    return None
+
+
+def _full_line(what: str, where: object, detail: str) -> str:
+    """``where``: a path (str, bytes, PathLike), or None/a descriptor number when the file is unknown."""
+    place = ""
+    if isinstance(where, str | bytes | os.PathLike) and os.fspath(where):
+        place = f" while writing {escape_line(os.fsdecode(where))}"
+    return f"alttext: error: {what}{place}: {escape_line(detail)}"
+
+
+def stop_output() -> None:
+    """After standard output failed (``> /dev/full``): send what is still buffered nowhere, so the
+    interpreter's last flush can't print a second error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file (a test runner's buffer)
+        pass

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from alttext.cli.common import display_path, echo_json, model_errors, open_library
+from alttext.cli.common import echo_json, escape_line, model_errors, open_library
 
 
 def embed_options(function: Any) -> Any:
@@ -54,24 +54,25 @@ def embed(ctx: click.Context, paths: tuple[str, ...], dry_run: bool, as_json: bo
     for path in unknown:
         message = "not in the index (run: alttext scan FOLDER)"
         if as_json:
-            results.append({"path": display_path(path), "status": "failed", "error": message})
+            results.append({"path": path, "status": "failed", "error": message})
         else:
-            click.echo(f"{display_path(path)}: error: {message}", err=True)
+            click.echo(f"{escape_line(path)}: error: {message}", err=True)
     for target, result in run.results:
         seen += 1
         if not result.ok:
             failed += 1
         if as_json:
             entry = result.to_dict()
-            entry["path"] = display_path(target.path)
+            entry["path"] = target.path  # raw: echo_json keeps a non-UTF-8 name's bytes
             entry["alt_text"] = target.text
             results.append(entry)
         elif result.ok:
-            where = f" -> {display_path(result.target)}" if result.target and str(result.where) == "sidecar" else ""
+            where = f" -> {escape_line(result.target)}" if result.target and str(result.where) == "sidecar" else ""
             skipped = "; ".join(f"{field}: {reason}" for field, reason in result.skipped.items())
-            click.echo(f"{result.status}: {display_path(target.path)}{where}" + (f" ({skipped})" if skipped else ""))
+            click.echo(f"{result.status}: {escape_line(target.path)}{where}"
+                       + (f" ({escape_line(skipped)})" if skipped else ""))
         else:
-            click.echo(f"{display_path(target.path)}: error: {result.error}", err=True)
+            click.echo(f"{escape_line(target.path)}: error: {escape_line(str(result.error))}", err=True)
     if as_json:
         echo_json(results)
     elif not seen and not unknown:

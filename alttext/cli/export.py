@@ -34,7 +34,12 @@ def export(ctx: click.Context, fmt: str, under: str | None, status: str | None, 
     filters = {"under": under, "status": status, "relative_to": relative_to, "base_url": base_url}
     try:
         if output:
-            library.export_to_file(output, fmt, **filters)
+            try:
+                library.export_to_file(output, fmt, **filters)
+            except OSError as exc:  # a write to the temporary copy names no file: name the one asked for
+                if exc.filename is None:
+                    exc.filename = output
+                raise
             return
         chunks = (chunk.encode("utf-8") for chunk in library.export(fmt, **filters))
     except ValueError as exc:  # options that contradict each other

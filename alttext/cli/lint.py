@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from alttext.cli.common import display_path, echo_json, open_library
+from alttext.cli.common import echo_json, escape_line, open_library
 
 
 @click.command()
@@ -26,7 +26,7 @@ def lint(ctx: click.Context, under: str | None, errors_only: bool, as_json: bool
     if as_json:
         collected = []
         for finding in findings:
-            collected.append({**finding.as_dict(), "path": display_path(finding.path)})
+            collected.append(finding.as_dict())  # raw path: echo_json keeps a non-UTF-8 name's bytes
             errors += finding.problem.is_error
         echo_json(collected)
         count = len(collected)
@@ -34,8 +34,8 @@ def lint(ctx: click.Context, under: str | None, errors_only: bool, as_json: bool
         for finding in findings:
             count += 1
             errors += finding.problem.is_error
-            click.echo(f"{display_path(finding.path)}: {finding.problem.level}: {finding.problem.code}:"
-                       f" {finding.problem.message}")
+            click.echo(f"{escape_line(finding.path)}: {finding.problem.level}: {finding.problem.code}:"
+                       f" {escape_line(finding.problem.message)}")
         click.echo(f"{errors} error(s), {count - errors} warning(s)" if count else "no problems found", err=True)
     if count:
         sys.exit(1)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 import alttext.library as api
-from alttext.cli.common import display_path, open_library
+from alttext.cli.common import escape_line, open_library
 
 if TYPE_CHECKING:
     from alttext.library import Change, Library, ReviewItem
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def _show_problems(library: Library, alt_text: str, name: str) -> None:
     for problem in library.check_alt_text(alt_text, name):
-        click.echo(f"  {problem.level}: {problem.message}", err=True)
+        click.echo(f"  {problem.level}: {escape_line(problem.message)}", err=True)
 
 
 @click.command()
@@ -28,14 +28,17 @@ def edit(ctx: click.Context, path: str, alt_text: str) -> None:
     """Set PATH's alt text to ALT_TEXT, written by a person: no model run will replace it.
 
     Every earlier caption is kept in the history (alttext show PATH). For text that starts with a
-    dash, put -- before the arguments: alttext edit -- PATH "-5 degrees on the thermometer".
+    dash, put -- before the arguments: alttext edit -- PATH "-5 degrees on the thermometer". Alt text is
+    one line: control characters and terminal escape sequences are removed (with a note).
     """
     library = open_library(ctx)
     try:
         change = library.edit(path, alt_text)
     except api.ReviewError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"{display_path(path)}: alt text edited{api.same_picture_note(change.other_files)}")
+        raise click.ClickException(escape_line(str(exc))) from exc
+    click.echo(f"{escape_line(path)}: alt text edited{api.same_picture_note(change.other_files)}")
+    if api.has_controls(alt_text):
+        click.echo("  note: control characters and escape sequences were removed from the alt text", err=True)
     _show_problems(library, alt_text, os.path.basename(path))
 
 
@@ -51,11 +54,11 @@ def approve(ctx: click.Context, paths: tuple[str, ...]) -> None:
         try:
             change = library.approve(path)
         except api.ReviewError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {escape_line(str(exc))}", err=True)
             failed += 1
             continue
         already = " (already approved)" if change.previous_status == "approved" else ""
-        click.echo(f"{display_path(path)}: approved{already}{api.same_picture_note(change.other_files)}")
+        click.echo(f"{escape_line(path)}: approved{already}{api.same_picture_note(change.other_files)}")
     if failed:
         sys.exit(1)
 
@@ -89,11 +92,11 @@ def review(ctx: click.Context, under: str | None) -> None:
             click.echo("nothing left to review")
             break
         click.echo("")
-        click.echo(click.style(display_path(item.path), bold=True))
-        click.echo(f"  alt: {item.alt_text}")
-        click.echo(f"  from: {item.source}{' ' + item.model if item.model else ''}")
+        click.echo(click.style(escape_line(item.path), bold=True))
+        click.echo(f"  alt: {escape_line(item.alt_text)}")
+        click.echo(f"  from: {item.source}{' ' + escape_line(item.model) if item.model else ''}")
         for problem in library.check_alt_text(item.alt_text, item.name):
-            click.echo(f"  {problem.level}: {problem.message}")
+            click.echo(f"  {problem.level}: {escape_line(problem.message)}")
         try:
             answer = click.prompt("[a]ccept [e]dit [s]kip [u]ndo [q]uit", default="a",
                                   type=click.Choice(list(KEYS), case_sensitive=False), show_choices=False).lower()
@@ -109,7 +112,9 @@ def review(ctx: click.Context, under: str | None) -> None:
                 counts["accepted"] += 1
             elif answer == "e":
                 try:
-                    new_text = click.prompt("  new alt text", default=item.alt_text).strip()
+                    # the prompt shows its default raw: only when there is nothing a terminal would execute
+                    new_text = click.prompt("  new alt text", default=item.alt_text,
+                                            show_default=not api.has_controls(item.alt_text)).strip()
                 except click.Abort:
                     click.echo("")
                     break
@@ -121,7 +126,7 @@ def review(ctx: click.Context, under: str | None) -> None:
                 history.append((item, change))
                 counts["edited"] += 1
                 for problem in library.check_alt_text(new_text, item.name):
-                    click.echo(f"  {problem.level}: {problem.message}")
+                    click.echo(f"  {problem.level}: {escape_line(problem.message)}")
             elif answer == "s":
                 history.append((item, None))
                 counts["skipped"] += 1
@@ -137,7 +142,7 @@ def review(ctx: click.Context, under: str | None) -> None:
                 else:
                     counts["skipped"] -= 1
                 pending_again.append(previous)
-                click.echo(f"  undone: {display_path(previous.path)}")
+                click.echo(f"  undone: {escape_line(previous.path)}")
         except api.ReviewError as exc:
-            click.echo(f"  error: {exc}", err=True)
+            click.echo(f"  error: {escape_line(str(exc))}", err=True)
     click.echo(f"accepted {counts['accepted']}, edited {counts['edited']}, skipped {counts['skipped']}")

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from alttext.cli.common import display_path, echo_json, interrupted, model_errors, model_options, open_library
+from alttext.cli.common import echo_json, escape_line, interrupted, model_errors, model_options, open_library
 
 
 @click.command()
@@ -41,9 +41,9 @@ def scan(ctx: click.Context, folders: tuple[str, ...], embed_after: bool, no_met
         echo_json(summary.as_dict())
     else:
         for error in summary.errors:
-            click.echo(f"{display_path(error['path'])}: error: {error['error']}", err=True)
+            click.echo(f"{escape_line(error['path'])}: error: {escape_line(error['error'])}", err=True)
         for folder in summary.unreadable_dirs:
-            click.echo(f"{display_path(folder)}: error: folder cannot be read", err=True)
+            click.echo(f"{escape_line(folder)}: error: folder cannot be read", err=True)
         click.echo(
             f"new {summary.new}, changed {summary.changed}, moved {summary.moved}, unchanged {summary.unchanged},"
             f" missing {summary.missing}, restored {summary.restored}, failed {summary.failed}"
@@ -53,7 +53,7 @@ def scan(ctx: click.Context, folders: tuple[str, ...], embed_after: bool, no_met
     if embed_after:
         for target, outcome in result.after.embedded:
             if not outcome.ok:
-                click.echo(f"{display_path(target.path)}: embed error: {outcome.error}", err=True)
+                click.echo(f"{escape_line(target.path)}: embed error: {escape_line(str(outcome.error))}", err=True)
         if not as_json:
             click.echo(f"embedded {len(result.after.embedded) - embed_failed} file(s), {embed_failed} failed")
     if summary.failed or embed_failed:

@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from alttext.cli.common import display_path, echo_json, open_library
+from alttext.cli.common import echo_json, escape_line, open_library
 from alttext.library import HIGHLIGHT_END, HIGHLIGHT_START, REVIEW_STATUSES, SearchMode, SearchUnavailable
 
 
@@ -43,7 +43,7 @@ def search(ctx: click.Context, query: tuple[str, ...], limit: int, under: str | 
     if as_json:
         echo_json([
             {
-                "path": display_path(hit.path),
+                "path": hit.path,
                 "alt_text": hit.alt_text,
                 "score": hit.score,
                 "status": hit.status,
@@ -57,6 +57,16 @@ def search(ctx: click.Context, query: tuple[str, ...], limit: int, under: str | 
         click.echo("no matches", err=True)
         return
     for hit in results:
-        shown = hit.highlighted.replace(HIGHLIGHT_START, "\x1b[1m").replace(HIGHLIGHT_END, "\x1b[22m")
+        shown = _bold_matches(hit.highlighted)
         score = f"{hit.score:7.2f}" if abs(hit.score) >= 0.1 or hit.score == 0 else f"{hit.score:7.4f}"
-        click.echo(f"{score}  {display_path(hit.path)}\n         {shown}")
+        click.echo(f"{score}  {escape_line(hit.path)}\n         {shown}")
+
+
+def _bold_matches(highlighted: str) -> str:
+    """The text escaped for the terminal (a caption may hold escape sequences), then our own bold around
+    each match: the markers are control characters too, so the text is escaped piece by piece."""
+    pieces = []
+    for part in highlighted.split(HIGHLIGHT_START):
+        match, marker, rest = part.rpartition(HIGHLIGHT_END)
+        pieces.append(f"\x1b[1m{escape_line(match)}\x1b[22m{escape_line(rest)}" if marker else escape_line(rest))
+    return "".join(pieces)

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from alttext.cli.common import display_path, echo_json, open_library
+from alttext.cli.common import echo_json, escape_line, open_library
 
 
 @click.command()
@@ -17,12 +17,10 @@ def show(ctx: click.Context, path: str, as_json: bool) -> None:
     """Show alt text, raw caption, provenance, other copies, variants and errors for PATH."""
     info = open_library(ctx).show(path)
     if info is None:
-        click.echo(f"error: {display_path(path)} is not in the index (run: alttext scan FOLDER)", err=True)
+        click.echo(f"error: {escape_line(path)} is not in the index (run: alttext scan FOLDER)", err=True)
         sys.exit(1)
-    info["path"] = display_path(info["path"])
-    info["other_paths"] = [display_path(other) for other in info["other_paths"]]
     if as_json:
-        echo_json(info)
+        echo_json(info)  # raw paths: a name that isn't UTF-8 keeps its bytes in path_bytes_b64
         return
     lines = [
         ("path", info["path"]),
@@ -39,10 +37,10 @@ def show(ctx: click.Context, path: str, as_json: bool) -> None:
         lines.append(("embedded", f"{info['embedded']['where']} at {info['embedded']['at']}"))
     for label, value in lines:
         if value is not None:
-            click.echo(f"{label:>12}: {value}")
+            click.echo(f"{label:>12}: {escape_line(str(value))}")  # a caption may hold escapes
     for other in info["other_paths"]:
-        click.echo(f"{'same image':>12}: {other}")
+        click.echo(f"{'same image':>12}: {escape_line(other)}")
     for variant in info["variants"]:
-        click.echo(f"{'variant':>12}: [{variant['style']}] {variant['text']}")
+        click.echo(f"{'variant':>12}: [{escape_line(variant['style'])}] {escape_line(variant['text'])}")
     if len(info["captions"]) > 1:
         click.echo(f"{'history':>12}: {len(info['captions'])} captions (see --json)")

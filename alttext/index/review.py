@@ -27,6 +27,7 @@ from alttext.index.models import (
     Image,
 )
 from alttext.paths import folder_range
+from alttext.text_safety import clean_text as safe_text
 
 files = File.__table__
 images = Image.__table__
@@ -51,9 +52,10 @@ class Change:
 
 
 def clean_text(value: str) -> str:
-    """Alt text is one line: collapse the whitespace a terminal or shell quoting may add. Nothing else is
-    rewritten: a person's words are kept as they wrote them."""
-    return " ".join(value.split())
+    """Alt text is one line: collapse the whitespace a terminal or shell quoting may add, and drop control
+    characters and escape sequences (text_safety). Nothing else is rewritten: a person's words are kept
+    as they wrote them."""
+    return " ".join(safe_text(value).split())
 
 
 def _image_of(connection: Connection, path: str) -> tuple[int, int | None]:

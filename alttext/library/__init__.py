@@ -27,6 +27,7 @@ from alttext.library.results import (
 )
 from alttext.paths import display_path
 from alttext.redact import redact
+from alttext.text_safety import escape_line, has_controls, to_json
 from alttext.vocabulary import (
     EMBED_FIELDS,
     EXPORT_FORMATS,
@@ -103,7 +104,10 @@ __all__ = [
     "VariantsReport",
     "config_path",
     "display_path",
+    "escape_line",
+    "has_controls",
     "load_settings",
     "redact",
     "same_picture_note",
+    "to_json",
 ]

@@ -21,6 +21,7 @@ from alttext.metadata.fields import (
 )
 from alttext.metadata.formats import SIDECAR_ONLY, classify, existing_sidecars
 from alttext.metadata.pixels import pillow_format
+from alttext.text_safety import clean_text
 
 FIELD_PRIORITY = (ALT, DESCRIPTION, EXIF, IPTC)
 
@@ -93,9 +94,11 @@ class ExistingText:
         for name in FIELD_PRIORITY:
             for source in self.sources():
                 for text, text_lang in _values(source, name, lang):
-                    if is_boilerplate(text, make=source.make, model=source.model):
+                    # Someone else's photo may carry escape sequences: they never enter the index.
+                    cleaned = clean_text(text).strip()
+                    if not cleaned or is_boilerplate(cleaned, make=source.make, model=source.model):
                         continue
-                    out.append(Candidate(text.strip(), name, text_lang, source.origin, source.path,
+                    out.append(Candidate(cleaned, name, text_lang, source.origin, source.path,
                                          source.written_by(name, text)))
         return out
 

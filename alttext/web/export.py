@@ -2,7 +2,9 @@
 
 Captions are untrusted text (anyone can type an edit; metadata comes from the files), so every format
 makes them inert: HTML and Markdown escape them, CSV defuses cells a spreadsheet would run as a
-formula (OWASP "CSV injection": a leading = + - @ tab or CR gets a leading apostrophe). The output is
+formula (OWASP "CSV injection": a leading = + - @ tab or CR gets a leading apostrophe), and no
+control character or terminal escape reaches any format (text_safety: captions are cleaned, names
+escaped; JSON keeps a name that isn't UTF-8 exactly, in ``path_bytes_b64``). The output is
 UTF-8 and deterministic (path byte order, no timestamps), so a re-export of an unchanged index is
 byte-identical and diffs well in version control.
 """
@@ -12,7 +14,6 @@ from __future__ import annotations
 import csv
 import html
 import io
-import json
 import os
 import posixpath
 from collections.abc import Iterable, Iterator
@@ -21,7 +22,7 @@ from urllib.parse import quote
 
 from alttext.index.db import Index
 from alttext.index.selection import iter_entries
-from alttext.paths import display_path
+from alttext.text_safety import clean_text, escape_line, to_json
 
 FORMATS = ("csv", "json", "jsonl", "html", "md")
 FIELDS = ("path", "url", "alt_text", "status", "source", "model")
@@ -34,7 +35,7 @@ _URL_SAFE = "/:?#@!$&*+,;=%~"
 
 @dataclass(frozen=True)
 class ExportRow:
-    path: str
+    path: str  # as stored (a name that isn't UTF-8 holds surrogate escapes); see shown_path
     url: str | None
     alt_text: str
     status: str
@@ -43,6 +44,11 @@ class ExportRow:
 
     def as_dict(self) -> dict[str, str | None]:
         return {name: getattr(self, name) for name in FIELDS}
+
+    @property
+    def shown_path(self) -> str:
+        """The path for a person (CSV, HTML, Markdown): valid UTF-8, control characters as visible escapes."""
+        return escape_line(self.path)
 
 
 def file_url(base_url: str, relative: str) -> str:
@@ -67,8 +73,8 @@ def export_rows(
                 shown = relative
                 if base_url:
                     url = file_url(base_url, posixpath.join(*relative.split(os.sep)))
-        yield ExportRow(path=display_path(shown), url=url, alt_text=entry.alt_text or "", status=entry.status or "",
-                        source=entry.source or "", model=entry.model)
+        yield ExportRow(path=shown, url=url, alt_text=clean_text(entry.alt_text or ""), status=entry.status or "",
+                        source=entry.source or "", model=clean_text(entry.model) if entry.model else None)
 
 
 # -- CSV --------------------------------------------------------------------------------------------
@@ -86,7 +92,7 @@ def render_csv(rows: Iterable[ExportRow]) -> Iterator[str]:
     writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180 line ends, quoting only where needed
     writer.writerow(FIELDS)
     for row in rows:
-        writer.writerow([defuse_cell(value) for value in row.as_dict().values()])
+        writer.writerow([defuse_cell(value) for value in {**row.as_dict(), "path": row.shown_path}.values()])
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
@@ -100,14 +106,14 @@ def render_json(rows: Iterable[ExportRow]) -> Iterator[str]:
     first = True
     yield "["
     for row in rows:
-        yield ("\n  " if first else ",\n  ") + json.dumps(row.as_dict(), ensure_ascii=False)
+        yield ("\n  " if first else ",\n  ") + to_json(row.as_dict())
         first = False
     yield "\n]\n" if not first else "]\n"
 
 
 def render_jsonl(rows: Iterable[ExportRow]) -> Iterator[str]:
     for row in rows:
-        yield json.dumps(row.as_dict(), ensure_ascii=False) + "\n"
+        yield to_json(row.as_dict()) + "\n"
 
 
 # -- HTML -------------------------------------------------------------------------------------------
@@ -138,7 +144,7 @@ def render_html(rows: Iterable[ExportRow]) -> Iterator[str]:
     yield HTML_HEAD
     for row in rows:
         image = f'<img src="{_e(row.url)}" alt="{_e(row.alt_text)}" loading="lazy">' if row.url else ""
-        path = f'<a href="{_e(row.url)}">{_e(row.path)}</a>' if row.url else _e(row.path)
+        path = f'<a href="{_e(row.url)}">{_e(row.shown_path)}</a>' if row.url else _e(row.shown_path)
         yield (f"<tr><td>{image}</td><td>{path}</td><td>{_e(row.alt_text)}</td><td>{_e(row.status)}</td>"
                f"<td>{_e(row.source)}</td><td>{_e(row.model)}</td></tr>\n")
     yield HTML_TAIL
@@ -170,7 +176,7 @@ def render_md(rows: Iterable[ExportRow]) -> Iterator[str]:
     yield "| Path | Alt text | Status | Source | Model |\n|---|---|---|---|---|\n"
     for row in rows:
         # file_url percent-encoded the URL: no space, parenthesis or angle bracket can end the link early.
-        path = f"[{md_escape(row.path)}]({row.url})" if row.url else md_escape(row.path)
+        path = f"[{md_escape(row.shown_path)}]({row.url})" if row.url else md_escape(row.shown_path)
         yield (f"| {path} | {md_escape(row.alt_text)} | {md_escape(row.status)} | {md_escape(row.source)}"
                f" | {md_escape(row.model)} |\n")
 

@@ -8,6 +8,11 @@ diff of a page is exactly its new alt attributes.
 
 Decorative images (``alt=""`` with ``role="presentation"``/``"none"`` or ``aria-hidden="true"``) are
 left alone: an empty alt is how a page says "skip this picture", and the role says it is deliberate.
+
+Symlinks (README, "Symlinks"): nothing outside the site folder and the site root is read or written. An
+image link that leads outside them finds no caption (counted as ``outside``). A page that is a symlink
+stays a symlink: when its target is inside the site folder the target is filled (once, if it is also a
+page of its own), otherwise the link is left alone with a note.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from dataclasses import dataclass, field
 from alttext.atomic_write import write_atomically
 from alttext.lint import ERROR, lint_alt
 from alttext.web.html_tags import Attribute, StartTag, detect_charset, iter_start_tags
-from alttext.web.site_images import CaptionLookup, resolve_link, srcset_urls
+from alttext.web.site_images import CaptionLookup, inside, real_roots, resolve_link, srcset_urls
 
 PAGE_EXTENSIONS = (".html", ".htm", ".xhtml", ".shtml")
 # Where the picture's URL may be, in the order a browser (or a lazy-loading script) would use it.
@@ -53,6 +58,7 @@ class PageResult:
     kept: int = 0  # already had alt text that is fine (or --replace not given)
     unresolved: int = 0  # no local file behind the link(s)
     uncaptioned: int = 0  # a local file the index has no (acceptable) caption for
+    outside: int = 0  # the link(s) lead outside the site folder and site root: not looked at
     error: str | None = None
 
     @property
@@ -131,8 +137,11 @@ def _splice(tag: StartTag, alt: Attribute | None, new_alt: str, charset: str) ->
 
 def fill_page(
     data: bytes, page_path: str, site_root: str, lookup: CaptionLookup, *, only_missing: bool = False,
-    replace: bool = False, reviewed_only: bool = False,
+    replace: bool = False, reviewed_only: bool = False, roots: tuple[str, ...] | None = None,
 ) -> PageResult:
+    """The page with its alt attributes filled. Only image files inside ``roots`` (real paths; default:
+    the site root) are looked up."""
+    roots = roots if roots is not None else real_roots(site_root)
     result = PageResult(page_path, data, data)
     charset = detect_charset(data)
     result.charset = charset
@@ -168,10 +177,13 @@ def fill_page(
             result.kept += 1
             continue
         caption = None
-        resolved_any = False
+        resolved_any = outside_any = False
         for link in _links(tag, charset):
             path = resolve_link(link, page_path, site_root, base)
             if path is None:
+                continue
+            if not inside(path, roots):  # ../private/x.jpg, or a symlink out: never read, never published
+                outside_any = True
                 continue
             resolved_any = resolved_any or os.path.exists(path)
             caption = lookup.caption_for(path)
@@ -180,6 +192,8 @@ def fill_page(
         if caption is None or (reviewed_only and not caption.reviewed) or not caption.alt_text.strip():
             if resolved_any:
                 result.uncaptioned += 1
+            elif outside_any:
+                result.outside += 1
             else:
                 result.unresolved += 1
             continue
@@ -208,6 +222,7 @@ class SitePage:
     result: PageResult | None = None
     skipped: str | None = None  # the page could not be processed as HTML (fill_page's reason)
     error: str | None = None  # it could not be read, or not written back
+    notes: list[str] = field(default_factory=list)  # left alone on purpose (a symlink), not an error
 
 
 @dataclass
@@ -221,6 +236,7 @@ class SiteTotals:
     kept: int = 0
     unresolved: int = 0
     uncaptioned: int = 0
+    outside: int = 0
     errors: int = 0
 
     def add(self, page: SitePage) -> None:
@@ -230,7 +246,7 @@ class SiteTotals:
         result = page.result
         if result is None or page.skipped is not None:
             return
-        for key in ("images", "decorative", "kept", "unresolved", "uncaptioned"):
+        for key in ("images", "decorative", "kept", "unresolved", "uncaptioned", "outside"):
             setattr(self, key, getattr(self, key) + getattr(result, key))
         self.filled += sum(change.action == FILL for change in result.changes)
         self.replaced += sum(change.action == REPLACE for change in result.changes)
@@ -240,10 +256,22 @@ class SiteTotals:
 def apply_to_site(site_dir: str, lookup: CaptionLookup, *, site_root: str | None = None, only_missing: bool = False,
                   replace: bool = False, reviewed_only: bool = False, dry_run: bool = False) -> Iterator[SitePage]:
     """Fill the alt attributes of every page below ``site_dir``, page by page; each changed page is
-    replaced atomically (unless ``dry_run``), and only if nobody changed it while it was processed."""
+    replaced atomically (unless ``dry_run``), and only if nobody changed it while it was processed.
+    Nothing outside ``site_dir`` and ``site_root`` is read or written (see the module's docstring)."""
     root = os.path.abspath(site_root or site_dir)
-    for page in iter_pages(site_dir):
+    roots = real_roots(site_dir, site_root)
+    pages = list(iter_pages(site_dir))
+    regular = {os.path.realpath(page) for page in pages if not os.path.islink(page)}
+    done: dict[str, str] = {}  # real path -> the label it was filled under (a link and its target: once)
+    for page in pages:
         label = os.path.relpath(page, site_dir)
+        destination = os.path.realpath(page)
+        if os.path.islink(page):
+            note = _symlink_note(destination, roots[0], regular, done)
+            if note is not None:
+                yield SitePage(label, notes=[note])
+                continue
+        done[destination] = label
         try:
             before = os.stat(page)
             with open(page, "rb") as stream:
@@ -252,7 +280,7 @@ def apply_to_site(site_dir: str, lookup: CaptionLookup, *, site_root: str | None
             yield SitePage(label, error=exc.strerror or str(exc))
             continue
         result = fill_page(data, page, root, lookup, only_missing=only_missing, replace=replace,
-                           reviewed_only=reviewed_only)
+                           reviewed_only=reviewed_only, roots=roots)
         if result.error:
             yield SitePage(label, result, skipped=result.error)
             continue
@@ -262,8 +290,19 @@ def apply_to_site(site_dir: str, lookup: CaptionLookup, *, site_root: str | None
                 if (after.st_mtime_ns, after.st_size, after.st_ino) != (before.st_mtime_ns, before.st_size,
                                                                          before.st_ino):
                     raise OSError(0, "the page changed while it was processed; run again")
-                write_atomically(page, [result.updated])
+                write_atomically(destination, [result.updated])  # through a symlink: the link stays
             except OSError as exc:
                 yield SitePage(label, result, error=exc.strerror or str(exc))
                 continue
         yield SitePage(label, result)
+
+
+def _symlink_note(target: str, real_site: str, regular: set[str], done: dict[str, str]) -> str | None:
+    """Why a symlinked page is left alone, or None when it is filled through to its target."""
+    if not inside(target, (real_site,)):
+        return "a symlink to a page outside the site folder: left alone"
+    if target in regular:
+        return f"a symlink to {os.path.relpath(target, real_site)}: filled there"
+    if target in done:
+        return f"a symlink to the same page as {done[target]}: filled there"
+    return None

@@ -1,9 +1,12 @@
 """From an ``<img>`` URL in a page to the alt text the index has for that picture.
 
 A link resolves like a static web server would: relative to the page (or its <base href>), or, when it
-starts with '/', to the site root. If that file is indexed, its image's current caption is used. If it
-is not (the site holds an exported copy, a re-encode, a file the scan never saw), the picture is decoded
-and looked up by pixel hash, so an identical image indexed elsewhere still gives its alt text.
+starts with '/', to the site root. Only files inside the folders the user named are looked at: a link
+that leads outside them (``../private/x.jpg``, or a symlink to elsewhere) finds nothing, so a caption of
+a photo outside the site is never published into it (README, "Symlinks"). If that file is indexed,
+its image's current caption is used. If it is not (the site holds an exported copy, a re-encode, a file
+the scan never saw), the picture is decoded and looked up by pixel hash, so an identical image indexed
+elsewhere still gives its alt text.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from alttext.index.captions import reviewed_by_person
 from alttext.index.db import Index
 from alttext.index.fingerprint import pixel_hash
 from alttext.index.queries import current_caption_by_path, current_caption_by_pixels
+from alttext.paths import is_under_any
+from alttext.text_safety import clean_text
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +38,16 @@ class Caption:
     @property
     def reviewed(self) -> bool:
         return reviewed_by_person(self.source, self.status)
+
+
+def real_roots(*folders: str | None) -> tuple[str, ...]:
+    """The folders as they are on disk (symlinks resolved), for :func:`inside`."""
+    return tuple(dict.fromkeys(os.path.realpath(folder) for folder in folders if folder))
+
+
+def inside(path: str, roots: tuple[str, ...]) -> bool:
+    """``path``, with every symlink followed, is in one of ``roots`` (from :func:`real_roots`)."""
+    return is_under_any(os.path.realpath(path), roots)
 
 
 def resolve_link(link: str, page_path: str, site_root: str, base: str | None = None) -> str | None:
@@ -96,7 +111,7 @@ class CaptionLookup:
 
     def _by_path(self, path: str) -> Caption | None:
         row = current_caption_by_path(self.index, path)
-        return Caption(row.alt_text, row.status, row.source, path, "path") if row else None
+        return Caption(clean_text(row.alt_text), row.status, row.source, path, "path") if row else None
 
     def _by_pixels(self, path: str) -> Caption | None:
         if not is_image_path(path) or not os.path.isfile(path):
@@ -108,7 +123,7 @@ class CaptionLookup:
             return None
         self.hashed += 1
         row = current_caption_by_pixels(self.index, digest)
-        return Caption(row.alt_text, row.status, row.source, path, "pixels") if row else None
+        return Caption(clean_text(row.alt_text), row.status, row.source, path, "pixels") if row else None
 
     def caption_for(self, path: str) -> Caption | None:
         if path not in self._cache:
