@@ -136,3 +136,58 @@ def test_sidecar_for_raw_and_scan_embed_with_the_installed_command(tmp_path: Pat
 def test_unknown_path_is_an_error(tmp_path: Path) -> None:
     result = cli_run(tmp_path / "index.sqlite3", "embed", str(tmp_path / "never-scanned.jpg"))
     assert result.exit_code == 1 and "not in the index" in result.output
+
+
+def _linked_library(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """photos/own.png; photos/link.png, a link to elsewhere/theirs.png, outside the scanned folder; and
+    photos/inside-link.png, a link to photos/target.png. Scanned with planted captions."""
+    from web.planted import PlantedCaptioner, colour, write_image
+
+    from alttext.index.scan import scan
+
+    root, elsewhere = tmp_path / "photos", tmp_path / "elsewhere"
+    for number, path in enumerate((root / "own.png", elsewhere / "theirs.png", root / "target.png")):
+        write_image(path, number)
+    (root / "link.png").symlink_to(elsewhere / "theirs.png")
+    (root / "inside-link.png").symlink_to(root / "target.png")
+    captioner = PlantedCaptioner({colour(0): "A red kite.", colour(1): "A blue boat.", colour(2): "A green hat."})
+    with Index(tmp_path / "index.sqlite3") as index:
+        scan(index, [str(root)], lambda: captioner, batch_size=8, max_pixels=10_000_000)
+    return root, elsewhere / "theirs.png", root / "link.png"
+
+
+def test_embed_never_writes_outside_the_scanned_folders_through_a_link(tmp_path: Path) -> None:
+    root, outside, _ = _linked_library(tmp_path)
+    db = tmp_path / "index.sqlite3"
+    before = digest(outside)
+    result = cli_run(db, "embed")  # no PATH: the index's scanned folders are the limit
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if "link.png" in line and "inside-link" not in line]
+    assert len(lines) == 1 and "outside the folders being embedded" in lines[0] and str(outside) in lines[0]
+    assert digest(outside) == before and not list(outside.parent.glob("*.xmp"))
+    for name in ("own.png", "target.png"):
+        assert exiftool(root / name, "-XMP-iptcCore:AltTextAccessibility")["XMP-iptcCore:AltTextAccessibility"]
+    assert (root / "inside-link.png").is_symlink()  # written through, the link kept
+    status = json.loads(cli_run(db, "status", "--json").stdout)
+    assert (status["embed_waiting"], status["embed_held"]) == (0, 1)  # counted, and held back
+    named_folder = cli_run(db, "embed", str(root), "--json")  # the folder named is the limit too
+    entries = {Path(entry["path"]).name: entry for entry in json.loads(named_folder.stdout)}
+    assert entries["link.png"]["status"] == "failed" and "outside" in entries["link.png"]["error"]
+    assert digest(outside) == before
+
+
+def test_embed_writes_through_a_link_that_is_named(tmp_path: Path) -> None:
+    _, outside, link = _linked_library(tmp_path)
+    result = cli_run(tmp_path / "index.sqlite3", "embed", str(link), "--json")
+    assert result.exit_code == 0, result.output
+    [entry] = json.loads(result.stdout)
+    assert entry["status"] == "written" and link.is_symlink()
+    assert exiftool(outside, "-XMP-iptcCore:AltTextAccessibility")["XMP-iptcCore:AltTextAccessibility"]
+
+
+def test_scan_embed_does_not_follow_a_link_out_of_the_folder(tmp_path: Path, tiny_model: Path) -> None:
+    root, outside, _ = _linked_library(tmp_path)
+    before = digest(outside)
+    result = cli_run(tmp_path / "index.sqlite3", "scan", str(root), "--model", str(tiny_model), "--embed")
+    assert "outside the folders being embedded" in result.output
+    assert digest(outside) == before

@@ -1,4 +1,5 @@
-"""``alttext status``: how much of the library is indexed, pending, failed or missing."""
+"""``alttext status``: how much of the library is indexed, pending, failed or missing, and how much alt
+text is still to be written into the files."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from alttext.cli.common import display_path, echo_json, open_library
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="JSON object: files, images, captioned, pending, ...")
+@click.option("--json", "as_json", is_flag=True,
+              help="JSON object: files, images, captioned, pending, ..., embed_waiting, embed_held.")
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
-    """Counts by state, watched folders, models used and the index's size."""
+    """Counts by state, alt text waiting to be written into files, watched folders, models used and the
+    index's size."""
     info = open_library(ctx).status()
     for root in info["roots"]:
         root["path"] = display_path(root["path"])
@@ -22,6 +25,9 @@ def status(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"files:     {info['files']} indexed, {info['pending']} pending, {info['failed']} failed,"
                f" {info['missing']} missing")
     click.echo(f"images:    {info['images']} distinct, {info['captioned']} captioned")
+    held = info["embed_held"]
+    click.echo(f"embed:     {info['embed_waiting']} waiting to be written into files"
+               + (f", {held} held back after a failure or a skip (alttext embed tries them again)" if held else ""))
     for model, count in info["models"].items():
         click.echo(f"model:     {model} ({count} captions)")
     for root in info["roots"]:

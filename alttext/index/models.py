@@ -106,7 +106,10 @@ class Base(DeclarativeBase):
 PENDING, INDEXED, FAILED, MISSING = "pending", "indexed", "failed", "missing"
 FILE_STATES = (PENDING, INDEXED, FAILED, MISSING)
 
-# Caption provenance.
+# ``jobs.kind`` of the durable work that belongs to a file row (``jobs.target_id`` is the file's id).
+RETRY_FILE_JOB = "retry-file"  # alttext.index.file_retries
+EMBED_JOB = "embed"  # alttext.index.writeback: a write-back held back after it failed or was skipped
+FILE_JOB_KINDS = (RETRY_FILE_JOB, EMBED_JOB)
 
 
 class Root(Base):

@@ -23,6 +23,7 @@ from alttext.index.models import (
     Variant,
 )
 from alttext.index.selection import named
+from alttext.index.writeback import embed_backlog
 
 files = File.__table__
 images = Image.__table__
@@ -115,6 +116,7 @@ def describe_file(index: Index, path: str) -> dict[str, Any] | None:
 
 def index_status(index: Index) -> dict[str, Any]:
     by_state = file_state_counts(index)
+    backlog = embed_backlog(index)
     with index.read() as connection:
         image_count = connection.execute(select(func.count()).select_from(images)).scalar() or 0
         captioned = connection.execute(
@@ -134,6 +136,8 @@ def index_status(index: Index) -> dict[str, Any]:
         "missing": int(by_state.get(MISSING, 0)),
         "roots": [{"path": row.path, "last_scan_at": _iso(row.last_scan_at)} for row in root_rows],
         "models": {model: int(count) for model, count in models},
+        "embed_waiting": backlog.waiting,
+        "embed_held": backlog.held,
         "index_path": index.path,
         "index_bytes": index.size_bytes(),
     }

@@ -4,7 +4,9 @@ Walks each root one folder at a time, compares each file's stat tuple with the i
 folder (one indexed query per folder, no hashing, no decoding), and records what changed:
 
 - new or changed files become ``pending`` (the durable work queue that ingest then drains);
-- files gone from disk become ``missing`` (never erased: they keep their caption if they come back);
+- files gone from disk become ``missing`` (never erased: they keep their caption if they come back),
+  except files that were never read (no image: pending or failed, or found gone by ingest): such a row
+  holds nothing worth keeping, and a photo nobody will see again is not a missing photo, so it is dropped;
 - a new path whose (device, inode, size, mtime) matches a file that just went missing is a move or
   rename: the old row takes the new path and keeps its image and caption.
 
@@ -20,17 +22,29 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 
 from alttext.images import is_image_name
 from alttext.index.db import Index
-from alttext.index.models import FAILED, INDEXED, MISSING, PENDING, File, Root, inserted_id, utcnow
+from alttext.index.models import (
+    FAILED,
+    FILE_JOB_KINDS,
+    INDEXED,
+    MISSING,
+    PENDING,
+    File,
+    Job,
+    Root,
+    inserted_id,
+    utcnow,
+)
 from alttext.paths import display_path, is_under, is_under_any
 
 logger = logging.getLogger(__name__)
 
 files = File.__table__
 roots = Root.__table__
+jobs = Job.__table__
 
 # Failed files are retried on later scans until they have failed this often with the same stat.
 MAX_ATTEMPTS = 3
@@ -45,6 +59,7 @@ class ReconcileReport:
     unchanged: int = 0
     missing: int = 0
     restored: int = 0
+    dropped: int = 0  # rows of files gone before they were ever read (not missing photos)
     unreadable_dirs: list[str] = field(default_factory=list)
 
 
@@ -55,9 +70,10 @@ class _Pending:
     inserts: list[dict[str, object]] = field(default_factory=list)
     updates: list[dict[str, object]] = field(default_factory=list)
     missing_ids: list[int] = field(default_factory=list)
+    dropped_ids: list[int] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.inserts) + len(self.updates) + len(self.missing_ids)
+        return len(self.inserts) + len(self.updates) + len(self.missing_ids) + len(self.dropped_ids)
 
 
 def display_name(path: str) -> str:
@@ -169,11 +185,16 @@ class Reconciler:
                     connection.execute(
                         update(files).where(files.c.id.in_(chunk)).values(state=MISSING, missing_since=now)
                     )
+            for start in range(0, len(pending.dropped_ids), 500):
+                chunk = pending.dropped_ids[start : start + 500]
+                connection.execute(delete(jobs).where(jobs.c.kind.in_(FILE_JOB_KINDS), jobs.c.target_id.in_(chunk)))
+                connection.execute(delete(files).where(files.c.id.in_(chunk), files.c.image_id.is_(None)))
         if self.on_progress:
             self.on_progress(len(pending))
         pending.inserts.clear()
         pending.updates.clear()
         pending.missing_ids.clear()
+        pending.dropped_ids.clear()
 
     def scan_root(self, root: str, *, below: str | None = None, recursive: bool = True) -> None:
         """Reconcile a root. With ``below``, only that folder of the root (and its subfolders when
@@ -245,9 +266,7 @@ class Reconciler:
                         }
                     )
                 for row in known.values():
-                    if row.state != MISSING:
-                        report.missing += 1
-                        pending.missing_ids.append(row.id)
+                    self._gone(row.id, row.state, row.image_id, pending)
                 if len(pending) >= FLUSH_EVERY:
                     self._flush(pending)
             # Folders that no longer exist (deleted or moved away as a whole).
@@ -257,7 +276,9 @@ class Reconciler:
                 candidates = [
                     folder
                     for (folder,) in reader.execute(
-                        select(files.c.dir).where(files.c.root_id == root_id, files.c.state != MISSING).distinct()
+                        select(files.c.dir).where(
+                            files.c.root_id == root_id, or_(files.c.state != MISSING, files.c.image_id.is_(None))
+                        ).distinct()
                     )
                     if below is None or is_under(folder, top)
                 ]
@@ -267,13 +288,20 @@ class Reconciler:
             ]
             for folder in gone_dirs:
                 for gone in reader.execute(query, {"folder": folder}):
-                    if gone.state != MISSING:
-                        report.missing += 1
-                        pending.missing_ids.append(gone.id)
+                    self._gone(gone.id, gone.state, gone.image_id, pending)
         self._flush(pending)
         if below is None:
             with self.index.write() as connection:
                 connection.execute(update(roots).where(roots.c.id == root_id).values(last_scan_at=utcnow()))
+
+    def _gone(self, file_id: int, state: str, image_id: int | None, pending: _Pending) -> None:
+        """A known file is no longer on disk: ``missing`` if it was ever read, else its row is dropped."""
+        if image_id is None:
+            self.report.dropped += 1
+            pending.dropped_ids.append(file_id)
+        elif state != MISSING:
+            self.report.missing += 1
+            pending.missing_ids.append(file_id)
 
     def match_moves(self) -> None:
         """Pair files that appeared in this scan with files that went missing: same inode and stat."""

@@ -3,28 +3,44 @@
 The metadata library (``alttext.metadata``) does the safe per-file write; this module picks the files
 and the caption for each, decides how forceful to be, and records the outcome in the index so that
 ``alttext show`` can say it and our own write never looks like a new photo to the next scan.
+
+The write-back queue is the index's state: a file is waiting while its current caption is not the one
+last written into it (``embed_queue``), so a run killed or stopped half-way leaves nothing to remember.
+A write that failed or was skipped gets a hold (a ``jobs`` row) so that the daemon doesn't retry it at
+every round. Nothing is written outside the folders the run was given, links included (``write_roots``).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
 
+from alttext.backoff import backoff_seconds
 from alttext.config import Settings
 from alttext.index.captions import reviewed_by_person
 from alttext.index.db import Index
-from alttext.index.models import INDEXED, SOURCE_METADATA, Caption, File, Image, utcnow
+from alttext.index.models import EMBED_JOB, INDEXED, SOURCE_METADATA, Caption, File, Image, Job, Root, utcnow
 from alttext.index.selection import named
-from alttext.paths import folder_range
+from alttext.paths import display_path, folder_range, is_under_any
 from alttext.vocabulary import EMBED_FIELDS
 
 files = File.__table__
 images = Image.__table__
 captions = Caption.__table__
+jobs = Job.__table__
+roots = Root.__table__
+
+# Holds (``jobs`` rows of kind ``embed``): a failed write-back is retried after 1 min, 4 min, then
+# parked; a skipped one is parked at once. Parked holds wait for a new caption or `alttext embed`.
+QUEUED, PARKED = "queued", "parked"
+EMBED_MAX_ATTEMPTS = 3
+EMBED_RETRY_BASE = 60.0
+EMBED_RETRY_CAP = 6 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -100,23 +116,62 @@ def _not_embedded(query: Any) -> Any:
     )
 
 
-def pending_targets(index: Index, *, under: list[str] | None = None, indexed_since: datetime | None = None
-                    ) -> list[Target]:
-    """Files whose current caption is not embedded yet: below the folders ``under`` (all when None),
-    indexed since ``indexed_since`` (any time when None)."""
-    query = _not_embedded(_target_query())
-    if indexed_since is not None:
-        query = query.where(files.c.indexed_at >= indexed_since)
-    if under is not None:
-        ranges = [folder_range(folder) for folder in under]
-        query = query.where(or_(*(and_(files.c.path >= low, files.c.path < high) for low, high in ranges)))
+def _held(now: datetime) -> Any:
+    """The file's write-back of its current caption was held back (failed and not due again, or parked)."""
+    return exists(
+        select(jobs.c.id).where(
+            jobs.c.kind == EMBED_JOB, jobs.c.target_id == files.c.id,
+            func.json_extract(jobs.c.payload, "$.caption_id") == captions.c.id,
+            or_(jobs.c.state == PARKED, jobs.c.next_try_at > now),
+        )
+    )
+
+
+def _below(query: Any, under: list[str] | None) -> Any:
+    if under is None:
+        return query
+    ranges = [folder_range(folder) for folder in under]
+    return query.where(or_(*(and_(files.c.path >= low, files.c.path < high) for low, high in ranges)))
+
+
+def embed_queue(index: Index, *, under: list[str] | None = None, include_held: bool = False,
+                limit: int | None = None) -> list[Target]:
+    """The durable write-back queue: files whose current caption is not embedded yet, below the folders
+    ``under`` (all when None), in path order. It is a question about the index's state, not a list kept
+    anywhere, so whatever a killed or stopped run left is found again by the next one. Files held back
+    after a failure (until their retry is due) or a skip are left out unless ``include_held``."""
+    query = _below(_not_embedded(_target_query()), under)
+    if not include_held:
+        query = query.where(~_held(utcnow()))
+    if limit is not None:
+        query = query.limit(limit)
     with index.read() as connection:
         return [_target(row) for row in connection.execute(query)]
 
 
+@dataclass(frozen=True)
+class EmbedBacklog:
+    waiting: int  # to be written by the next run (`watch --embed` writes them as it goes)
+    held: int  # held back after a failure (retried later) or a skip; `alttext embed` tries them now
+
+
+def embed_backlog(index: Index) -> EmbedBacklog:
+    """How many files' current alt text is not in them yet, for ``alttext status``."""
+    not_embedded = _not_embedded(
+        select(func.count()).select_from(
+            files.join(images, images.c.id == files.c.image_id).join(captions, captions.c.id == images.c.caption_id)
+        ).where(files.c.state == INDEXED)
+    )
+    with index.read() as connection:
+        total = int(connection.execute(not_embedded).scalar() or 0)
+        held = int(connection.execute(not_embedded.where(_held(utcnow()))).scalar() or 0)
+    return EmbedBacklog(total - held, held)
+
+
 def select_targets(index: Index, paths: list[str] | None) -> tuple[list[Target], list[str]]:
     """Files to embed: the named files and everything indexed below named folders, or (no paths) every
-    indexed file whose current caption is not embedded yet. Also returns named paths not in the index."""
+    indexed file whose current caption is not embedded yet, held back or not (a person asked). Also
+    returns named paths not in the index."""
     query = _target_query()
     unknown: list[str] = []
     with index.read() as connection:
@@ -132,20 +187,51 @@ def select_targets(index: Index, paths: list[str] | None) -> tuple[list[Target],
     return [_target(row) for row in rows], unknown
 
 
+def write_roots(index: Index, paths: list[str] | None) -> list[str]:
+    """The folders (or files) a write-back may write inside: the paths named, else the index's scanned
+    roots. Resolved, so that a file reached through a link is judged by where it really is."""
+    if not paths:
+        with index.read() as connection:
+            paths = [row.path for row in connection.execute(select(roots.c.path))]
+    return [os.path.realpath(os.path.abspath(path)) for path in paths]
+
+
+def _outside(target: Target, within: list[str]) -> str | None:
+    """Why ``target`` must not be written (its real file is outside ``within``), or None."""
+    real = os.path.realpath(target.path)
+    if is_under_any(real, within):
+        return None
+    return (f"not written: it links to {display_path(real)}, outside the folders being embedded"
+            " (links are followed only to files inside them; name the file itself to write it)")
+
+
 def embed_targets(
     index: Index,
     targets: list[Target],
     options: EmbedOptions,
     *,
+    within: list[str],
     should_stop: Callable[[], bool] = lambda: False,
 ) -> Iterator[tuple[Target, Any]]:
-    """Embed each target's caption; yields (target, EmbedResult). Per-file failures are results."""
+    """Embed each target's caption; yields (target, EmbedResult). Per-file failures are results.
+
+    Nothing is written outside ``within`` (resolved paths, see ``write_roots``): a file whose real path
+    is elsewhere (a link leading out) is a failed result saying so. The outcome is kept in the index:
+    what was written where, or a hold that keeps a failed or skipped file out of ``embed_queue`` until
+    its retry is due (or its caption changes)."""
     from alttext.index.own_writes import record_own_write
-    from alttext.metadata import Status, Where, embed
+    from alttext.metadata import EmbedResult, Status, Where, embed
 
     for target in targets:
         if should_stop():
             return
+        outside = _outside(target, within)
+        if outside is not None:
+            result = EmbedResult(target.path, Status.FAILED, error=outside)
+            if not options.dry_run:
+                _hold(index, target, outside, park=True)
+            yield target, result
+            continue
         # Replacing alttext's own earlier caption needs force in the library; a person's text additionally
         # needs the caption to be human-approved, which the library checks itself.
         previously_ours = target.embedded_caption_id is not None and target.embedded_caption_id != target.caption_id
@@ -166,7 +252,36 @@ def embed_targets(
                         embedded_at=utcnow(),
                     )
                 )
+                connection.execute(delete(jobs).where(jobs.c.kind == EMBED_JOB, jobs.c.target_id == target.file_id))
+        elif result.status == Status.SKIPPED_EXISTING:
+            # A person's (or another program's) text is kept: nothing changes until the caption does.
+            reasons = "; ".join(f"{name}: {why}" for name, why in result.skipped.items())
+            _hold(index, target, f"skipped: {reasons}" if reasons else "skipped", park=True)
+        elif result.status == Status.FAILED:
+            _hold(index, target, result.error or "failed", park=False)
         yield target, result
+
+
+def _hold(index: Index, target: Target, error: str, *, park: bool) -> None:
+    """Keep a file whose write-back failed (retried with backoff, then parked) or was skipped (parked)
+    out of the queue. One job per file; a new caption starts its count again."""
+    now = utcnow()
+    with index.write() as connection:
+        earlier = connection.execute(
+            select(jobs.c.attempts, jobs.c.payload).where(jobs.c.kind == EMBED_JOB, jobs.c.target_id == target.file_id)
+        ).first()
+        same_caption = earlier is not None and (earlier.payload or {}).get("caption_id") == target.caption_id
+        attempts = (earlier.attempts if earlier is not None and same_caption else 0) + 1
+        parked = park or attempts >= EMBED_MAX_ATTEMPTS
+        delay = backoff_seconds(attempts, base=EMBED_RETRY_BASE, factor=4, cap=EMBED_RETRY_CAP)
+        connection.execute(delete(jobs).where(jobs.c.kind == EMBED_JOB, jobs.c.target_id == target.file_id))
+        connection.execute(
+            insert(jobs).values(
+                kind=EMBED_JOB, target_id=target.file_id, attempts=attempts,
+                next_try_at=now + timedelta(seconds=delay), state=PARKED if parked else QUEUED,
+                last_error=error, payload={"caption_id": target.caption_id}, created_at=now,
+            )
+        )
 
 
 def existing_caption_reader(lang: str) -> Callable[[str], str | None]:

@@ -8,11 +8,13 @@ Once photos are indexed:
    search by meaning finds them;
 3. creative variants (``watch --variants``): a durable job per new model caption.
 
-``scan`` runs it once, in the foreground, over its folders. ``watch`` runs it after every round that
-indexed files, over its roots: write-back in the writer thread (it must record its own writes before the
-next events are looked at), vectors and variants in background threads, so slow work never holds up
-captioning. All the work is found from the index, not handed along, so an interrupted run is simply
-picked up by the next one.
+``scan`` runs it once, in the foreground, over its folders. ``watch`` runs it after its start-up scan,
+after every round that indexed files and after every full scan, over its roots: write-back in the
+writer thread (it must record its own writes before the next events are looked at), a time-boxed chunk
+at a time, until its queue is empty; vectors and variants in background threads, so slow work never
+holds up captioning. All the work is found from the index, not handed along (the write-back queue is
+"current caption not written into the file yet"), so a run that was killed or stopped is simply picked
+up by the next one.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from alttext.index.db import Index
 from alttext.index.queries import model_captions_since
-from alttext.index.writeback import EmbedOptions, Target, embed_targets, pending_targets
+from alttext.index.writeback import EmbedOptions, Target, embed_queue, embed_targets, write_roots
 from alttext.search.encoder import semantic_available
 from alttext.watch.background import BackgroundRunner
 
@@ -39,6 +41,7 @@ logger = logging.getLogger(__name__)
 VECTORS_IDLE_WAIT = 300.0  # also look for captions without vectors (edits, an interrupted run) this often
 VARIANTS_IDLE_WAIT = 60.0  # look for due variants jobs (retries) at least this often
 VARIANTS_BUDGET_PERIOD = 24 * 3600.0  # the daemon's request cap is a budget per day, not per process
+EMBED_CHUNK = 500  # files of the write-back queue read at a time by the daemon (it comes back for more)
 
 Embedded = Callable[[Target, "EmbedResult"], None]
 
@@ -48,6 +51,7 @@ class AfterIndexReport:
     embedded: list[tuple[Target, EmbedResult]] = field(default_factory=list)
     vectors: int = 0  # vectors computed in the foreground
     variants_queued: int = 0
+    embed_left: bool = False  # the write-back stopped before the queue was empty (stop, time, chunk)
 
     @property
     def embed_failed(self) -> int:
@@ -84,8 +88,9 @@ class AfterIndexing:
         for runner in self._runners:
             runner.start()
 
-    def after_round(self, since: datetime, should_stop: Callable[[], bool]) -> None:
-        self.run(since=since, should_stop=should_stop)
+    def after_round(self, since: datetime, should_stop: Callable[[], bool]) -> bool:
+        """One round's worth; True when write-back work is left for the next call."""
+        return self.run(since=since, should_stop=should_stop).embed_left
 
     def stop(self) -> None:
         for runner in self._runners:
@@ -94,15 +99,23 @@ class AfterIndexing:
     # -- the pipeline ------------------------------------------------------------------------------
     def run(self, *, since: datetime | None = None, should_stop: Callable[[], bool] = lambda: False
             ) -> AfterIndexReport:
-        """Everything that follows indexing, for the files below the roots indexed since ``since`` (any
-        time when None: a scan also finishes what an earlier, interrupted one left)."""
+        """Everything that follows indexing, for the files below the roots: the whole write-back queue
+        (whatever an earlier, interrupted run left too), and variants for the captions made since ``since``.
+
+        The daemon (``background``) takes the queue a chunk at a time and leaves failed or skipped files
+        to their retry time; a scan is a person asking, so it tries every file not embedded yet."""
         report = AfterIndexReport()
         if self.write_back is not None:
-            targets = pending_targets(self.index, under=self.roots, indexed_since=since)
-            for target, result in embed_targets(self.index, targets, self.write_back, should_stop=should_stop):
+            limit = EMBED_CHUNK if self.background else None
+            targets = embed_queue(self.index, under=self.roots, include_held=not self.background, limit=limit)
+            done = 0
+            for target, result in embed_targets(self.index, targets, self.write_back,
+                                                within=write_roots(self.index, self.roots), should_stop=should_stop):
+                done += 1
                 report.embedded.append((target, result))
                 if self.on_embedded is not None:
                     self.on_embedded(target, result)
+            report.embed_left = done < len(targets) or len(targets) == limit
         if self.variants is not None and since is not None:
             from alttext.index.variant_jobs import queue_variants
 

@@ -258,7 +258,9 @@ class Library:
         return describe_file(self.index, path)
 
     def status(self) -> dict[str, Any]:
-        """Counts by state, folders, models, the index's size."""
+        """Counts by state, folders, models, the index's size, and the write-back queue (``embed_waiting``:
+        files whose alt text is not written into them yet; ``embed_held``: of those, held back after a
+        failure or a skip)."""
         from alttext.index.queries import index_status
 
         return index_status(self.index)
@@ -346,13 +348,15 @@ class Library:
               dry_run: bool = False) -> EmbedRun:
         """Write alt text into the photos' metadata: the named files and folders, or (none named) every
         indexed file whose current alt text isn't in it yet. ``fields``: comma list of
-        alt,description,exif,iptc (ValueError for others)."""
-        from alttext.index.writeback import embed_targets, select_targets
+        alt,description,exif,iptc (ValueError for others). Nothing outside the paths named (none named:
+        the scanned folders) is written: a file that links out is a failed result saying so."""
+        from alttext.index.writeback import embed_targets, select_targets, write_roots
 
         options = self._embed_options(fields=fields, lang=lang, force_sidecar=sidecar, sidecar_name=sidecar_name,
                                       force=force, backup=backup, dry_run=dry_run)
-        targets, unknown = select_targets(self.index, list(paths or []) or None)
-        return EmbedRun(unknown, embed_targets(self.index, targets, options))
+        named = list(paths or []) or None
+        targets, unknown = select_targets(self.index, named)
+        return EmbedRun(unknown, embed_targets(self.index, targets, options, within=write_roots(self.index, named)))
 
     def export(self, fmt: str = "csv", *, under: str | None = None, status: str | None = None,
                relative_to: str | None = None, base_url: str | None = None) -> Iterator[str]:

@@ -11,7 +11,9 @@ the write rule). The loop, in order:
    when a folder was created, deleted or moved; same rules as ``alttext scan``, then moves are paired;
 4. retries that are due, and unreadable folders to look at again;
 5. an ingest round over the ``pending`` rows (the durable queue) that have settled; rounds end every
-   ``round_seconds`` so a long backlog never starves the steps above.
+   ``round_seconds`` so a long backlog never starves the steps above;
+6. what follows indexing (``AfterIndex``: write-back, vectors, variants) after the start-up scan, each
+   round that indexed files and each full scan, again time-boxed, until the write-back queue is empty.
 
 Nothing here is allowed to end the thread except a stop request or a fatal error (the model can't be
 loaded): an exception in a step is logged, a rescan is scheduled after a growing pause, and the loop
@@ -53,11 +55,13 @@ IDLE_TICK = 5.0  # the longest the worker sleeps without a heartbeat
 
 class AfterIndex(Protocol):
     """What follows indexing (``alttext.library.after_index``): started and stopped with the daemon, and
-    called in the writer thread after each round that indexed files, with the round's start time."""
+    called in the writer thread after the start-up scan, after each round that indexed files (with the
+    round's start time) and after each full scan; it returns True while work is left (the write-back
+    queue), and is then called again as soon as the events have been looked at."""
 
     def start(self) -> None: ...
 
-    def after_round(self, since: datetime, should_stop: Callable[[], bool]) -> None: ...
+    def after_round(self, since: datetime, should_stop: Callable[[], bool]) -> bool: ...
 
     def stop(self) -> None: ...
 
@@ -203,6 +207,7 @@ class Worker:
         self.rescan_reason: str | None = "start-up"
         self.next_full_scan = time.monotonic()
         self.ingest_needed = True
+        self.after_needed = True  # the work after indexing has something to do (at start: what a killed run left)
         self.retry_due: datetime | None = None
         self.quiet_until = 0.0
         self.error_pause = 0.0
@@ -258,7 +263,7 @@ class Worker:
         now = time.monotonic()
         if now < self.quiet_until:
             return min(self.quiet_until - now, IDLE_TICK)
-        if self.rescan_reason or self.ingest_needed:
+        if self.rescan_reason or self.ingest_needed or (self.after_needed and self.after_index is not None):
             return 0.0
         times = [self.next_full_scan, now + IDLE_TICK, *self.dirty_folders.due_times(), *self.dirty_trees.due_times()]
         due = self.settler.next_due()
@@ -330,6 +335,8 @@ class Worker:
         due = self.settler.next_due()
         if self.ingest_needed or (due is not None and time.monotonic() >= due):
             self._ingest_round()
+        elif self.after_needed:
+            self._run_after_index(utcnow())
 
     def _progress(self, _count: int) -> None:
         self.beat()
@@ -351,6 +358,7 @@ class Worker:
         self.next_full_scan = time.monotonic() + interval * random.uniform(1 - self.options.jitter,
                                                                            1 + self.options.jitter)
         self.ingest_needed = True
+        self.after_needed = True  # e.g. alt text edited since, or write-backs whose retry is due
         self.stats.scans += 1
         logger.info("%s scan: %s (%.1f s)", reason, _describe(report), time.monotonic() - started)
         self._note_unreadable(report.unreadable_dirs, None)
@@ -472,14 +480,28 @@ class Worker:
             self._load_retries()
         self._first_round = False
         linked = report.captioned + report.reused + report.imported
-        if linked and self.after_index is not None:
-            try:  # what follows indexing (write-back, vectors, variants) never stops the watching
-                self.after_index.after_round(since, self.stop.is_set)
-            except Exception:
-                logger.exception("the work after indexing failed (captions are kept)")
+        if linked or self.after_needed:
+            self._run_after_index(since)
         if linked or report.failed:
             trim_heap()
         self.refresh_status()
+
+    def _run_after_index(self, since: datetime) -> None:
+        """What follows indexing, for at most ``round_seconds`` (then events and captioning come first and
+        ``after_needed`` brings it back); a failure is logged and retried after the next full scan."""
+        self.after_needed = False
+        if self.after_index is None:
+            return
+        deadline = time.monotonic() + self.options.round_seconds
+
+        def should_stop() -> bool:
+            self.beat()
+            return self.stop.is_set() or time.monotonic() > deadline
+
+        try:  # what follows indexing (write-back, vectors, variants) never stops the watching
+            self.after_needed = bool(self.after_index.after_round(since, should_stop)) and not self.stop.is_set()
+        except Exception:
+            logger.exception("the work after indexing failed (captions are kept)")
 
     def refresh_status(self) -> None:
         counts = file_state_counts(self.index)

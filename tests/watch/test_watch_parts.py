@@ -151,6 +151,8 @@ def test_a_folder_that_went_away_has_its_files_marked_missing(index: Index, tmp_
     root = tmp_path / "lib"
     _tree(root)
     reconcile(index, [str(root)])
+    _index_by_hand(index, root / "sub" / "one.png")
+    _index_by_hand(index, root / "sub" / "deeper" / "two.png")
     (root / "sub").rename(tmp_path / "elsewhere")
     Reconciler(index).scan_root(str(root), below=str(root / "sub"), recursive=True)
     assert _states(index) == {"top.png": PENDING, "one.png": MISSING, "two.png": MISSING}
