@@ -12,7 +12,8 @@ Public API::
 
 Modules: ``writer`` (embed), ``reading``, ``policy`` (who may overwrite what), ``atomic`` (snapshot, temp
 file, replace), ``verify``, ``exiv2io``/``exiv2_thread`` (all libexiv2 calls, on one thread), ``exiftool``
-(HEIC/AVIF), ``container``, ``formats``, ``png``/``jpeg``/``photoshop`` (format fix-ups), ``pixels``,
+(HEIC/AVIF, and the independent reader that checks every rewrite), ``legacy_xmp`` (packets libexiv2
+cannot rewrite whole), ``container``, ``formats``, ``png``/``jpeg``/``photoshop`` (format fix-ups), ``pixels``,
 ``boilerplate``, ``fields``, ``results``.
 
 All functions are safe to call from any thread: every libexiv2 call runs on one dedicated thread.

@@ -14,8 +14,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import grp
 import hashlib
 import os
+import pwd
 import shutil
 import stat
 import tempfile
@@ -176,13 +178,14 @@ class TempFile:
             raise SafetyError(os_error_text(exc, "cannot write the temp copy")) from exc
 
     def finish(self, like: Snapshot | None, *, keep_mtime: bool, default_mode: int = 0o644) -> None:
-        """Give the temp file the original's permissions, owner, xattrs (and times), then fsync."""
+        """Give the temp file the original's owner, group, permissions, xattrs (and times), then fsync.
+
+        Raises SafetyError when the owner or group cannot be kept (see :func:`_keep_owner`)."""
         try:
             if like is not None and like.exists:
+                _keep_owner(self.fd, like.uid, like.gid)
+                # After the chown: changing the owner clears the setuid/setgid bits.
                 os.fchmod(self.fd, stat.S_IMODE(like.mode))
-                if (like.uid, like.gid) != (os.getuid(), os.getgid()):
-                    with contextlib.suppress(PermissionError):
-                        os.fchown(self.fd, like.uid, like.gid)
                 _copy_xattrs(like.path, self.fd)
                 if keep_mtime:
                     os.utime(self.fd, ns=(like.atime_ns, like.mtime_ns))
@@ -246,6 +249,42 @@ class TempFile:
 
     def __exit__(self, *exc_info: object) -> None:
         self.discard()
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except (KeyError, OverflowError):
+        return str(uid)
+
+
+def _group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except (KeyError, OverflowError):
+        return str(gid)
+
+
+def _keep_owner(fd: int, uid: int, gid: int) -> None:
+    """Give the temp file (a new inode, owned by whoever runs alttext) the original's owner and group.
+
+    Only root (CAP_CHOWN) may give a file away, and only a member of a group may give it that group.
+    Where that is not allowed, the replaced file would change hands: its owner might no longer be able
+    to write their own photo. Such a file is refused rather than given away."""
+    st = os.fstat(fd)
+    new_uid = uid if uid != st.st_uid else -1
+    new_gid = gid if gid != st.st_gid else -1
+    if new_uid == -1 and new_gid == -1:
+        return
+    try:
+        os.fchown(fd, new_uid, new_gid)
+    except PermissionError as exc:
+        if new_uid != -1:
+            change = f"owner from {_user_name(uid)} to {_user_name(st.st_uid)}"
+        else:
+            change = f"group from {_group_name(gid)} to {_group_name(st.st_gid)}"
+        raise SafetyError(f"not written: it would change the file's {change}; run alttext as the file's owner "
+                          "or see systemd/README.md") from exc
 
 
 def _copy_xattrs(src: str, fd: int) -> None:

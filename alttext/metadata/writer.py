@@ -2,9 +2,10 @@
 
 For every file: snapshot (stat + SHA-256 of the bytes), build the new file in memory, write it to a
 locked temp file beside the original, read that back and verify it (our values, every other tag,
-identical decoded pixels), re-check that the original is still exactly the snapshot, keep its
-permissions/owner/xattrs (and mtime), then ``os.replace`` and fsync the folder. Any per-file problem
-returns a FAILED result with a one-line error and leaves the original byte-identical.
+identical decoded pixels, and exiftool's independent view of the XMP where exiftool is installed),
+re-check that the original is still exactly the snapshot, keep its owner/group/permissions/xattrs (and
+mtime), then ``os.replace`` and fsync the folder. Any per-file problem returns a FAILED result with a
+one-line error and leaves the original byte-identical.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from alttext.metadata import atomic, container, exiftool, exiv2io, jpeg, photoshop, pixels, png, policy
+from alttext.metadata import atomic, container, exiftool, exiv2io, jpeg, legacy_xmp, photoshop, pixels, png, policy
 from alttext.metadata.atomic import SafetyError, Snapshot, TempFile
 from alttext.metadata.exiv2io import Metadata, MetadataError, Plan
 from alttext.metadata.fields import ALL_FIELDS, EXIF, IPTC, TextError, check_lang, clean_text
 from alttext.metadata.formats import EXIFTOOL, IN_PLACE, NOT_AN_IMAGE, SIDECAR_STYLES, classify, sidecar_path
 from alttext.metadata.policy import WRITE, FieldOutcome
 from alttext.metadata.results import EmbedResult, FileStat, Status, Where
-from alttext.metadata.verify import VerifyError, check
+from alttext.metadata.verify import VerifyError, check, check_independent, unseen_xmp
 
 # Tags exiftool adds by itself when it creates an EXIF block in a HEIC file.
 _EXIFTOOL_DEFAULT_TAGS = frozenset(
@@ -221,6 +222,7 @@ def _into_file(given: str, real: str, snap: Snapshot, image_type: str, where: Wh
         raise _Failed("the file has an XMP segment with a non-standard header; not adding a second one "
                       "(a sidecar would work)", where, real)
     plan = policy.build_plan(outcomes, text, lang, before, human_approved=human_approved)
+    xmp_before = _xmp_before(real, snap, before, plan, where)
     try:
         original_pixels = pixels.pixel_digest(snap.data)
         if where is Where.FILE:
@@ -251,6 +253,7 @@ def _into_file(given: str, real: str, snap: Snapshot, image_type: str, where: Wh
             if where is Where.FILE and on_disk != new_data:
                 raise VerifyError("the temp copy on disk differs from what was written")
             _verify(contents, container.read(on_disk, image_type), plan, where)
+            _verify_independent(xmp_before, temp.path, plan)
             if pixels.pixel_digest(on_disk) != original_pixels:
                 raise VerifyError("the decoded pixels differ from the original's")
             backup_path = temp.commit(snap, backup=backup)
@@ -287,6 +290,41 @@ def _verify(before: container.Contents, after: container.Contents, plan: Plan, w
             raise VerifyError(f"exiftool no longer finds {', '.join(sorted(lost)[:5])}")
 
 
+def _xmp_before(path: str, snap: Snapshot, meta: Metadata, plan: Plan, where: Where) -> dict[str, object] | None:
+    """exiftool's view of the XMP in ``path`` before the rewrite, for :func:`_verify_independent`; None
+    without exiftool, where packets that libexiv2 might not keep whole are refused instead."""
+    if exiftool.exiftool_path() is None:
+        problem = legacy_xmp.obstacle(snap.data)
+        if problem:
+            hint = "" if where is Where.SIDECAR else " (a sidecar would work)"
+            raise _Failed(f"{problem}, which libexiv2 may not rewrite whole; without exiftool to check the "
+                          f"rewrite the file is left alone{hint}", where, path)
+        return None
+    if not snap.exists:
+        return {}
+    try:
+        tags = exiftool.xmp_tags(path)
+        changed = not snap.same_stat(os.stat(path, follow_symlinks=False))
+    except (exiftool.ExiftoolError, OSError) as exc:
+        raise _Failed(f"cannot check the file with exiftool: {exc}", where, path) from exc
+    if changed:
+        raise _Failed("the file changed while it was being read (still being copied?)", where, path)
+    problem = unseen_xmp(meta, tags, plan)
+    if problem:
+        raise _Failed(problem, where, path)
+    return tags
+
+
+def _verify_independent(xmp_before: dict[str, object] | None, temp_path: str, plan: Plan) -> None:
+    if xmp_before is None:
+        return
+    try:
+        xmp_after = exiftool.xmp_tags(temp_path)
+    except exiftool.ExiftoolError as exc:
+        raise VerifyError(f"exiftool cannot read the rewritten copy: {exc}") from exc
+    check_independent(xmp_before, xmp_after, plan)
+
+
 def _into_sidecar(given: str, real: str, snap: Snapshot, image_type: str, sidecar_name: str, *, text: str,
                   lang: str, fields: tuple[str, ...], force: bool, human_approved: bool, backup: bool,
                   dry_run: bool, notes: list[str]) -> EmbedResult:
@@ -319,6 +357,7 @@ def _into_sidecar(given: str, real: str, snap: Snapshot, image_type: str, sideca
         return EmbedResult(status=status, stat=FileStat.of(real), target_stat=FileStat.of(target), **result)
 
     plan = policy.build_plan(outcomes, text, lang, before, human_approved=human_approved, xmp_only=True)
+    xmp_before = _xmp_before(target, side, before, plan, where)
     try:
         new_data = exiv2io.write(side.data if side.exists else None, plan)
         with TempFile(target) as temp:
@@ -330,6 +369,7 @@ def _into_sidecar(given: str, real: str, snap: Snapshot, image_type: str, sideca
             if on_disk != new_data:
                 raise VerifyError("the temp copy on disk differs from what was written")
             check(before, exiv2io.read(on_disk), plan)
+            _verify_independent(xmp_before, temp.path, plan)
             backup_path = temp.commit(side, backup=backup)
     except (SafetyError, VerifyError, MetadataError) as exc:
         message = str(exc)
