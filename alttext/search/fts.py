@@ -4,9 +4,9 @@ Results come in tiers, each bm25-ranked, a tier asked for only while the ones be
 than ``limit`` files:
 
 1. the query's words together and in order: "red circle" finds "a red circle" before "a blue circle
-   and a red square" (an FTS5 phrase from the first to the last meaningful word, noise words included,
-   so "dog on a beach" is a phrase too); then the runs of adjacent meaningful words each as a phrase
-   ("red dog" AND "beach" for "find a red dog on a beach");
+   and a red square" (an FTS5 phrase). When noise words separate the meaningful ones, each run of
+   adjacent meaningful words is a phrase ("red dog" AND "beach" for "find a red dog on a beach"), or,
+   when every meaningful word stands alone, the span between them is ("dog on a beach");
 2. all the meaningful words, in any order;
 3. any of them, so a chatty query like "find the photo of a dog on a beach" still finds the dog on
    the beach.
@@ -82,10 +82,13 @@ def _phrase_expressions(query: str) -> list[str]:
             runs[-1].append(words[i])
         else:
             runs.append([words[i]])
-    expressions = [whole]
-    if any(len(run) > 1 for run in runs) and len(runs) > 1:
-        expressions.append(" AND ".join(_quoted(run) for run in runs))
-    return expressions
+    if len(runs) == 1:
+        return [whole]
+    if any(len(run) > 1 for run in runs):
+        # The runs, not the whole span: a phrase that holds noise words ("in front of a") reads their
+        # huge position lists, which doubled the cost of chatty queries; the runs carry the order anyway.
+        return [" AND ".join(_quoted(run) for run in runs)]
+    return [whole]  # "dog on a beach": only noise words join the meaningful ones
 
 
 def search(

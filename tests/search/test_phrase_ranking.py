@@ -17,7 +17,7 @@ from alttext.index.ingest import Ingester
 from alttext.index.reconcile import reconcile
 from alttext.library import Library
 from alttext.search.encoder import semantic_available
-from alttext.search.fts import search
+from alttext.search.fts import _phrase_expressions, search
 
 # File names sort the scattered captions first, and the true phrases are the longer texts (bm25 favours
 # short ones): without a phrase rule, the scattered words rank level with or above the phrase.
@@ -73,10 +73,21 @@ def test_word_search_ranks_the_phrase_above_scattered_words(planted: Index, quer
 
 
 def test_phrase_with_noise_words_inside(planted: Index) -> None:
-    names = [Path(hit.path).name for hit in search(planted, "triangle on a black background")]
-    # "two blue triangles on a black background" has the phrase (stemmed); p3 has every word, apart
-    assert names[0] == "b2.png", names
-    assert "p3.png" in names[1:]
+    hits = search(planted, "triangle on a black background")
+    # both have "black background" as a phrase and the triangle; the shorter text ranks first
+    assert [Path(hit.path).name for hit in hits[:2]] == ["b2.png", "p3.png"]
+    assert hits[0].phrase and hits[1].phrase
+
+
+@pytest.mark.parametrize(("query", "expressions"), [
+    ("red circle", ['"red circle"']),
+    ("find the photo of a red circle", ['"red circle"']),
+    ("dog on a beach", ['"dog on a beach"']),  # only noise words between: the span is the phrase
+    ("find a red dog on a beach", ['"red dog" AND "beach"']),  # runs of adjacent words, in order
+    ("dog", []),
+])
+def test_phrase_tiers_of_a_query(query: str, expressions: list[str]) -> None:
+    assert _phrase_expressions(query) == expressions
 
 
 def test_one_word_queries_have_no_phrase_tier(planted: Index) -> None:
