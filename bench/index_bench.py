@@ -10,11 +10,16 @@
 2. Search: N synthetic caption rows go through the real schema (files, images, captions, and the FTS5
    triggers); then 200 realistic queries (1–4 words, some with noise words, some matching nothing)
    through ``alttext.search.fts.search``. Target: p95 under 50 ms.
+
+   ``--baseline OLD/alttext/search/fts.py`` also times another version of the search module on the same
+   index, each query run by both in turn (alternating which goes first), and prints new/old ratios: a
+   before/after comparison that a busy machine or a different index can't skew.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import random
@@ -22,13 +27,17 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 
 from alttext.index.db import Index
 from alttext.index.reconcile import Reconciler
 from alttext.search.fts import search
+
+SearchFunction = Callable[..., list[Any]]
 
 SUBJECTS = ["dog", "cat", "man", "woman", "child", "bird", "horse", "car", "bus", "train", "boat", "plane", "bicycle",
             "tree", "flower", "house", "bridge", "mountain", "river", "beach", "cake", "pizza", "table", "chair",
@@ -156,7 +165,22 @@ def fill_captions(index: Index, rows: int, seed: int) -> None:
     print(file=sys.stderr)
 
 
-def bench_search(workdir: Path, rows: int, seed: int) -> dict[str, float]:
+def load_search(path: Path) -> SearchFunction:
+    """``search`` from another copy of alttext/search/fts.py (e.g. main's), for a before/after comparison."""
+    spec = importlib.util.spec_from_file_location("baseline_fts", path)
+    assert spec and spec.loader, path
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module.search  # type: ignore[no-any-return]
+
+
+def percentile_95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[int(len(ordered) * 0.95) - 1]
+
+
+def bench_search(workdir: Path, rows: int, seed: int, baseline: SearchFunction | None = None) -> dict[str, float]:
     index = Index(workdir / "search.sqlite3")
     start = time.perf_counter()
     fill_captions(index, rows, seed)
@@ -182,13 +206,35 @@ def bench_search(workdir: Path, rows: int, seed: int) -> dict[str, float]:
     filtered = {label: timed(**filters)[0] for label, filters in (
         ("under_all", {"under": "/photos"}), ("under_folder", {"under": "/photos/0500"}),
         ("status", {"status": "generated"}))}
+    compared = compare(index, measured, baseline) if baseline else {}
     index.close()
     return {
         "rows": rows, "fill_s": fill_seconds, "index_mb": os.path.getsize(workdir / "search.sqlite3") / 1e6,
         "p50_ms": statistics.median(latencies), "p95_ms": latencies[int(len(latencies) * 0.95) - 1],
         "max_ms": latencies[-1], "mean_results": statistics.mean(result_counts),
         **{f"{label}_p95_ms": values[int(len(values) * 0.95) - 1] for label, values in filtered.items()},
+        **compared,
     }
+
+
+def compare(index: Index, measured: list[str], baseline: SearchFunction) -> dict[str, float]:
+    """p50/p95 of this search and the baseline's over the same queries, interleaved; and new/old ratios."""
+    figures: dict[str, float] = {}
+    for label, filters in (("plain", {}), ("under_all", {"under": "/photos"}),
+                           ("under_folder", {"under": "/photos/0500"}), ("status", {"status": "generated"})):
+        times: dict[str, list[float]] = {"new": [], "old": []}
+        for turn, query in enumerate(measured):
+            pair = [("new", search), ("old", baseline)]
+            for name, function in pair if turn % 2 == 0 else pair[::-1]:
+                begin = time.perf_counter()
+                function(index, query, limit=20, **filters)
+                times[name].append((time.perf_counter() - begin) * 1000)
+        for name, values in times.items():
+            figures[f"{label}_{name}_p50_ms"] = statistics.median(values)
+            figures[f"{label}_{name}_p95_ms"] = percentile_95(values)
+        figures[f"{label}_p50_ratio"] = figures[f"{label}_new_p50_ms"] / figures[f"{label}_old_p50_ms"]
+        figures[f"{label}_p95_ratio"] = figures[f"{label}_new_p95_ms"] / figures[f"{label}_old_p95_ms"]
+    return figures
 
 
 def main() -> None:
@@ -197,6 +243,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--baseline", type=Path, metavar="FTS_PY",
+                        help="another alttext/search/fts.py to time on the same index (prints new/old ratios)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="alttext-bench-") as tmp:
         workdir = Path(tmp)
@@ -204,12 +252,18 @@ def main() -> None:
         print(f"rescan of {rescan['files']:,} unchanged files: {rescan['rescan_s'] * 1000:.0f} ms;"
               f" os.walk+stat: {rescan['walk_s'] * 1000:.0f} ms")
         print(f"rescan_vs_walk: {rescan['rescan_vs_walk']:.2f}  (target < 3)")
-        found = bench_search(workdir, args.rows, args.seed)
+        found = bench_search(workdir, args.rows, args.seed, load_search(args.baseline) if args.baseline else None)
         print(f"search over {found['rows']:,} captions ({found['index_mb']:.0f} MB index, filled in"
               f" {found['fill_s']:.0f} s): p50 {found['p50_ms']:.1f} ms, p95 {found['p95_ms']:.1f} ms,"
               f" max {found['max_ms']:.1f} ms, {found['mean_results']:.1f} results/query")
         print("filtered p95: " + ", ".join(f"{label} {found[f'{label}_p95_ms']:.1f} ms"
                                          for label in ("under_all", "under_folder", "status")))
+        if args.baseline:
+            for label in ("plain", "under_all", "under_folder", "status"):
+                new, old = (f"{label}_new", f"{label}_old")
+                print(f"vs baseline, {label}: p50 {found[f'{new}_p50_ms']:.1f} / {found[f'{old}_p50_ms']:.1f}"
+                      f" ms = {found[f'{label}_p50_ratio']:.2f}x, p95 {found[f'{new}_p95_ms']:.1f} /"
+                      f" {found[f'{old}_p95_ms']:.1f} ms = {found[f'{label}_p95_ratio']:.2f}x")
         print(f"search_p95_ms: {found['p95_ms']:.1f}  (target < 50)")
     if args.json:
         args.json.write_text(json.dumps({"rescan": rescan, "search": found}, indent=2))

@@ -164,7 +164,7 @@ class Captioner:
                 output = fast_beam.generate_shared(self.loaded.model, batch, **kwargs)
             else:
                 if self._uses_shared_cross_cache():
-                    kwargs["past_key_values"] = fast_beam.SharedCrossAttentionCache()
+                    kwargs["cache"] = fast_beam.SharedCrossAttentionCache()
                 output = self.loaded.model.generate(pixel_values=batch, **kwargs)
             self.calls += 1
         texts = self.loaded.tokenizer.batch_decode(output, skip_special_tokens=True)

@@ -133,7 +133,7 @@ def prefilled_cross_attention_cache(model: Any, encoder_outputs: Any, *, repeat:
     scratch = SharedCrossAttentionCache()
     # The token does not matter: cross-attention keys/values depend only on the encoder states.
     start = torch.full((batch, 1), _start_token(model), dtype=torch.long, device=device)
-    model(encoder_outputs=encoder_outputs, decoder_input_ids=start, past_key_values=scratch, use_cache=True)
+    model(encoder_outputs=encoder_outputs, decoder_input_ids=start, cache=scratch, use_cache=True)
     cross = scratch.cross_attention_cache
     if repeat > 1:
         for layer in cross.layers:
@@ -155,4 +155,4 @@ def generate_shared(model: Any, pixel_values: torch.Tensor, **generation_kwargs:
     beams = int(generation_kwargs.get("num_beams") or model.generation_config.num_beams or 1)
     folded = model.decoder.config._attn_implementation == FOLDED_ATTENTION
     cache = prefilled_cross_attention_cache(model, encoder_outputs, repeat=1 if folded else beams)
-    return model.generate(encoder_outputs=encoder_outputs, past_key_values=cache, **generation_kwargs)
+    return model.generate(encoder_outputs=encoder_outputs, cache=cache, **generation_kwargs)

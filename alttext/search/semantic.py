@@ -11,7 +11,10 @@ result is the same as the full scan (0.33 s at 10^6; bench/semantic_bench.py). V
 copy was made are scored from SQLite directly.
 
 Fusion is reciprocal rank fusion (Cormack et al. 2009): each list contributes 1 / (K + rank). Ranks,
-not scores, are fused because bm25 and cosine scores live on unrelated scales.
+not scores, are fused because bm25 and cosine scores live on unrelated scales. Files whose text has the
+query's words together and in order (``SearchHit.phrase``) come first all the same: sentence vectors hardly
+tell "a red circle" from "a blue circle and a red square", so a high rank by meaning must not lift the
+scattered words above the phrase.
 """
 
 from __future__ import annotations
@@ -228,15 +231,19 @@ def semantic_search(
 
 
 def reciprocal_rank_fusion(rankings: list[list[SearchHit]], *, limit: int, k: int = RRF_K) -> list[SearchHit]:
-    """Fuse ranked lists of hits (by file); the fused score is sum(1 / (k + rank))."""
+    """Fuse ranked lists of hits (by file); the fused score is sum(1 / (k + rank)). Phrase hits first."""
     fused: dict[int, float] = {}
     first_seen: dict[int, SearchHit] = {}
+    phrase: set[int] = set()
     for ranking in rankings:
         for rank, hit in enumerate(ranking, start=1):
             fused[hit.file_id] = fused.get(hit.file_id, 0.0) + 1.0 / (k + rank)
             first_seen.setdefault(hit.file_id, hit)  # the first list's hit keeps its FTS highlighting
-    order = sorted(fused, key=lambda file_id: (-fused[file_id], first_seen[file_id].path))
-    return [replace(first_seen[file_id], score=round(fused[file_id], 6)) for file_id in order[:limit]]
+            if hit.phrase:
+                phrase.add(hit.file_id)
+    order = sorted(fused, key=lambda file_id: (file_id not in phrase, -fused[file_id], first_seen[file_id].path))
+    return [replace(first_seen[file_id], score=round(fused[file_id], 6), phrase=file_id in phrase)
+            for file_id in order[:limit]]
 
 
 def hybrid_search(
