@@ -26,6 +26,21 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: 
             monkeypatch.delenv(name, raising=False)
 
 
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """Where the test's index lives (a folder's conftest or a test module may define its own)."""
+    return tmp_path / "index.sqlite3"
+
+
+@pytest.fixture
+def index(db: Path):  # -> Iterator[alttext.index.db.Index]
+    """The test's index at ``db``, opened (created and migrated)."""
+    from alttext.index.db import Index
+
+    with Index(db) as opened:
+        yield opened
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random-weight tiny vit-gpt2 model folder (proves plumbing, not caption quality)."""

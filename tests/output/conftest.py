@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
 from alttext.cli import cli
-from alttext.index.db import Index
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "web"))  # planted.py: captions without a model
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "index.sqlite3"
-
-
-@pytest.fixture
-def index(db: Path) -> Iterator[Index]:
-    with Index(db) as opened:
-        yield opened
 
 
 @pytest.fixture

@@ -1,26 +1,13 @@
-"""Fixtures for the web tests: an index with planted captions, and the CLI on it."""
+"""Fixtures for the web tests: the CLI on the test's index (`db` and `index` come from tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
 from alttext.cli import cli
-from alttext.index.db import Index
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "index.sqlite3"
-
-
-@pytest.fixture
-def index(db: Path) -> Iterator[Index]:
-    with Index(db) as opened:
-        yield opened
 
 
 @pytest.fixture
