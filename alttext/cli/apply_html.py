@@ -15,29 +15,32 @@ from alttext.cli.common import echo_json, escape_line, open_library
 @click.argument("site_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--site-root", metavar="DIR", type=click.Path(exists=True, file_okay=False),
               help="Folder that links starting with '/' point into (default: SITE_DIR).")
-@click.option("--only-missing", is_flag=True, help="Only <img> without any alt attribute; keep alt=\"\" as it is.")
+@click.option("--fill-empty", is_flag=True,
+              help="Also fill alt=\"\" (by default kept: an empty alt marks a decorative picture).")
+@click.option("--only-missing", is_flag=True, hidden=True, help="The default now: only <img> without an alt.")
 @click.option("--replace", is_flag=True, help="Also replace alt text that lint flags as an error (IMG_1234, 'image').")
 @click.option("--reviewed-only", is_flag=True, help="Only use alt text a person edited or approved.")
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
 @click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff of every page that changes.")
 @click.option("--json", "as_json", is_flag=True, help="Print the changes and counts as JSON.")
 @click.pass_context
-def apply_html(ctx: click.Context, site_dir: str, site_root: str | None, only_missing: bool, replace: bool,
-               reviewed_only: bool, dry_run: bool, show_diff: bool, as_json: bool) -> None:
-    """Fill missing or empty alt attributes of <img> elements in SITE_DIR's HTML pages.
+def apply_html(ctx: click.Context, site_dir: str, site_root: str | None, fill_empty: bool, only_missing: bool,
+               replace: bool, reviewed_only: bool, dry_run: bool, show_diff: bool, as_json: bool) -> None:
+    """Fill missing alt attributes of <img> elements in SITE_DIR's HTML pages.
 
     An image is found by its src (or srcset, data-src) relative to the page, or to --site-root for links
     starting with '/'; when that file isn't indexed, by its pixels among everything indexed. Only the alt
     attribute changes, every other byte of a page stays as it was, and pages are replaced atomically.
-    Decorative images (alt="" with role="presentation" or aria-hidden="true") are left alone. Nothing
-    outside SITE_DIR and --site-root is read or written: a link leading out finds no caption, and a
+    An empty alt="" is left alone (in HTML it marks a decorative picture on purpose) and counted; with
+    --fill-empty those are filled too, except where role="presentation" or aria-hidden="true" says it
+    again. Nothing outside SITE_DIR and --site-root is read or written: a link leading out finds no caption, and a
     symlinked page stays a symlink (its target is filled only when inside SITE_DIR).
     """
-    try:
-        pages = open_library(ctx).apply_html(site_dir, site_root=site_root, only_missing=only_missing,
-                                             replace=replace, reviewed_only=reviewed_only, dry_run=dry_run)
-    except ValueError as exc:  # options that contradict each other
-        raise click.UsageError(str(exc)) from exc
+    if only_missing and (fill_empty or replace):
+        other = "--fill-empty" if fill_empty else "--replace"
+        raise click.UsageError(f"--only-missing and {other} contradict each other")
+    pages = open_library(ctx).apply_html(site_dir, site_root=site_root, fill_empty=fill_empty, replace=replace,
+                                         reviewed_only=reviewed_only, dry_run=dry_run)
     totals = api.SiteTotals()
     report: list[dict[str, object]] = []
     for page in pages:
@@ -70,6 +73,7 @@ def apply_html(ctx: click.Context, site_dir: str, site_root: str | None, only_mi
         click.echo(
             f"{totals.pages} pages, {verb} {totals.pages_changed}: filled {totals.filled},"
             f" replaced {totals.replaced}; kept {totals.kept}, decorative {totals.decorative},"
+            f" empty alt kept {totals.empty}{' (--fill-empty fills them)' if totals.empty else ''},"
             f" no caption {totals.uncaptioned}, not found {totals.unresolved}, outside the site {totals.outside}",
             err=True,
         )

@@ -376,16 +376,15 @@ class Library:
 
         write_atomically(path, (chunk.encode("utf-8") for chunk in self.export(fmt, **filters)))
 
-    def apply_html(self, site_dir: str, *, site_root: str | None = None, only_missing: bool = False,
+    def apply_html(self, site_dir: str, *, site_root: str | None = None, fill_empty: bool = False,
                    replace: bool = False, reviewed_only: bool = False, dry_run: bool = False) -> Iterator[SitePage]:
-        """Fill missing alt attributes in a static site's pages (only the alt attributes change)."""
+        """Fill missing alt attributes in a static site's pages (only the alt attributes change). An empty
+        ``alt=""`` marks a decorative picture on purpose: filled only with ``fill_empty``."""
         from alttext.web.html_alt import apply_to_site
         from alttext.web.site_images import CaptionLookup
 
-        if only_missing and replace:
-            raise ValueError("--only-missing and --replace contradict each other")
         lookup = CaptionLookup(self.index, max_pixels=self.settings.max_image_pixels)
-        return apply_to_site(site_dir, lookup, site_root=site_root, only_missing=only_missing, replace=replace,
+        return apply_to_site(site_dir, lookup, site_root=site_root, fill_empty=fill_empty, replace=replace,
                              reviewed_only=reviewed_only, dry_run=dry_run)
 
     # -- for a browser: photos by id, pages, thumbnails, uploads --------------------------------------

@@ -6,8 +6,9 @@ written: the new attribute's text is spliced into the original bytes at the posi
 reported. Quotes, case, whitespace, entities, comments and scripts of the page are untouched, so the
 diff of a page is exactly its new alt attributes.
 
-Decorative images (``alt=""`` with ``role="presentation"``/``"none"`` or ``aria-hidden="true"``) are
-left alone: an empty alt is how a page says "skip this picture", and the role says it is deliberate.
+An empty ``alt=""`` is left alone unless ``fill_empty`` is asked for: in HTML it is how a page says "this
+picture is decorative, skip it", on purpose (counted as ``empty``, so a report can say how many). Even with
+``fill_empty``, one whose ``role="presentation"``/``"none"`` or ``aria-hidden="true"`` says so twice stays.
 
 Symlinks (README, "Symlinks"): nothing outside the site folder and the site root is read or written. An
 image link that leads outside them finds no caption (counted as ``outside``). A page that is a symlink
@@ -55,6 +56,7 @@ class PageResult:
     changes: list[ImageChange] = field(default_factory=list)
     images: int = 0
     decorative: int = 0
+    empty: int = 0  # alt="" left alone: an author's mark for a decorative picture (fill_empty fills them)
     kept: int = 0  # already had alt text that is fine (or --replace not given)
     unresolved: int = 0  # no local file behind the link(s)
     uncaptioned: int = 0  # a local file the index has no (acceptable) caption for
@@ -136,7 +138,7 @@ def _splice(tag: StartTag, alt: Attribute | None, new_alt: str, charset: str) ->
 
 
 def fill_page(
-    data: bytes, page_path: str, site_root: str, lookup: CaptionLookup, *, only_missing: bool = False,
+    data: bytes, page_path: str, site_root: str, lookup: CaptionLookup, *, fill_empty: bool = False,
     replace: bool = False, reviewed_only: bool = False, roots: tuple[str, ...] | None = None,
 ) -> PageResult:
     """The page with its alt attributes filled. Only image files inside ``roots`` (real paths; default:
@@ -168,8 +170,8 @@ def fill_page(
             continue
         if alt_attribute is None or not (alt or "").strip():
             action = FILL
-            if alt_attribute is not None and only_missing:
-                result.kept += 1
+            if alt_attribute is not None and not fill_empty:
+                result.empty += 1
                 continue
         elif replace:
             action = REPLACE
@@ -233,6 +235,7 @@ class SiteTotals:
     filled: int = 0
     replaced: int = 0
     decorative: int = 0
+    empty: int = 0
     kept: int = 0
     unresolved: int = 0
     uncaptioned: int = 0
@@ -246,14 +249,14 @@ class SiteTotals:
         result = page.result
         if result is None or page.skipped is not None:
             return
-        for key in ("images", "decorative", "kept", "unresolved", "uncaptioned", "outside"):
+        for key in ("images", "decorative", "empty", "kept", "unresolved", "uncaptioned", "outside"):
             setattr(self, key, getattr(self, key) + getattr(result, key))
         self.filled += sum(change.action == FILL for change in result.changes)
         self.replaced += sum(change.action == REPLACE for change in result.changes)
         self.pages_changed += result.changed
 
 
-def apply_to_site(site_dir: str, lookup: CaptionLookup, *, site_root: str | None = None, only_missing: bool = False,
+def apply_to_site(site_dir: str, lookup: CaptionLookup, *, site_root: str | None = None, fill_empty: bool = False,
                   replace: bool = False, reviewed_only: bool = False, dry_run: bool = False) -> Iterator[SitePage]:
     """Fill the alt attributes of every page below ``site_dir``, page by page; each changed page is
     replaced atomically (unless ``dry_run``), and only if nobody changed it while it was processed.
@@ -279,7 +282,7 @@ def apply_to_site(site_dir: str, lookup: CaptionLookup, *, site_root: str | None
         except OSError as exc:
             yield SitePage(label, error=exc.strerror or str(exc))
             continue
-        result = fill_page(data, page, root, lookup, only_missing=only_missing, replace=replace,
+        result = fill_page(data, page, root, lookup, fill_empty=fill_empty, replace=replace,
                            reviewed_only=reviewed_only, roots=roots)
         if result.error:
             yield SitePage(label, result, skipped=result.error)

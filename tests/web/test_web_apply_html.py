@@ -73,7 +73,7 @@ def _alt(text: str) -> str:
 
 
 def test_fills_only_alt_attributes(site: Path, invoke) -> None:
-    result = invoke("apply-html", str(site), "--json")
+    result = invoke("apply-html", str(site), "--fill-empty", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     expected_index = (INDEX_HTML
@@ -95,15 +95,29 @@ def test_fills_only_alt_attributes(site: Path, invoke) -> None:
     assert pages[".git/ignored.html"] == b'<img src="../img/a.png">'
     totals = report["totals"]
     assert (totals["pages"], totals["pages_changed"], totals["filled"], totals["replaced"]) == (3, 3, 10, 0)
-    assert (totals["decorative"], totals["kept"], totals["unresolved"]) == (2, 2, 2)
+    assert (totals["decorative"], totals["kept"], totals["unresolved"], totals["empty"]) == (2, 2, 2, 0)
     matched = {change["src"]: change["matched_by"] for page in report["pages"] for change in page["changes"]}
     assert matched["assets/copy-of-c.png"] == "pixels" and matched["img/a.png"] == "path"
 
 
+def test_empty_alt_is_left_alone_by_default_and_counted(site: Path, invoke) -> None:
+    """alt="" marks a decorative picture on purpose: kept unless --fill-empty, and the summary says how many."""
+    result = invoke("apply-html", str(site))
+    assert result.exit_code == 0, result.output
+    index_page = (site / "index.html").read_text()
+    assert '<IMG SRC="/img/b.png" ALT="">' in index_page and "   alt   class=photo>" in index_page
+    assert f'<img alt="{A}" src="img/a.png">\n<IMG' in index_page  # a missing alt is still filled
+    assert "alt=''>" in (site / "blog" / "2024" / "post.html").read_text()
+    assert (site / "blog" / "copy.html").read_bytes() == COPY_HTML.encode()  # alt="   " is empty too
+    assert "empty alt kept 4 (--fill-empty fills them)" in result.stderr
+    again = json.loads(invoke("apply-html", str(site), "--json").stdout)["totals"]
+    assert (again["empty"], again["filled"], again["decorative"]) == (4, 0, 2)
+
+
 def test_second_run_changes_nothing_and_replace_fixes_flagged_alt(site: Path, invoke) -> None:
-    invoke("apply-html", str(site))
+    invoke("apply-html", str(site), "--fill-empty")
     before = _pages(site)
-    again = json.loads(invoke("apply-html", str(site), "--json").stdout)
+    again = json.loads(invoke("apply-html", str(site), "--fill-empty", "--json").stdout)
     assert again["totals"]["pages_changed"] == 0 and _pages(site) == before
     replaced = json.loads(invoke("apply-html", str(site), "--replace", "--json").stdout)
     assert replaced["totals"]["replaced"] == 1
@@ -120,18 +134,19 @@ def test_dry_run_changes_nothing_and_diff_shows_the_change(site: Path, invoke) -
     assert _pages(site) == before and {p: p.stat().st_mtime_ns for p in site.rglob("*.html")} == stats
     assert "--- a/index.html" in result.stdout and "+++ b/blog/2024/post.html" in result.stdout
     assert '-<img src="img/a.png">' in result.stdout and f'+<img alt="{A}" src="img/a.png">' in result.stdout
-    assert "would change 3" in result.output
+    assert "would change 2" in result.output  # blog/copy.html has only an empty alt, kept
     assert not [p for p in site.rglob("*") if "alttext-tmp" in p.name]
 
 
-def test_only_missing_keeps_empty_alt_and_reviewed_only(site: Path, invoke) -> None:
-    report = json.loads(invoke("apply-html", str(site), "--only-missing", "--reviewed-only", "--json").stdout)
+def test_default_keeps_empty_alt_and_reviewed_only(site: Path, invoke) -> None:
+    report = json.loads(invoke("apply-html", str(site), "--reviewed-only", "--json").stdout)
     assert report["totals"]["filled"] == 0  # nothing is reviewed yet
     invoke("approve", str(site / "img" / "b.png"), str(site / "img" / "a.png"))
     report = json.loads(invoke("apply-html", str(site), "--only-missing", "--reviewed-only", "--json").stdout)
     sources = sorted(change["src"] for page in report["pages"] for change in page["changes"])
     assert sources == ["../../img/a.png", "img/a.png", "img/a.png"]  # b's tags all have alt="" already
     assert invoke("apply-html", str(site), "--only-missing", "--replace").exit_code == 2
+    assert invoke("apply-html", str(site), "--only-missing", "--fill-empty").exit_code == 2
 
 
 def test_site_root_and_non_utf8_pages(index: Index, tmp_path: Path, invoke) -> None:
@@ -153,7 +168,7 @@ def test_apply_html_through_the_installed_command(site: Path, db: Path) -> None:
     before = _pages(site)
     dry = run_alttext("--db", str(db), "apply-html", str(site), "--dry-run", "--json")
     assert dry.returncode == 0, dry.stderr
-    assert json.loads(dry.stdout)["totals"]["filled"] == 10 and _pages(site) == before
+    assert json.loads(dry.stdout)["totals"]["filled"] == 6 and _pages(site) == before  # 4 empty alts kept
     real = run_alttext("--db", str(db), "apply-html", str(site))
     assert real.returncode == 0, real.stderr
     assert f'<img alt="{A}" src="../../img/a.png" width=10>' in (site / "blog" / "2024" / "post.html").read_text()
