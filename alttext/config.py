@@ -55,6 +55,19 @@ class SettingSpec:
         return f"ALTTEXT_{self.name.upper()}"
 
 
+DEVICE_HELP = "auto, cpu, cuda, cuda:N or mps"
+
+
+def parse_device(value: Any) -> str:
+    """A device name torch understands, checked by its spelling only (whether it exists is known when
+    the model loads): a typo is a usage error at once, not a traceback from deep inside torch."""
+    text = str(value).strip().lower()
+    kind, _, number = text.partition(":")
+    if text in {"auto", "cpu", "mps", "cuda"} or (kind == "cuda" and number.isdigit()):
+        return text
+    raise ValueError(f"unknown device {str(value)!r}: use {DEVICE_HELP}")
+
+
 def _default_db() -> str:
     return str(platformdirs.user_data_path(APP_NAME) / "index.sqlite3")
 
@@ -66,7 +79,7 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("max_tokens", None, _optional_int, "max new tokens (default: the model's generation config)"),
     SettingSpec("batch_size", 8, int, "images per model call"),
     SettingSpec("quantize", "none", str, "none or int8 (dynamic int8 on CPU)"),
-    SettingSpec("device", "auto", str, "auto, cpu, cuda, cuda:N or mps"),
+    SettingSpec("device", "auto", parse_device, DEVICE_HELP),
     SettingSpec("threads", None, _optional_int, "torch CPU threads (default: all cores)"),
     SettingSpec("lang", "en", str, "language of the alt text (used in XMP Lang Alt)"),
     SettingSpec("max_image_pixels", 178_956_970, int, "decompression-bomb limit in pixels"),
@@ -93,11 +106,19 @@ SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
 EXTRA_ENV = {"openai_api_key": "OPENAI_API_KEY", "openai_base_url": "OPENAI_BASE_URL"}
 
 
-def config_path() -> Path:
-    override = os.environ.get("ALTTEXT_CONFIG")
-    if override:
-        return Path(override).expanduser()
+def config_path(environ: Mapping[str, str] | None = None) -> Path:
+    override = _config_override(os.environ if environ is None else environ)
+    if override is not None:
+        return override
     return platformdirs.user_config_path(APP_NAME) / "config.toml"
+
+
+def _config_override(environ: Mapping[str, str]) -> Path | None:
+    """The file ``ALTTEXT_CONFIG`` names, or None when it is unset or empty."""
+    override = environ.get("ALTTEXT_CONFIG")
+    return Path(override).expanduser() if override else None
+
+
 
 
 @dataclass(frozen=True)
@@ -189,7 +210,13 @@ def _read_config_file(path: Path, warnings: list[str]) -> Mapping[str, Any]:
 
 def load_settings(environ: Mapping[str, str] | None = None, path: Path | None = None) -> Settings:
     environ = os.environ if environ is None else environ
-    path = config_path() if path is None else path
+    if path is None:
+        path = config_path(environ)
+        named = _config_override(environ)
+        # A file named on purpose that isn't there is a mistake (a typo, a missing mount): say so rather
+        # than run on the defaults. The default location may be absent.
+        if named is not None and not named.exists():
+            raise ConfigError(f"config file {named} (from ALTTEXT_CONFIG) does not exist")
     warnings: list[str] = []
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}

@@ -84,7 +84,8 @@ def test_config_command_shows_sources_and_hides_secrets(tmp_path: Path, monkeypa
 )
 def test_config_command_hides_credentials_in_urls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str,
                                                   hidden: str) -> None:
-    monkeypatch.setenv("ALTTEXT_CONFIG", str(tmp_path / "none.toml"))
+    (tmp_path / "empty.toml").write_text("")  # a config file that sets nothing (a missing one is an error)
+    monkeypatch.setenv("ALTTEXT_CONFIG", str(tmp_path / "empty.toml"))
     monkeypatch.setenv("ALTTEXT_OPENAI_BASE_URL", url)
     runner = CliRunner()
     plain = runner.invoke(cli, ["config"])

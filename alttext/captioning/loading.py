@@ -36,13 +36,22 @@ def looks_like_path(ref: str) -> bool:
 
 
 def pick_device(requested: str) -> str:
+    """The device to run on; ``ModelLoadError`` (one line) when the one asked for isn't on this machine,
+    rather than torch's traceback when the model is moved there."""
     import torch
 
-    if requested != "auto":
-        return requested
-    if torch.cuda.is_available():
-        return "cuda"
-    return "cpu"
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    kind, _, number = requested.partition(":")
+    if kind == "cuda":
+        if not torch.cuda.is_available():
+            build = "a CPU-only build of PyTorch" if torch.version.cuda is None else "no CUDA device found"
+            raise ModelLoadError(f"--device {requested}: CUDA is not available ({build}); use --device cpu or auto")
+        if number and int(number) >= torch.cuda.device_count():
+            raise ModelLoadError(f"--device {requested}: there are {torch.cuda.device_count()} CUDA device(s)")
+    elif kind == "mps" and not torch.backends.mps.is_available():
+        raise ModelLoadError(f"--device {requested}: Apple's MPS is not available here; use --device cpu or auto")
+    return requested
 
 
 HUB_PROBE_TIMEOUT_S = 3.0
@@ -150,6 +159,7 @@ def load_model(ref: str, device: str = "auto") -> LoadedModel:
         if not in_cache(ref):
             raise ModelLoadError(_offline_message(ref))
         offline = True
+    chosen = pick_device(device)  # before the weights load: a device that isn't there is said at once
     import transformers  # after the checks above: a model that can't be loaded is said in a moment
     from transformers import AutoImageProcessor, AutoModelForImageTextToText, AutoTokenizer
 
@@ -171,7 +181,6 @@ def load_model(ref: str, device: str = "auto") -> LoadedModel:
         first_line = str(exc).strip().splitlines()[0]
         raise ModelLoadError(f"{ref!r} is not an image-to-text model this version supports: {first_line}") from exc
 
-    chosen = pick_device(device)
     # transformers wraps ``to`` with functools.wraps(Module.to), which hides the method from type checkers.
     cast("torch.nn.Module", model).to(chosen)
     model.eval()

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from alttext.cli.common import echo_json, escape_line, model_errors, model_options, open_library
+from alttext.cli.common import echo_json, escape_line, model_errors, model_options, on_interrupt, open_library
 
 
 @click.command()
@@ -28,6 +28,8 @@ def caption(ctx: click.Context, inputs: tuple[str, ...], as_json: bool, **model_
         outcomes = library.caption(inputs)
     results = []
     failed = 0
+    on_interrupt(ctx, lambda: "caption writes nothing to the index or the files; "
+                 + ("--json prints only at the end" if as_json else "the captions printed above are all there is"))
     for outcome in outcomes:
         path = outcome.location  # JSON gets it raw (echo_json keeps a non-UTF-8 name's bytes), lines escaped
         if not outcome.ok:

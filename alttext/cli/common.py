@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
@@ -29,6 +29,16 @@ def echo_json(data: Any) -> None:
     click.echo(to_json(data, indent=2))
 
 
+def _device(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A misspelt device is a usage error before anything loads (whether it exists: when the model loads)."""
+    if value is None:
+        return None
+    try:
+        return api.parse_device(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
 def model_options(function: Any) -> Any:
     """The model flags shared by caption, scan and watch."""
     options = [
@@ -37,7 +47,7 @@ def model_options(function: Any) -> Any:
         click.option("--max-tokens", "max_tokens", type=click.IntRange(min=1), help="Max new tokens."),
         click.option("--batch-size", "batch_size", type=click.IntRange(min=1), help="Images per model call."),
         click.option("--quantize", type=click.Choice(QUANTIZE_CHOICES), help="int8: faster CPU inference."),
-        click.option("--device", help="auto, cpu, cuda, cuda:N or mps."),
+        click.option("--device", callback=_device, help=f"{api.DEVICE_HELP}."),
     ]
     for option in reversed(options):
         function = option(function)
@@ -71,9 +81,28 @@ def model_errors() -> Iterator[None]:
         raise click.BadParameter(str(exc)) from exc
 
 
-def interrupted(what: str) -> NoReturn:
-    """Ctrl-C: what was done is kept; say so and exit 130 (128 + SIGINT), like a shell."""
-    click.echo(f"\ninterrupted: {what} so far are saved; run the same command to continue", err=True)
+def on_interrupt(ctx: click.Context, kept: Callable[[], str]) -> None:
+    """What the command says it kept if Ctrl-C stops it from here on (asked for then, so it can count);
+    the command group says it and exits 130 (see ``interrupted``)."""
+    ctx.find_root().meta[_KEPT_ON_INTERRUPT] = kept
+
+
+def interrupted_in(ctx: click.Context) -> NoReturn:
+    """Ctrl-C reached the command group: the command's own sentence (``on_interrupt``), else the general one."""
+    kept = ctx.meta.get(_KEPT_ON_INTERRUPT)
+    interrupted(kept=kept() if kept is not None else None)
+
+
+_KEPT_ON_INTERRUPT = "alttext.kept_on_interrupt"
+
+
+def interrupted(what: str | None = None, *, kept: str | None = None) -> NoReturn:
+    """Ctrl-C: say what was kept and exit 130 (128 + SIGINT), like a shell, in every command. ``what``:
+    the things saved so far ("captions"); or ``kept``: the whole sentence, for commands that save nothing."""
+    if kept is None:
+        kept = (f"{what} so far are saved; run the same command to continue" if what
+                else "every change finished before it is saved (each is a transaction or an atomic replace)")
+    click.echo(f"\ninterrupted: {kept}", err=True)
     sys.exit(130)
 
 

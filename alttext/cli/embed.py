@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from alttext.cli.common import echo_json, escape_line, model_errors, open_library
+from alttext.cli.common import echo_json, escape_line, model_errors, on_interrupt, open_library
 
 
 def embed_options(function: Any) -> Any:
@@ -51,6 +51,8 @@ def embed(ctx: click.Context, paths: tuple[str, ...], dry_run: bool, as_json: bo
     failed = len(unknown)
     seen = 0
     results: list[dict[str, Any]] = []
+    on_interrupt(ctx, lambda: "nothing was written (--dry-run)" if dry_run else
+                 f"the {seen} file(s) already done are kept (each write is all or nothing); run it again to continue")
     for path in unknown:
         message = "not in the index (run: alttext scan FOLDER)"
         if as_json:

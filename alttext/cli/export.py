@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 
-from alttext.cli.common import open_library
+from alttext.cli.common import escape_line, on_interrupt, open_library, storage_failure
 from alttext.library import EXPORT_FORMATS, REVIEW_STATUSES
 
 
@@ -30,7 +31,16 @@ def export(ctx: click.Context, fmt: str, under: str | None, status: str | None, 
     Output is UTF-8 and the same for the same index. Captions are made inert for the format: escaped in
     HTML and Markdown, spreadsheet formulas (cells starting = + - @) defused in CSV.
     """
+    if output:
+        # A folder that isn't there is a typo more often than a wish: say so before any work, rather than
+        # make folders (or a stray tree) nobody asked for.
+        folder = os.path.dirname(os.path.abspath(output))
+        if not os.path.isdir(folder):
+            raise click.BadParameter(f"folder {escape_line(folder)} does not exist (create it first)",
+                                     param_hint="'-o' / '--output'")
     library = open_library(ctx)
+    on_interrupt(ctx, lambda: f"{output} was left as it was (it is replaced only when complete)" if output
+                 else "the output above is incomplete")
     filters = {"under": under, "status": status, "relative_to": relative_to, "base_url": base_url}
     try:
         if output:
@@ -39,7 +49,9 @@ def export(ctx: click.Context, fmt: str, under: str | None, status: str | None, 
             except OSError as exc:  # a write to the temporary copy names no file: name the one asked for
                 if exc.filename is None:
                     exc.filename = output
-                raise
+                if storage_failure(exc, None) is not None:
+                    raise  # disk full or read-only: the command group's one line for every command
+                raise click.ClickException(f"cannot write {escape_line(output)}: {exc.strerror or exc}") from exc
             return
         chunks = (chunk.encode("utf-8") for chunk in library.export(fmt, **filters))
     except ValueError as exc:  # options that contradict each other

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import sys
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 import click
 
 import alttext.library as api
 from alttext.cli.common import escape_line, open_library
+from alttext.cli.picture import inline_image, inline_protocol, open_in_viewer
 
 if TYPE_CHECKING:
     from alttext.library import Change, Library, ReviewItem
@@ -63,7 +65,12 @@ def approve(ctx: click.Context, paths: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
-KEYS = {"a": "accept", "e": "edit", "s": "skip", "u": "undo", "q": "quit"}
+DECISIONS = ("a", "e", "s", "u", "q")  # the keys that answer for a picture; the others show it, or the help
+PROMPT = "[a]ccept [e]dit [s]kip [u]ndo [v]iew [p]icture [q]uit [?]"
+HELP = ("  a: approve this alt text   e: type a better one   s: skip   u: undo the last answer   q: quit\n"
+        "  v: open the photo in the system viewer   p: draw it here (kitty, iTerm2, WezTerm)\n"
+        "  Enter alone does nothing: approving takes the a key")
+BROWSER_HINT = "the browser app shows each picture beside its text: run `alttext serve`, then open {url}"
 
 
 @click.command()
@@ -73,10 +80,15 @@ def review(ctx: click.Context, under: str | None) -> None:
     """Go through alt text nobody has reviewed yet, one picture at a time.
 
     For each: [a]ccept (approve it), [e]dit (type a better one), [s]kip, [u]ndo the last accept or
-    edit, [q]uit. Every answer is saved at once; quitting loses nothing.
+    edit, [v]iew the photo in the system viewer, [p]icture drawn in the terminal (kitty, iTerm2,
+    WezTerm), [q]uit, [?] help. Enter alone approves nothing: it shows the keys. Every answer is saved
+    at once; quitting loses nothing. To see the pictures beside their text, use the browser app
+    (alttext serve, then /review).
     """
     library = open_library(ctx)
     queue = library.review_queue(under=under)
+    hint = BROWSER_HINT.format(url="http://127.0.0.1:8765/review"
+                               + (f"?under={quote(os.path.abspath(under))}" if under else ""))
     history: list[tuple[ReviewItem, Change | None]] = []  # (item, change or None for a skip)
     pending_again: list[ReviewItem] = []  # items brought back by undo
     counts = {"accepted": 0, "edited": 0, "skipped": 0}
@@ -91,16 +103,17 @@ def review(ctx: click.Context, under: str | None) -> None:
         if item is None:
             click.echo("nothing left to review")
             break
+        if hint:  # once, with the first picture
+            click.echo(escape_line(hint))
+            hint = ""
         click.echo("")
         click.echo(click.style(escape_line(item.path), bold=True))
         click.echo(f"  alt: {escape_line(item.alt_text)}")
         click.echo(f"  from: {item.source}{' ' + escape_line(item.model) if item.model else ''}")
         for problem in library.check_alt_text(item.alt_text, item.name):
             click.echo(f"  {problem.level}: {escape_line(problem.message)}")
-        try:
-            answer = click.prompt("[a]ccept [e]dit [s]kip [u]ndo [q]uit", default="a",
-                                  type=click.Choice(list(KEYS), case_sensitive=False), show_choices=False).lower()
-        except click.Abort:  # end of input or Ctrl-C: every answer so far is saved, so this is a quit
+        answer = _answer(library, item)
+        if answer is None:  # end of input or Ctrl-C: every answer so far is saved, so this is a quit
             click.echo("")
             break
         try:
@@ -146,3 +159,42 @@ def review(ctx: click.Context, under: str | None) -> None:
         except api.ReviewError as exc:
             click.echo(f"  error: {escape_line(str(exc))}", err=True)
     click.echo(f"accepted {counts['accepted']}, edited {counts['edited']}, skipped {counts['skipped']}")
+
+
+def _answer(library: Library, item: ReviewItem) -> str | None:
+    """The next key that decides about ``item`` (a, e, s, u or q), or None at end of input. Showing the
+    picture and help are answered here; Enter alone is never taken as a yes."""
+    while True:
+        try:
+            answer = click.prompt(PROMPT, default="", show_default=False).strip().lower()
+        except click.Abort:
+            return None
+        if answer in DECISIONS:
+            return answer
+        if answer == "v":
+            problem = open_in_viewer(item.path)
+            click.echo(f"  {escape_line(problem)}" if problem else "  opened in the system viewer")
+        elif answer == "p":
+            _draw_inline(library, item)
+        elif answer in ("", "?", "h", "help"):
+            click.echo(HELP)
+        else:
+            click.echo(f"  unknown key {escape_line(answer)!r}; ? shows the keys")
+
+
+def _draw_inline(library: Library, item: ReviewItem) -> None:
+    """A thumbnail in the terminal where it announces an image protocol; one line saying why not elsewhere."""
+    protocol = inline_protocol()
+    if protocol is None:
+        click.echo("  this terminal draws no images (kitty, iTerm2 and WezTerm do): v opens the system viewer")
+        return
+    file_id = library.file_id_of(item.path)
+    try:
+        if file_id is None:
+            raise api.PhotoUnavailable(f"{item.path}: not in the index any more")
+        jpeg = library.thumbnail(file_id, size=320)
+    except api.PhotoUnavailable as exc:
+        click.echo(f"  cannot show the picture: {escape_line(str(exc))}")
+        return
+    sys.stdout.write(inline_image(jpeg, protocol))  # raw: escape codes the terminal draws, not text
+    sys.stdout.flush()

@@ -26,8 +26,8 @@ def scan(ctx: click.Context, folders: tuple[str, ...], embed_after: bool, no_met
 
     Unchanged files are skipped by their size and modification time, without reading them. Text a
     photo's metadata already holds (IPTC alt text, description) is imported instead of running the
-    model. Ctrl-C is safe: what is captioned is kept and the next run continues. Exits 1 if any file
-    failed.
+    model. Ctrl-C is safe: what is captioned is kept and the next run continues. Exits 1 while any file
+    is failed, including those held back after failing three times as they are (tried again once changed).
     """
     library = open_library(ctx, **model_flags)
     with ExitStack() as bars, model_errors():
@@ -46,7 +46,8 @@ def scan(ctx: click.Context, folders: tuple[str, ...], embed_after: bool, no_met
             click.echo(f"{escape_line(folder)}: error: folder cannot be read", err=True)
         click.echo(
             f"new {summary.new}, changed {summary.changed}, moved {summary.moved}, unchanged {summary.unchanged},"
-            f" missing {summary.missing}, restored {summary.restored}, failed {summary.failed}"
+            f" missing {summary.missing}, restored {summary.restored}, failed {summary.still_failed}"
+            + (f" ({summary.held_back} held back after repeated failures)" if summary.held_back else "") +
             f" (captioned {summary.captioned}, reused {summary.reused}, from metadata {summary.imported})"
         )
     embed_failed = result.after.embed_failed
@@ -56,7 +57,7 @@ def scan(ctx: click.Context, folders: tuple[str, ...], embed_after: bool, no_met
                 click.echo(f"{escape_line(target.path)}: embed error: {escape_line(str(outcome.error))}", err=True)
         if not as_json:
             click.echo(f"embedded {len(result.after.embedded) - embed_failed} file(s), {embed_failed} failed")
-    if summary.failed or embed_failed:
+    if summary.still_failed or embed_failed:  # while any file stays failed, as status counts it
         sys.exit(1)
 
 

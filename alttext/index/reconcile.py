@@ -59,6 +59,7 @@ class ReconcileReport:
     unchanged: int = 0
     missing: int = 0
     restored: int = 0
+    held_back: int = 0  # still failed, not tried again: failed MAX_ATTEMPTS times as it is (still counted failed)
     dropped: int = 0  # rows of files gone before they were ever read (not missing photos)
     unreadable_dirs: list[str] = field(default_factory=list)
 
@@ -253,7 +254,7 @@ class Reconciler:
                         continue
                     elif same and row.state == FAILED:
                         if row.attempts >= MAX_ATTEMPTS:
-                            report.unchanged += 1
+                            report.held_back += 1
                             continue
                         state = PENDING
                     else:

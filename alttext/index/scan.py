@@ -26,7 +26,8 @@ class ScanSummary:
     captioned: int = 0
     reused: int = 0
     imported: int = 0
-    failed: int = 0
+    failed: int = 0  # failed in this scan
+    held_back: int = 0  # failed before, MAX_ATTEMPTS times with the same file: not tried again, still failed
     vanished: int = 0
     deferred: int = 0
     model_calls: int = 0
@@ -38,10 +39,16 @@ class ScanSummary:
         return cls(
             new=walk.new, changed=walk.changed, moved=walk.moved, unchanged=walk.unchanged,
             missing=walk.missing + ingest.vanished, restored=walk.restored, captioned=ingest.captioned,
-            reused=ingest.reused, imported=ingest.imported, failed=ingest.failed, vanished=ingest.vanished,
+            reused=ingest.reused, imported=ingest.imported, failed=ingest.failed, held_back=walk.held_back,
+            vanished=ingest.vanished,
             deferred=ingest.deferred, model_calls=ingest.model_calls, unreadable_dirs=walk.unreadable_dirs,
             errors=[{"path": path, "error": error} for path, error in ingest.errors],
         )
+
+    @property
+    def still_failed(self) -> int:
+        """Files below the folders that are failed after this scan, as ``alttext status`` counts them."""
+        return self.failed + self.held_back
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

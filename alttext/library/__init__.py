@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from alttext.config import SPECS, ConfigError, Settings, config_path, load_settings
+from alttext.config import DEVICE_HELP, SPECS, ConfigError, Settings, config_path, load_settings, parse_device
 from alttext.library.core import Library
 from alttext.library.results import (
     BrowsePage,
@@ -72,6 +72,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "DEVICE_HELP",
     "EMBED_FIELDS",
     "EXPORT_FORMATS",
     "HIGHLIGHT_END",
@@ -107,6 +108,7 @@ __all__ = [
     "escape_line",
     "has_controls",
     "load_settings",
+    "parse_device",
     "redact",
     "same_picture_note",
     "to_json",
