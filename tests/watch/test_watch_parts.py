@@ -272,7 +272,7 @@ def test_failed_files_are_retried_with_backoff_then_parked(index: Index, tmp_pat
     _fail(index, photo, 3)
     [failed] = retry.schedule_failed(index, base=60, now=now)
     assert failed.retry_in is None  # parked: stays failed, shown by `alttext status`
-    assert reconcile(index, [str(root)]).unchanged == 1  # no scan re-queues it any more
+    assert reconcile(index, [str(root)]).held_back == 1  # no scan re-queues it any more (still failed)
     assert retry.release_due(index, now=now + timedelta(days=30)) == 0
     assert _states(index) == {"p.png": FAILED}
     noise_image(12).save(photo)  # fixed: the file changed, so it is tried again at once...
