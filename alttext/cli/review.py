@@ -10,7 +10,7 @@ from urllib.parse import quote
 import click
 
 import alttext.library as api
-from alttext.cli.common import escape_line, open_library
+from alttext.cli.common import escape_line, on_interrupt, open_library
 from alttext.cli.picture import inline_image, inline_protocol, open_in_viewer
 
 if TYPE_CHECKING:
@@ -89,6 +89,7 @@ def review(ctx: click.Context, under: str | None) -> None:
     queue = library.review_queue(under=under)
     hint = BROWSER_HINT.format(url="http://127.0.0.1:8765/review"
                                + (f"?under={quote(os.path.abspath(under))}" if under else ""))
+    on_interrupt(ctx, lambda: "every answer given is saved; run alttext review to go on")
     history: list[tuple[ReviewItem, Change | None]] = []  # (item, change or None for a skip)
     pending_again: list[ReviewItem] = []  # items brought back by undo
     counts = {"accepted": 0, "edited": 0, "skipped": 0}
@@ -128,7 +129,8 @@ def review(ctx: click.Context, under: str | None) -> None:
                     # the prompt shows its default raw: only when there is nothing a terminal would execute
                     new_text = click.prompt("  new alt text", default=item.alt_text,
                                             show_default=not api.has_controls(item.alt_text)).strip()
-                except click.Abort:
+                except click.Abort as exc:
+                    _reraise_ctrl_c(exc)
                     click.echo("")
                     break
                 if not new_text or new_text == item.alt_text:
@@ -167,7 +169,8 @@ def _answer(library: Library, item: ReviewItem) -> str | None:
     while True:
         try:
             answer = click.prompt(PROMPT, default="", show_default=False).strip().lower()
-        except click.Abort:
+        except click.Abort as exc:
+            _reraise_ctrl_c(exc)
             return None
         if answer in DECISIONS:
             return answer
@@ -180,6 +183,13 @@ def _answer(library: Library, item: ReviewItem) -> str | None:
             click.echo(HELP)
         else:
             click.echo(f"  unknown key {escape_line(answer)!r}; ? shows the keys")
+
+
+def _reraise_ctrl_c(abort: click.Abort) -> None:
+    """click's prompt turns Ctrl-C and end of input alike into Abort: end of input is a quit, Ctrl-C is
+    Ctrl-C (exit 130, the same in every command; every answer is saved already)."""
+    if isinstance(abort.__context__, KeyboardInterrupt):
+        raise KeyboardInterrupt from None
 
 
 def _draw_inline(library: Library, item: ReviewItem) -> None:

@@ -16,6 +16,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import click
 import pytest
 from planted import plant, write_image
 
@@ -56,7 +57,7 @@ def _fake_viewer(folder: Path) -> Path:
     record = folder / "opened.txt"
     for name in ("xdg-open", "open"):
         script = folder / name
-        script.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{record}"\n')
+        script.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{record}.tmp" && mv "{record}.tmp" "{record}"\n')
         script.chmod(script.stat().st_mode | stat.S_IXUSR)
     return record
 
@@ -64,7 +65,7 @@ def _fake_viewer(folder: Path) -> Path:
 def test_review_view_opens_the_photo_in_the_system_viewer(one_photo: Path, tmp_path: Path, invoke,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     record = _fake_viewer(tmp_path / "bin")
-    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    monkeypatch.setenv("PATH", os.pathsep.join([str(tmp_path / "bin"), "/usr/bin", "/bin"]))  # ours first
     result = invoke("review", input="v\nq\n")
     assert result.exit_code == 0, result.output
     assert "opened in the system viewer" in result.output
@@ -316,3 +317,20 @@ def test_a_file_that_stays_corrupt_is_still_failed_when_held_back(index: Index, 
     assert "failed 1 (1 held back after repeated failures)" in held.output, held.output
     assert held.exit_code == 1  # while a file stays failed, like the first three scans
     assert "1 failed" in invoke("status").output
+
+
+def test_ctrl_c_in_review_is_exit_130_and_end_of_input_a_quit(one_photo: Path, invoke,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    assert invoke("review", input="").exit_code == 0  # end of input: a quit
+
+    def ctrl_c(*args: object, **kwargs: object) -> str:  # what click.prompt does on Ctrl-C
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise click.Abort() from None
+
+    monkeypatch.setattr(click, "prompt", ctrl_c)
+    result = invoke("review")
+    assert result.exit_code == 130, result.output
+    assert "interrupted: every answer given is saved" in result.output
+    _no_traceback(result.output)
