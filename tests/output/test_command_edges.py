@@ -213,6 +213,7 @@ RUNNER = textwrap.dedent('''
     import alttext.web.export as export
     from alttext.captioning.engine import Captioner
     from alttext.captioning.loading import LoadedModel
+    from alttext.variants import VariantClient
 
 
     def ready():
@@ -249,8 +250,15 @@ RUNNER = textwrap.dedent('''
             yield chunk
 
 
+    def slow_complete(self, messages, **kwargs):  # the chat model: never reached, it takes its time
+        ready()
+        time.sleep(30)
+        raise RuntimeError("the test sends SIGINT long before this")
+
+
     core.Library.load_captioner = lambda self: SlowCaptioner()
     metadata.embed, export.render = slow_embed, slow_render
+    VariantClient.complete = slow_complete
     from alttext.cli import main
 
     main()
@@ -259,8 +267,9 @@ RUNNER = textwrap.dedent('''
 
 def _interrupt(runner: Path, args: list[str], cwd: Path) -> tuple[int, str]:
     """Run alttext ARGS, send SIGINT once it is at work, and return its exit status and stderr."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2]),
-                                                         os.environ.get("PYTHONPATH", "")])}
+    path = os.pathsep.join([str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONPATH": path,
+           "OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}  # variants: never contacted
     process = subprocess.Popen([sys.executable, str(runner), *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)
     assert process.stderr is not None
@@ -283,7 +292,8 @@ def _interrupt(runner: Path, args: list[str], cwd: Path) -> tuple[int, str]:
     (["embed"], "file(s) already done are kept"),
     (["export", "-o", "out.csv"], "out.csv was left as it was"),
     (["export", "--format", "jsonl"], "the output above is incomplete"),
-], ids=["caption", "scan", "embed", "export-file", "export-stdout"])
+    (["variants", "indexed"], "variants so far are saved"),
+], ids=["caption", "scan", "embed", "export-file", "export-stdout", "variants"])
 def test_ctrl_c_is_exit_130_with_what_was_kept(command: list[str], kept: str, index: Index, tmp_path: Path,
                                                db: Path) -> None:
     plant(index, tmp_path / "indexed", {f"{i}.png": f"photo number {i}" for i in range(12)})  # to embed, export
