@@ -153,7 +153,7 @@ def open_image(
 
 def _open_raw(path: str, *, max_pixels: int, draft_size: int | None) -> Image.Image:
     """A RAW file's embedded preview, decoded under the same rules as any image, turned upright with
-    the RAW's own orientation (docs/architecture.md §15)."""
+    the RAW's own orientation (docs/architecture.md §10)."""
     if not os.path.lexists(path):
         raise ImageError("file vanished before it could be read")
     try:

@@ -1,11 +1,11 @@
 """Camera RAW files: which names are RAW, and reading the JPEG preview every camera embeds in one.
 
 alttext never develops RAW data: the model sees the preview the camera (or converter) stored, which is
-what the photographer saw on the camera's screen. The preview comes from rawpy (LibRaw, bundled in its
-wheels: the ``raw`` extra) when it is installed, otherwise from exiftool when that is on the PATH; with
+what the photographer saw on the camera's screen. The preview comes from rawpy (a dependency; its wheels
+bundle LibRaw) when it is installed, otherwise from exiftool when that is on the PATH; with
 neither, a RAW file fails with one line saying what to install. The preview's bytes are decoded by
 :func:`alttext.images.open_image` under the same pixel limit as any image, and turned upright with the
-orientation of the RAW itself (a preview's own tags are not always written). See docs/architecture.md §15.
+orientation of the RAW itself (a preview's own tags are not always written). See docs/architecture.md §10.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def read_preview(path: str) -> Preview:
         return _read_with_rawpy(path)
     if reader == "exiftool":
         return _read_with_exiftool(path)
-    raise RawError("cannot read RAW files: install rawpy (pip install 'alttext[raw]') or exiftool")
+    raise RawError("cannot read RAW files: install rawpy (pip install rawpy) or exiftool")
 
 
 def _one_line(exc: BaseException) -> str:

@@ -31,9 +31,9 @@ def _bayer(seed: int = 0) -> np.ndarray:
 def write_dng(path: Path, preview: Image.Image, *, orientation: int = 1) -> Path:
     """A DNG whose IFD0 is ``preview`` uncompressed, with the RAW's orientation tag ``orientation``."""
     with tifffile.TiffWriter(path) as writer:
-        writer.write(np.asarray(preview.convert("RGB")), photometric="rgb", subfiletype=1, subifds=1,
+        writer.write(np.asarray(preview.convert("RGB")), metadata=None, photometric="rgb", subfiletype=1, subifds=1,
                      extratags=[*_DNG_TAGS, (274, "H", 1, orientation, True)])
-        writer.write(_bayer(), photometric=32803, subfiletype=0, extratags=_CFA_TAGS)
+        writer.write(_bayer(), metadata=None, photometric=32803, subfiletype=0, extratags=_CFA_TAGS)
     return path
 
 
@@ -47,10 +47,10 @@ def write_jpeg_in_raw(path: Path, preview: Image.Image, *, orientation: int = 1)
     """A TIFF-based RAW (DNG tags, Bayer SubIFD) whose preview is ``preview`` as an embedded JPEG stream."""
     jpeg = jpeg_bytes(preview)
     with tifffile.TiffWriter(path) as writer:
-        writer.write(np.zeros((6, 8, 3), np.uint8), photometric="rgb", subfiletype=1, subifds=2,
+        writer.write(np.zeros((6, 8, 3), np.uint8), metadata=None, photometric="rgb", subfiletype=1, subifds=2,
                      extratags=[*_DNG_TAGS, (274, "H", 1, orientation, True)])
-        writer.write(_bayer(), photometric=32803, subfiletype=0, extratags=_CFA_TAGS)
-        writer.write(np.zeros((1, 1), np.uint8), photometric="minisblack", subfiletype=1,
+        writer.write(_bayer(), metadata=None, photometric=32803, subfiletype=0, extratags=_CFA_TAGS)
+        writer.write(np.zeros((1, 1), np.uint8), metadata=None, photometric="minisblack", subfiletype=1,
                      extratags=[(513, "I", 1, 0, True), (514, "I", 1, len(jpeg), True),
                                 (_PRIVATE_BLOB_TAG, "B", len(jpeg), jpeg, True)])
     with tifffile.TiffFile(path) as tiff:

@@ -1,5 +1,5 @@
 """Camera RAW files: captioned from their embedded preview, paired with the JPEG beside them, never modified
-(docs/architecture.md §15). The RAW files are built here (tests/raw_files.py) and read by the real LibRaw
+(docs/architecture.md §10). The RAW files are built here (tests/raw_files.py) and read by the real LibRaw
 (rawpy) or exiftool."""
 
 from __future__ import annotations

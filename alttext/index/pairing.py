@@ -4,7 +4,7 @@ Two files pair when they sit in the same folder under the same name (the stem co
 to case) and exactly one of them is RAW. They are paired by name, not by pixels: a RAW's embedded preview
 is rarely pixel-identical to the camera's JPEG. A file whose partner already has a captioned image joins
 that image, so both show the same caption, and a person's edit or approval (stored per image) shows on
-both (docs/architecture.md §15).
+both (docs/architecture.md §10).
 """
 
 from __future__ import annotations

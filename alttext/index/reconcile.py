@@ -12,7 +12,7 @@ folder (one indexed query per folder, no hashing, no decoding), and records what
 
 An unreadable folder is reported and its known files are left alone rather than marked missing.
 A symbolic link to a folder is not followed (it can lead outside the roots, or loop): the scan names the
-links it passed over, once (docs/architecture.md §15).
+links it passed over, once (docs/architecture.md §10).
 """
 
 from __future__ import annotations
