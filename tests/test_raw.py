@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -195,3 +196,50 @@ def test_a_link_to_a_folder_is_named_once_and_not_followed(tmp_path: Path, index
     assert summary.new == 1 and sorted(Path(p).name for p in summary.skipped_links) == ["loop", "trips"]
     lines = [r.getMessage() for r in caplog.records if "not followed" in r.getMessage()]
     assert len(lines) == 1 and "trips" in lines[0] and "loop" in lines[0] and "outside" in lines[0]
+
+
+def test_cli_scan_embed_rescan_of_a_pair_keeps_one_caption(tmp_path: Path, tiny_model: Path) -> None:
+    """The whole CLI path (metadata import on): after embed wrote the JPEG and the RAW's sidecar, a rescan
+    calls no model and imports nothing."""
+    raw_path, jpeg_path = _pair(tmp_path / "photos", seed=40)
+    raw_digest = sha256(raw_path)
+    db = tmp_path / "index.sqlite3"
+
+    def run(*args: str) -> dict:  # type: ignore[type-arg]
+        result = CliRunner().invoke(cli, ["--db", str(db), *args])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout) if "--json" in args else {}
+
+    first = run("scan", str(tmp_path / "photos"), "--model", str(tiny_model), "--json")
+    assert (first["new"], first["captioned"], first["failed"], first["model_calls"]) == (2, 2, 0, 1)
+    run("embed", str(tmp_path / "photos"), "--json")
+    jpeg_path.touch()  # as another program's save would: the JPEG is read again
+    again = run("scan", str(tmp_path / "photos"), "--model", str(tiny_model), "--json")
+    assert (again["captioned"], again["imported"], again["model_calls"]) == (0, 0, 0)
+    assert sha256(raw_path) == raw_digest and Path(f"{raw_path}.xmp").is_file()
+    with Index(db) as index:
+        assert alt_of(index, raw_path) == alt_of(index, jpeg_path)
+
+
+def test_text_in_a_late_partners_metadata_beats_the_model_but_the_pairs_own_text_is_not_imported(
+        tmp_path: Path, index: Index) -> None:
+    root = tmp_path / "photos"
+    raw_path, jpeg_path = _pair(tmp_path / "staging", seed=50)
+    root.mkdir()
+    shutil.move(raw_path, root / raw_path.name)
+    captioner = CountingCaptioner()
+    run_scan(index, root, captioner)
+    model_text = alt_of(index, root / raw_path.name)
+    assert model_text
+
+    shutil.copy(jpeg_path, root / jpeg_path.name)  # carries the pair's text, copied by another program
+    same = scan(index, [str(root)], lambda: captioner, max_pixels=10_000_000, read_existing=lambda p: model_text)
+    assert (same.imported, same.reused, captioner.images) == (0, 1, 1)
+    info = describe_file(index, str(root / jpeg_path.name))
+    assert info is not None and info["source"] == "model"
+
+    person = "Two kids flying a red kite on a windy beach."
+    os.utime(root / jpeg_path.name, ns=(1, 1))
+    changed = scan(index, [str(root)], lambda: captioner, max_pixels=10_000_000, read_existing=lambda p: person)
+    assert (changed.imported, captioner.images) == (1, 1)
+    assert alt_of(index, root / raw_path.name) == alt_of(index, root / jpeg_path.name) == person
