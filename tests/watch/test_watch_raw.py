@@ -12,7 +12,7 @@ from pathlib import Path
 from watchkit import Daemon, IndexView, noise_image, wait_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/raw_files.py
-from raw_files import write_jpeg_in_raw  # noqa: E402
+from raw_files import write_jpeg_in_raw
 
 
 def test_a_jpeg_arriving_after_its_raw_reuses_the_raws_caption(tmp_path: Path,
