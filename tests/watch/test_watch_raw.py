@@ -5,14 +5,11 @@ later: one model caption for the pair; and a link to a folder named once at star
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from watchkit import Daemon, IndexView, noise_image, wait_for
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/raw_files.py
 from raw_files import write_jpeg_in_raw
+from watchkit import Daemon, IndexView, noise_image, wait_for
 
 
 def test_a_jpeg_arriving_after_its_raw_reuses_the_raws_caption(tmp_path: Path,
