@@ -243,3 +243,20 @@ def test_text_in_a_late_partners_metadata_beats_the_model_but_the_pairs_own_text
     changed = scan(index, [str(root)], lambda: captioner, max_pixels=10_000_000, read_existing=lambda p: person)
     assert (changed.imported, captioner.images) == (1, 1)
     assert alt_of(index, root / raw_path.name) == alt_of(index, root / jpeg_path.name) == person
+
+
+def test_caption_of_a_folder_names_links_it_does_not_follow(tmp_path: Path,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    from alttext.sources import expand_sources
+
+    root, outside = tmp_path / "photos", tmp_path / "elsewhere"
+    root.mkdir()
+    outside.mkdir()
+    picture(60).save(root / "own.png")
+    picture(61).save(outside / "theirs.png")
+    (root / "trips").symlink_to(outside, target_is_directory=True)
+    with caplog.at_level(logging.WARNING, logger="alttext.sources"):
+        found = [Path(source.location).name for source in expand_sources([str(root)])]
+    assert found == ["own.png"]
+    [line] = [r.getMessage() for r in caplog.records if "not followed" in r.getMessage()]
+    assert "trips" in line
