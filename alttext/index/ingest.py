@@ -236,17 +236,21 @@ class Ingester:
         if fingerprint.pixel_hash in batch.entries:  # a duplicate of an image already waiting
             batch.add(fingerprint.pixel_hash, work)
             return
-        with self.index.read() as connection:
+        partner_image = None
+        with self.index.read() as connection:  # one read for both lookups
             known = connection.execute(
                 select(images.c.id, images.c.caption_id).where(images.c.pixel_hash == fingerprint.pixel_hash)
             ).first()
+            if known is None or known.caption_id is None:
+                partner_image = captioned_partner_image(connection, work.path)
         if known is not None and known.caption_id is not None:
             with self.index.write() as connection:
                 _link(connection, work, known.id)
             self.report.reused += 1
             self.on_progress(1)
             return
-        if self._join_captioned_partner(work):
+        if partner_image is not None:
+            self._join_partner(work, partner_image)
             return
         waiting_partner = batch.partner_entry(work.path)
         if waiting_partner is not None and not work.existing_text:
@@ -271,13 +275,9 @@ class Ingester:
         if len(batch) >= self.batch_size:
             self._caption_batch(batch)
 
-    def _join_captioned_partner(self, work: _Work) -> bool:
-        """Link ``work`` to the captioned image of its RAW/JPEG partner, if it has one. Text found in this
+    def _join_partner(self, work: _Work, image_id: int) -> None:
+        """Link ``work`` to ``image_id``, the captioned image of its RAW/JPEG partner. Text found in this
         file's own metadata is added to that image, where it outranks a model caption (never a person's)."""
-        with self.index.read() as connection:
-            image_id = captioned_partner_image(connection, work.path)
-        if image_id is None:
-            return False
         imported = False
         with self.index.write() as connection:
             if work.existing_text:
@@ -294,7 +294,6 @@ class Ingester:
         else:
             self.report.reused += 1
         self.on_progress(1)
-        return True
 
     def _caption_batch(self, batch: _Batch) -> None:
         if not batch.entries:
