@@ -38,7 +38,7 @@ from alttext.index.models import (
     inserted_id,
     utcnow,
 )
-from alttext.index.pairing import PairKey, captioned_partner_image, pair_key, partners
+from alttext.index.pairing import PairKey, captioned_partner_image, folder_has_raw, pair_key, partners
 
 if TYPE_CHECKING:
     from alttext.captioning.protocols import CaptionerFactory, CaptionModel
@@ -50,6 +50,7 @@ images = Image.__table__
 captions = Caption.__table__
 
 CHUNK = 256  # pending rows read per query
+RAW_FOLDER_CACHE = 1024  # folders remembered as holding RAW files or not (pairing), per run
 
 
 @dataclass
@@ -165,6 +166,7 @@ class Ingester:
         self.should_stop = should_stop or (lambda: False)
         self.accept = accept
         self.report = IngestReport()
+        self._raw_folders: dict[str, bool] = {}
 
     @property
     def captioner(self) -> CaptionModel:
@@ -241,7 +243,7 @@ class Ingester:
             known = connection.execute(
                 select(images.c.id, images.c.caption_id).where(images.c.pixel_hash == fingerprint.pixel_hash)
             ).first()
-            if known is None or known.caption_id is None:
+            if (known is None or known.caption_id is None) and self._may_have_partner(connection, work.path):
                 partner_image = captioned_partner_image(connection, work.path)
         if known is not None and known.caption_id is not None:
             with self.index.write() as connection:
@@ -274,6 +276,17 @@ class Ingester:
         batch.add(fingerprint.pixel_hash, work)
         if len(batch) >= self.batch_size:
             self._caption_batch(batch)
+
+    def _may_have_partner(self, connection: Connection, path: str) -> bool:
+        """A RAW file always looks for its JPEG; another file only in a folder that holds RAW files."""
+        key = pair_key(path)
+        if key.is_raw:
+            return True
+        if key.folder not in self._raw_folders:
+            if len(self._raw_folders) >= RAW_FOLDER_CACHE:
+                self._raw_folders.clear()
+            self._raw_folders[key.folder] = folder_has_raw(connection, key.folder)
+        return self._raw_folders[key.folder]
 
     def _join_partner(self, work: _Work, image_id: int) -> None:
         """Link ``work`` to ``image_id``, the captioned image of its RAW/JPEG partner. Text found in this

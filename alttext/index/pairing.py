@@ -36,6 +36,13 @@ def partners(one: PairKey, other: PairKey) -> bool:
     return one.folder == other.folder and one.stem == other.stem and one.is_raw != other.is_raw
 
 
+def folder_has_raw(connection: Connection, folder: str) -> bool:
+    """Whether the index knows any RAW file (in any state) in ``folder``: a non-RAW file looks for a
+    partner only then, so libraries without RAW files pay one query per folder, not one per file."""
+    names = connection.execute(select(files.c.name).where(files.c.dir == folder))
+    return any(is_raw_name(name) for (name,) in names)
+
+
 def captioned_partner_image(connection: Connection, path: str) -> int | None:
     """The image of an indexed, captioned partner of ``path``, or None.
 
