@@ -17,14 +17,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-# Extensions we treat as images when walking folders. RAW formats are listed for metadata (sidecars)
-# but only captioned when Pillow can decode them.
+from alttext.raw import RAW_EXTENSIONS, RawError, is_raw_name, read_preview
+
+# Extensions we treat as images when walking folders. RAW files are captioned from their embedded
+# preview (alttext.raw) and get metadata through sidecars only.
 IMAGE_EXTENSIONS = frozenset(
     {
         ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".tif", ".tiff", ".gif", ".bmp",
         ".heic", ".heif", ".avif",
     }
-)
+) | RAW_EXTENSIONS
 
 DEFAULT_MAX_PIXELS = 178_956_970  # the default of `max_image_pixels` (twice Pillow's warning level)
 
@@ -95,6 +97,18 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
 
 
+# EXIF orientation -> the transpose that makes the picture upright (as ImageOps.exif_transpose does).
+_ORIENTATION_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
 def check_pixel_limit(width: int, height: int, max_pixels: int) -> None:
     """Refuse a picture whose header claims more than ``max_pixels`` pixels (more than the limit, not equal)."""
     pixels = width * height
@@ -116,6 +130,8 @@ def open_image(
     than the model needs (several times faster on camera photos); the result stays at least that size.
     """
     _register_heif()
+    if not isinstance(source, bytes) and is_raw_name(os.fspath(source)):
+        return _open_raw(os.fspath(source), max_pixels=max_pixels, draft_size=draft_size)
     if isinstance(source, bytes):
         if not source:
             raise ImageError("empty file (0 bytes)")
@@ -132,6 +148,35 @@ def open_image(
         except OSError as exc:
             raise ImageError(f"cannot read file: {exc.strerror or exc}") from exc
 
+    return _decode(stream, max_pixels=max_pixels, draft_size=draft_size)
+
+
+def _open_raw(path: str, *, max_pixels: int, draft_size: int | None) -> Image.Image:
+    """A RAW file's embedded preview, decoded under the same rules as any image, turned upright with
+    the RAW's own orientation (docs/architecture.md §10)."""
+    if not os.path.lexists(path):
+        raise ImageError("file vanished before it could be read")
+    try:
+        preview = read_preview(path)
+    except RawError as exc:
+        raise ImageError(str(exc)) from exc
+    if isinstance(preview.data, bytes):
+        if not preview.data:
+            raise ImageError("the RAW file's preview is empty")
+        return _decode(io.BytesIO(preview.data), max_pixels=max_pixels, draft_size=draft_size,
+                       orientation=preview.orientation)
+    array = preview.data
+    if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
+        raise ImageError(f"the RAW file's preview has an unexpected layout {array.shape} {array.dtype}")
+    check_pixel_limit(array.shape[1], array.shape[0], max_pixels)
+    image = Image.fromarray(array, mode="RGB")
+    transpose = _ORIENTATION_TRANSPOSE.get(preview.orientation)
+    return image.transpose(transpose) if transpose is not None else image
+
+
+def _decode(stream: io.BytesIO | Path, *, max_pixels: int, draft_size: int | None,
+            orientation: int | None = None) -> Image.Image:
+    """Decode with Pillow; ``orientation`` (EXIF 1-8), when given, replaces the file's own tag."""
     try:
         with Image.open(stream) as image:
             # Image.open has parsed the header; no pixel is decoded yet: refuse a bomb now.
@@ -140,7 +185,11 @@ def open_image(
                 image.draft("RGB", (draft_size, draft_size))
             image.seek(0)  # first frame of GIF/TIFF/WebP animations
             image.load()
-            upright = ImageOps.exif_transpose(image)
+            if orientation is None:
+                upright = ImageOps.exif_transpose(image)
+            else:
+                transpose = _ORIENTATION_TRANSPOSE.get(orientation)
+                upright = image.transpose(transpose) if transpose is not None else image
             return to_rgb(upright)
     except ImageError:
         raise

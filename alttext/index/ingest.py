@@ -3,7 +3,8 @@
 Pending files are read in id order. Decoding and hashing run in a thread pool ahead of the model.
 A file whose pixels are already known re-uses that image's caption (no model call); text already in
 the file's metadata is imported as a caption of source ``metadata``; everything else is batched
-through the model. Each batch is one short write transaction, so an interrupt loses at most the batch
+through the model. A RAW and the JPEG beside it under the same name are captioned once and share
+the image (:mod:`.pairing`). Each batch is one short write transaction, so an interrupt loses at most the batch
 in flight, whose files are still ``pending`` and are picked up by the next run.
 """
 
@@ -31,11 +32,13 @@ from alttext.index.models import (
     PENDING,
     SOURCE_METADATA,
     SOURCE_MODEL,
+    Caption,
     File,
     Image,
     inserted_id,
     utcnow,
 )
+from alttext.index.pairing import PairKey, captioned_partner_image, folder_has_raw, pair_key, partners
 
 if TYPE_CHECKING:
     from alttext.captioning.protocols import CaptionerFactory, CaptionModel
@@ -44,8 +47,10 @@ logger = logging.getLogger(__name__)
 
 files = File.__table__
 images = Image.__table__
+captions = Caption.__table__
 
 CHUNK = 256  # pending rows read per query
+RAW_FOLDER_CACHE = 1024  # folders remembered as holding RAW files or not (pairing), per run
 
 
 @dataclass
@@ -74,9 +79,30 @@ class _Batch:
     """Distinct new images waiting for the model, each with the files that show it."""
 
     entries: dict[str, list[_Work]] = field(default_factory=dict)
+    # (folder, lower-case stem) of each waiting file -> its pair key and the entry it waits in
+    waiting_names: dict[tuple[str, str], tuple[PairKey, str]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    def add(self, pixel_hash: str, work: _Work) -> None:
+        self.entries.setdefault(pixel_hash, []).append(work)
+        key = pair_key(work.path)
+        self.waiting_names.setdefault((key.folder, key.stem), (key, pixel_hash))
+
+    def partner_entry(self, path: str) -> str | None:
+        """The entry (pixel hash) in which a RAW/JPEG partner of ``path`` waits, if any."""
+        key = pair_key(path)
+        waiting = self.waiting_names.get((key.folder, key.stem))
+        if waiting is None or not partners(key, waiting[0]) or waiting[1] not in self.entries:
+            return None
+        return waiting[1]
+
+    def take_all(self) -> list[list[_Work]]:
+        groups = list(self.entries.values())
+        self.entries = {}
+        self.waiting_names = {}
+        return groups
 
 
 def _stat_values(fingerprint: Fingerprint) -> dict[str, Any]:
@@ -140,6 +166,7 @@ class Ingester:
         self.should_stop = should_stop or (lambda: False)
         self.accept = accept
         self.report = IngestReport()
+        self._raw_folders: dict[str, bool] = {}
 
     @property
     def captioner(self) -> CaptionModel:
@@ -209,37 +236,83 @@ class Ingester:
         fingerprint = work.fingerprint
         assert fingerprint is not None
         if fingerprint.pixel_hash in batch.entries:  # a duplicate of an image already waiting
-            batch.entries[fingerprint.pixel_hash].append(work)
+            batch.add(fingerprint.pixel_hash, work)
             return
-        with self.index.read() as connection:
+        partner_image = None
+        with self.index.read() as connection:  # one read for both lookups
             known = connection.execute(
                 select(images.c.id, images.c.caption_id).where(images.c.pixel_hash == fingerprint.pixel_hash)
             ).first()
+            if (known is None or known.caption_id is None) and self._may_have_partner(connection, work.path):
+                partner_image = captioned_partner_image(connection, work.path)
         if known is not None and known.caption_id is not None:
             with self.index.write() as connection:
                 _link(connection, work, known.id)
             self.report.reused += 1
             self.on_progress(1)
             return
+        if partner_image is not None:
+            self._join_partner(work, partner_image)
+            return
+        waiting_partner = batch.partner_entry(work.path)
+        if waiting_partner is not None and not work.existing_text:
+            batch.add(waiting_partner, work)  # captioned with its RAW/JPEG partner: one model call
+            return
         if work.existing_text:
             alt = to_alt_text(work.existing_text, max_length=10_000) or work.existing_text
+            # A partner waiting alone for the model takes this file's own text instead.
+            joining = batch.entries.pop(waiting_partner, []) if waiting_partner is not None else []
+            if len(joining) > 1:  # copies elsewhere wait in that entry too: leave it to the model
+                batch.entries[waiting_partner or ""] = joining
+                joining = []
             with self.index.write() as connection:
                 image_id = _image_id_for(connection, fingerprint)
                 add_caption(connection, image_id, text=alt, raw_text=work.existing_text, source=SOURCE_METADATA)
-                _link(connection, work, image_id)
-            self.report.imported += 1
-            self.on_progress(1)
+                for each in (work, *joining):
+                    _link(connection, each, image_id)
+            self.report.imported += 1 + len(joining)
+            self.on_progress(1 + len(joining))
             return
-        batch.entries[fingerprint.pixel_hash] = [work]
+        batch.add(fingerprint.pixel_hash, work)
         if len(batch) >= self.batch_size:
             self._caption_batch(batch)
+
+    def _may_have_partner(self, connection: Connection, path: str) -> bool:
+        """A RAW file always looks for its JPEG; another file only in a folder that holds RAW files."""
+        key = pair_key(path)
+        if key.is_raw:
+            return True
+        if key.folder not in self._raw_folders:
+            if len(self._raw_folders) >= RAW_FOLDER_CACHE:
+                self._raw_folders.clear()
+            self._raw_folders[key.folder] = folder_has_raw(connection, key.folder)
+        return self._raw_folders[key.folder]
+
+    def _join_partner(self, work: _Work, image_id: int) -> None:
+        """Link ``work`` to ``image_id``, the captioned image of its RAW/JPEG partner. Text found in this
+        file's own metadata is added to that image, where it outranks a model caption (never a person's)."""
+        imported = False
+        with self.index.write() as connection:
+            if work.existing_text:
+                alt = to_alt_text(work.existing_text, max_length=10_000) or work.existing_text
+                known_texts = connection.execute(select(captions.c.text).where(captions.c.image_id == image_id))
+                # The pair's own caption, written into this file by embed, is not new text.
+                if not any(text.strip() in (alt.strip(), work.existing_text.strip()) for (text,) in known_texts):
+                    add_caption(connection, image_id, text=alt, raw_text=work.existing_text,
+                                source=SOURCE_METADATA)
+                    imported = True
+            _link(connection, work, image_id)
+        if imported:
+            self.report.imported += 1
+        else:
+            self.report.reused += 1
+        self.on_progress(1)
 
     def _caption_batch(self, batch: _Batch) -> None:
         if not batch.entries:
             return
         captioner = self.captioner
-        groups = list(batch.entries.values())
-        batch.entries = {}
+        groups = batch.take_all()
         done = sum(len(group) for group in groups)
         try:
             pixels = np.stack([captioner.preprocess(_fingerprinted(group[0]).thumbnail) for group in groups])

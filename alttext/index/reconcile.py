@@ -11,6 +11,8 @@ folder (one indexed query per folder, no hashing, no decoding), and records what
   rename: the old row takes the new path and keeps its image and caption.
 
 An unreadable folder is reported and its known files are left alone rather than marked missing.
+A symbolic link to a folder is not followed (it can lead outside the roots, or loop): the scan names the
+links it passed over, once (docs/architecture.md §10).
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class ReconcileReport:
     held_back: int = 0  # still failed, not tried again: failed MAX_ATTEMPTS times as it is (still counted failed)
     dropped: int = 0  # rows of files gone before they were ever read (not missing photos)
     unreadable_dirs: list[str] = field(default_factory=list)
+    skipped_links: list[str] = field(default_factory=list)  # links to folders, not followed
 
 
 @dataclass
@@ -81,8 +84,10 @@ def display_name(path: str) -> str:
     return display_path(os.path.basename(path))
 
 
-def _image_files(folder: str, unreadable: list[str]) -> tuple[list[tuple[str, os.stat_result]], list[str]]:
-    """Image files (path, stat) and subfolders of one folder; unreadable folders are noted, not fatal."""
+def _image_files(folder: str, unreadable: list[str], links: list[str] | None = None
+                 ) -> tuple[list[tuple[str, os.stat_result]], list[str]]:
+    """Image files (path, stat) and subfolders of one folder; unreadable folders are noted, not fatal,
+    and links to folders (not followed) are added to ``links``."""
     found: list[tuple[str, os.stat_result]] = []
     subfolders: list[str] = []
     try:
@@ -92,6 +97,9 @@ def _image_files(folder: str, unreadable: list[str]) -> tuple[list[tuple[str, os
                     if entry.is_dir(follow_symlinks=False):
                         if not entry.name.startswith("."):
                             subfolders.append(entry.path)
+                    elif links is not None and entry.is_symlink() and entry.is_dir():
+                        if not entry.name.startswith("."):
+                            links.append(entry.path)
                     elif is_image_name(entry.name):
                         info = entry.stat()  # follows symlinks: a link to a photo is a photo
                         if stat_module.S_ISREG(info.st_mode):
@@ -104,14 +112,14 @@ def _image_files(folder: str, unreadable: list[str]) -> tuple[list[tuple[str, os
     return found, subfolders
 
 
-def walk(root: str, unreadable: list[str], *, recursive: bool = True
+def walk(root: str, unreadable: list[str], *, recursive: bool = True, links: list[str] | None = None
          ) -> Iterator[tuple[str, list[tuple[str, os.stat_result]]]]:
     """(folder, image files) for every folder below root (only root itself unless ``recursive``), depth
-    first, sorted for stable order."""
+    first, sorted for stable order; links to folders are collected in ``links`` when given."""
     stack = [root]
     while stack:
         folder = stack.pop()
-        found, subfolders = _image_files(folder, unreadable)
+        found, subfolders = _image_files(folder, unreadable, links)
         if recursive:
             stack.extend(sorted(subfolders, reverse=True))
         yield folder, found
@@ -217,7 +225,7 @@ class Reconciler:
             files.c.id, files.c.path, files.c.dev, files.c.inode, files.c.size, files.c.mtime_ns,
             files.c.state, files.c.image_id, files.c.attempts,
         ).where(files.c.dir == bindparam("folder"))
-        folders = walk(top, report.unreadable_dirs, recursive=recursive)
+        folders = walk(top, report.unreadable_dirs, recursive=recursive, links=report.skipped_links)
         if top != root and not os.path.isdir(top) and os.path.isdir(root):
             folders = iter(())  # the folder went away; its files are found missing below
         with self.index.read() as reader:
@@ -343,4 +351,18 @@ def reconcile(index: Index, roots_to_scan: list[str], on_progress: Callable[[int
     for root in roots_to_scan:
         reconciler.scan_root(root)
     reconciler.match_moves()
+    note_skipped_links(reconciler.report.skipped_links)
     return reconciler.report
+
+
+def note_skipped_links(links: list[str]) -> None:
+    """One line for the whole scan, naming the links to folders it did not follow."""
+    if links:
+        logger.warning("%s", skipped_links_line(links))
+
+
+def skipped_links_line(links: list[str]) -> str:
+    shown = ", ".join(display_path(link) for link in sorted(links)[:5])
+    more = f" and {len(links) - 5} more" if len(links) > 5 else ""
+    return (f"not followed: {len(links)} link(s) to folders ({shown}{more}); a link can lead outside the"
+            " scanned folders or loop, so scan its target by name to index it")

@@ -32,6 +32,7 @@ class ScanSummary:
     deferred: int = 0
     model_calls: int = 0
     unreadable_dirs: list[str] = field(default_factory=list)
+    skipped_links: list[str] = field(default_factory=list)  # links to folders, not followed
     errors: list[dict[str, str]] = field(default_factory=list)
 
     @classmethod
@@ -42,6 +43,7 @@ class ScanSummary:
             reused=ingest.reused, imported=ingest.imported, failed=ingest.failed, held_back=walk.held_back,
             vanished=ingest.vanished,
             deferred=ingest.deferred, model_calls=ingest.model_calls, unreadable_dirs=walk.unreadable_dirs,
+            skipped_links=walk.skipped_links,
             errors=[{"path": path, "error": error} for path, error in ingest.errors],
         )
 

@@ -14,13 +14,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-RAW_EXTENSIONS = frozenset(
-    {
-        ".3fr", ".ari", ".arw", ".bay", ".cr2", ".cr3", ".crw", ".dcr", ".dng", ".erf", ".fff", ".gpr",
-        ".iiq", ".k25", ".kdc", ".mef", ".mos", ".mrw", ".nef", ".nrw", ".orf", ".pef", ".ptx", ".raf",
-        ".raw", ".rw2", ".rwl", ".sr2", ".srf", ".srw", ".x3f",
-    }
-)
+from alttext.raw import RAW_EXTENSIONS
+
 # Some RAW formats exiv2 does not recognise; these magic numbers still tell an image from a text file.
 _RAW_MAGIC = (b"II*\x00", b"MM\x00*", b"IIRO", b"IIRS", b"IIU\x00", b"FUJIFILM", b"FOVb", b"\x00MRM")
 

@@ -41,7 +41,7 @@ from alttext.index.db import Index
 from alttext.index.ingest import Ingester, IngestReport
 from alttext.index.models import FAILED, INDEXED, MISSING, PENDING, utcnow
 from alttext.index.queries import file_state_counts
-from alttext.index.reconcile import Reconciler, ReconcileReport
+from alttext.index.reconcile import Reconciler, ReconcileReport, note_skipped_links
 from alttext.paths import is_under
 from alttext.watch.observe import Hint
 from alttext.watch.schedule import DirtyFolders, Scope, UnreadableFolders, outermost
@@ -362,6 +362,7 @@ class Worker:
         self.stats.scans += 1
         logger.info("%s scan: %s (%.1f s)", reason, _describe(report), time.monotonic() - started)
         self._note_unreadable(report.unreadable_dirs, None)
+        note_skipped_links(report.skipped_links)  # once per full scan, not per event
 
     def _hold_back(self) -> None:
         if self.retry_due is not None:  # only while some retry is waiting
