@@ -12,7 +12,8 @@ than ``limit`` files:
 3. any of them, so a chatty query like "find the photo of a dog on a beach" still finds the dog on
    the beach.
 
-Hits of tier 1 are marked ``phrase``, so that fusion with search by meaning keeps them first.
+Hits carry their tier (``SearchHit.tier``; tier 1 is also marked ``phrase``), so that fusion with search
+by meaning keeps the exact matches (tiers 1 and 2) first (docs/architecture.md §5).
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ RANK_WINDOW = 1000
 SPAN_PROBE = 50_000  # folders with fewer files than this narrow the match walk to their images' id span
 
 
+# SearchHit.tier: how a hit matched the query's words (lower is stronger).
+TIER_PHRASE, TIER_ALL_WORDS, TIER_ANY_WORD, TIER_MEANING = 1, 2, 3, 4
+
+
 @dataclass
 class SearchHit:
     file_id: int
@@ -53,6 +58,12 @@ class SearchHit:
     status: str
     source: str
     phrase: bool = False  # the query's words appear together, in order (the strongest word match)
+    tier: int = TIER_MEANING  # how the words matched: TIER_PHRASE, TIER_ALL_WORDS, TIER_ANY_WORD (or none)
+
+
+def is_exact(hit: SearchHit) -> bool:
+    """All the query's meaningful words are in the hit's text or file names."""
+    return hit.tier <= TIER_ALL_WORDS
 
 
 def query_terms(query: str) -> list[str]:
@@ -101,15 +112,15 @@ def search(
         return []
     hits: list[SearchHit] = []
     seen: set[int] = set()
-    tiers = [(expression, True) for expression in _phrase_expressions(query)]
-    tiers.append((_fts_expression(terms, "AND"), False))
+    tiers = [(expression, TIER_PHRASE) for expression in _phrase_expressions(query)]
+    tiers.append((_fts_expression(terms, "AND"), TIER_ALL_WORDS))
     if len(terms) > 1:
-        tiers.append((_fts_expression(terms, "OR"), False))
-    for expression, phrase in tiers:
+        tiers.append((_fts_expression(terms, "OR"), TIER_ANY_WORD))
+    for expression, tier in tiers:
         for hit in _run(index, expression, limit + len(seen), under, status):
             if hit.file_id not in seen and len(hits) < limit:
                 seen.add(hit.file_id)
-                hits.append(replace(hit, phrase=phrase))
+                hits.append(replace(hit, phrase=tier == TIER_PHRASE, tier=tier))
         if len(hits) >= limit:
             break
     return hits
