@@ -36,6 +36,7 @@ from alttext.index.models import (
     inserted_id,
     utcnow,
 )
+from alttext.metadata.capture_date import read_capture_date
 
 if TYPE_CHECKING:
     from alttext.captioning.protocols import CaptionerFactory, CaptionModel
@@ -67,6 +68,7 @@ class _Work:
     fingerprint: Fingerprint | None = None
     existing_text: str | None = None
     error: ImageError | None = None
+    taken_at: str | None = None  # None: not read (a failed file)
 
 
 @dataclass
@@ -109,7 +111,7 @@ def _link(connection: Connection, work: _Work, image_id: int) -> None:
         update(files)
         .where(files.c.id == work.file_id)
         .values(image_id=image_id, state=INDEXED, error=None, attempts=0, indexed_at=utcnow(),
-                missing_since=None, **_stat_values(work.fingerprint))
+                missing_since=None, taken_at=work.taken_at, **_stat_values(work.fingerprint))
     )
 
 
@@ -153,6 +155,7 @@ class Ingester:
     def _prepare(self, work: _Work) -> _Work:
         try:
             work.fingerprint = fingerprint_file(work.path, max_pixels=self.max_pixels)
+            work.taken_at = read_capture_date(work.path)  # the header again: no decode (§10)
             if self.read_existing is not None:
                 try:
                     work.existing_text = self.read_existing(work.path)

@@ -1,4 +1,4 @@
-"""Full-text search over alt texts and file names (SQLite FTS5, bm25-ranked, Porter-stemmed).
+"""Full-text search over alt texts, file and folder names (SQLite FTS5, bm25-ranked, Porter-stemmed).
 
 Results come in tiers, each bm25-ranked, a tier asked for only while the ones before it found fewer
 than ``limit`` files:
@@ -13,7 +13,7 @@ than ``limit`` files:
    the beach.
 
 Hits carry their tier (``SearchHit.tier``; tier 1 is also marked ``phrase``), so that fusion with search
-by meaning keeps the exact matches (tiers 1 and 2) first (docs/architecture.md §5).
+by meaning keeps the exact matches (tiers 1 and 2) first (docs/architecture.md §10).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from sqlalchemy import Connection, text
 
 from alttext.index.db import Index
 from alttext.index.selection import file_filters
+from alttext.search.dates import DateRange, capture_date_filters
 
 # Words that only add noise to a photo search (they're in nearly every caption or query).
 STOPWORDS = frozenset(
@@ -59,6 +60,7 @@ class SearchHit:
     source: str
     phrase: bool = False  # the query's words appear together, in order (the strongest word match)
     tier: int = TIER_MEANING  # how the words matched: TIER_PHRASE, TIER_ALL_WORDS, TIER_ANY_WORD (or none)
+    taken_at: str | None = None  # when the photo was taken ("YYYY-MM-DDTHH:MM:SS"), if the file says
 
 
 def is_exact(hit: SearchHit) -> bool:
@@ -105,8 +107,11 @@ def _phrase_expressions(query: str) -> list[str]:
 
 
 def search(
-    index: Index, query: str, *, limit: int = 20, under: str | None = None, status: str | None = None
+    index: Index, query: str, *, limit: int = 20, under: str | None = None, status: str | None = None,
+    taken: DateRange | None = None,
 ) -> list[SearchHit]:
+    """Files whose alt text or names (file and folders) have the query's words; ``taken``: only photos
+    taken then (docs/architecture.md §10)."""
     terms = query_terms(query)
     if not terms:
         return []
@@ -117,7 +122,7 @@ def search(
     if len(terms) > 1:
         tiers.append((_fts_expression(terms, "OR"), TIER_ANY_WORD))
     for expression, tier in tiers:
-        for hit in _run(index, expression, limit + len(seen), under, status):
+        for hit in _run(index, expression, limit + len(seen), under, status, taken):
             if hit.file_id not in seen and len(hits) < limit:
                 seen.add(hit.file_id)
                 hits.append(replace(hit, phrase=tier == TIER_PHRASE, tier=tier))
@@ -177,8 +182,10 @@ def _image_id_span(connection: Connection, params: dict[str, object]) -> tuple[i
     return (1, 0) if low is None else (int(low), int(high))
 
 
-def _run(index: Index, expression: str, limit: int, under: str | None, status: str | None) -> list[SearchHit]:
+def _run(index: Index, expression: str, limit: int, under: str | None, status: str | None,
+         taken: DateRange | None) -> list[SearchHit]:
     filters, params = file_filters(under, status)
+    filters += capture_date_filters(taken, params)
     params.update(q=expression, limit=limit, window=RANK_WINDOW)
     where = (" AND " + " AND ".join(filters)) if filters else ""
     with index.read() as connection:
@@ -189,7 +196,7 @@ def _run(index: Index, expression: str, limit: int, under: str | None, status: s
         # The search table has one row per image (alt text + its files' names): a hit per present file.
         sql = f"""
             SELECT f.id AS file_id, f.path AS path, c.text AS alt_text, m.hl AS highlighted, m.rank AS rank,
-                   c.status AS status, c.source AS source
+                   c.status AS status, c.source AS source, f.taken_at AS taken_at
             FROM ({matches}) AS m
             JOIN images i ON i.id = m.rowid
             JOIN captions c ON c.id = i.caption_id
@@ -202,7 +209,7 @@ def _run(index: Index, expression: str, limit: int, under: str | None, status: s
     return [
         SearchHit(
             file_id=row.file_id, path=os.fsdecode(row.path), alt_text=row.alt_text, highlighted=row.highlighted,
-            score=round(-float(row.rank), 4), status=row.status, source=row.source,
+            score=round(-float(row.rank), 4), status=row.status, source=row.source, taken_at=row.taken_at or None,
         )
         for row in rows
     ]

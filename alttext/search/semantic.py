@@ -12,7 +12,7 @@ copy was made are scored from SQLite directly.
 
 Fusion is reciprocal rank fusion (Cormack et al. 2009): each list contributes 1 / (K + rank). Ranks,
 not scores, are fused because bm25 and cosine scores live on unrelated scales. Exact word matches come
-first all the same (docs/architecture.md §5): files whose text has the query's words together and in order
+first all the same (docs/architecture.md §10): files whose text has the query's words together and in order
 (``SearchHit.phrase``), then those with all of them, each group in fused order; then files with some of
 the words and files found by meaning alone, by fused rank. Sentence vectors hardly tell "a red circle"
 from "a blue circle and a red square", or "triangle" from "a red circle on a white background" (cosine
@@ -34,6 +34,7 @@ from sqlalchemy import text
 
 from alttext.index.db import Index
 from alttext.paths import folder_range
+from alttext.search.dates import DateRange, capture_date_filters
 from alttext.search.fts import TIER_ANY_WORD, SearchHit, is_exact
 from alttext.search.fts import search as fts_search
 from alttext.search.vector_copy import MIN_ROWS, FreshCopy, approximate_scores, contains, fresh_copy
@@ -41,6 +42,7 @@ from alttext.search.vectors import Encoder, driver_connection, from_blobs
 
 CHUNK = 65_536
 RRF_K = 60  # the constant from the RRF paper; damps the influence of the very first ranks
+TAKEN_DEPTH = 5  # with a date, meaning ranks this many times the captions asked for before the date filter
 MAX_CHECK_BATCH = 65_536  # candidate ids checked per query (literals in an IN list: the statement stays small)
 # all-MiniLM-L6-v2 gives unrelated short texts cosine ~0.0-0.15 and paraphrases 0.5+; below this floor a
 # "semantic match" is noise that would only push real keyword matches down. It stays low because a query
@@ -203,9 +205,10 @@ def top_captions(
 
 
 def _hits_for_captions(
-    index: Index, ranked: list[tuple[int, float]], *, limit: int, under: str | None,
+    index: Index, ranked: list[tuple[int, float]], *, limit: int, under: str | None, taken: DateRange | None,
 ) -> list[SearchHit]:
-    """One hit per present file showing each caption (duplicates share a caption), best caption first."""
+    """One hit per present file showing each caption (duplicates share a caption), best caption first;
+    ``taken``: only the files of photos taken then."""
     if not ranked:
         return []
     params: dict[str, object] = {}
@@ -213,11 +216,13 @@ def _hits_for_captions(
     if under:
         params["lo"], params["hi"] = folder_range(under)
         path_filter = " AND +f.path >= :lo AND +f.path < :hi"
+    for condition in capture_date_filters(taken, params):
+        path_filter += " AND " + condition
     ids = ",".join(str(caption_id) for caption_id, _ in ranked)
     with index.read() as connection:
         rows = connection.execute(text(f"""
             SELECT f.id AS file_id, f.path AS path, c.id AS caption_id, c.text AS alt_text, c.status AS status,
-                   c.source AS source
+                   c.source AS source, f.taken_at AS taken_at
             FROM captions c JOIN images i ON i.caption_id = c.id JOIN files f ON f.image_id = i.id
             WHERE c.id IN ({ids}) AND +f.state = 'indexed'{path_filter}
             ORDER BY f.path
@@ -228,6 +233,7 @@ def _hits_for_captions(
         by_caption.setdefault(row.caption_id, []).append(SearchHit(
             file_id=row.file_id, path=os.fsdecode(row.path), alt_text=row.alt_text, highlighted=row.alt_text,
             score=round(scores[row.caption_id], 4), status=row.status, source=row.source,
+            taken_at=row.taken_at or None,
         ))
     hits = [hit for caption_id, _ in ranked for hit in by_caption.get(caption_id, [])]
     return hits[:limit]
@@ -235,15 +241,18 @@ def _hits_for_captions(
 
 def semantic_search(
     index: Index, query: str, encoder: Encoder, *, limit: int = 20, under: str | None = None,
-    status: str | None = None, min_score: float = MIN_SIMILARITY,
+    status: str | None = None, min_score: float = MIN_SIMILARITY, taken: DateRange | None = None,
 ) -> list[SearchHit]:
-    """Files whose alt text means what the query says; score is the cosine similarity (higher is better)."""
+    """Files whose alt text means what the query says; score is the cosine similarity (higher is better).
+    ``taken`` keeps the photos taken then among the best TAKEN_DEPTH x ``limit`` captions by meaning (the
+    vectors know no dates), so a narrow date in a large library may leave fewer than ``limit``."""
     if not query.strip():
         return []
     vector = encoder.encode([query])[0]
     # Every caption found has at least one matching file, so ``limit`` captions give >= ``limit`` files.
-    ranked = top_captions(index, vector, encoder.name, k=limit, under=under, status=status, min_score=min_score)
-    return _hits_for_captions(index, ranked, limit=limit, under=under)
+    k = limit * TAKEN_DEPTH if taken else limit
+    ranked = top_captions(index, vector, encoder.name, k=k, under=under, status=status, min_score=min_score)
+    return _hits_for_captions(index, ranked, limit=limit, under=under, taken=taken)
 
 
 def reciprocal_rank_fusion(rankings: list[list[SearchHit]], *, limit: int, k: int = RRF_K) -> list[SearchHit]:
@@ -287,11 +296,11 @@ def meaning_hits_that_earn_a_place(keyword: list[SearchHit], meaning: list[Searc
 
 def hybrid_search(
     index: Index, query: str, encoder: Encoder, *, limit: int = 20, under: str | None = None,
-    status: str | None = None,
+    status: str | None = None, taken: DateRange | None = None,
 ) -> list[SearchHit]:
     """FTS and semantic results fused by rank, exact word matches first. Each side contributes more
     candidates than shown, so a file ranked modestly by both can overtake one ranked high by only one."""
     depth = max(limit * 3, 30)
-    keyword = fts_search(index, query, limit=depth, under=under, status=status)
-    meaning = semantic_search(index, query, encoder, limit=depth, under=under, status=status)
+    keyword = fts_search(index, query, limit=depth, under=under, status=status, taken=taken)
+    meaning = semantic_search(index, query, encoder, limit=depth, under=under, status=status, taken=taken)
     return reciprocal_rank_fusion([keyword, meaning_hits_that_earn_a_place(keyword, meaning)], limit=limit)
