@@ -49,8 +49,8 @@ def search(ctx: click.Context, query: tuple[str, ...], limit: int, under: str | 
                 "score": hit.score,
                 "status": hit.status,
                 "source": hit.source,
-                "taken_at": hit.taken_at,  # when the photo was taken (EXIF, camera's clock), or null
                 "highlighted": hit.highlighted.replace(HIGHLIGHT_START, "[").replace(HIGHLIGHT_END, "]"),
+                "taken_at": hit.taken_at,  # when the photo was taken (EXIF, camera's clock), or null; last: new
             }
             for hit in results
         ])
