@@ -150,7 +150,11 @@ class Caption(Base):
 
 class File(Base):
     __tablename__ = "files"
-    __table_args__ = (Index("ix_files_image_id_state", "image_id", "state"),)
+    __table_args__ = (
+        Index("ix_files_image_id_state", "image_id", "state"),
+        # date filters: a range of dates, and their images' id span from the index alone (migration 0005)
+        Index("ix_files_taken_at", "taken_at", "image_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     root_id: Mapped[int | None] = mapped_column(ForeignKey("roots.id", ondelete="SET NULL"), index=True)
@@ -163,7 +167,7 @@ class File(Base):
     # When the photo was taken, by the camera's clock: EXIF DateTimeOriginal (else DateTimeDigitized) as
     # "YYYY-MM-DDTHH:MM:SS", read from the header at ingest; "" when the file has none, NULL until read
     # (migration 0005; docs/architecture.md §10).
-    taken_at: Mapped[str | None] = mapped_column(String(19), index=True)
+    taken_at: Mapped[str | None] = mapped_column(String(19))
     dev: Mapped[int] = mapped_column(BigInteger)
     inode: Mapped[int] = mapped_column(BigInteger, index=True)
     size: Mapped[int] = mapped_column(BigInteger)

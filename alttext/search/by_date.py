@@ -27,7 +27,7 @@ def search_taken_between(
     index: Index, taken: DateRange, *, limit: int = 20, under: str | None = None, status: str | None = None,
 ) -> list[SearchHit]:
     """Captioned, present files of photos taken in ``taken``, the most recently taken first: a range walk
-    of the ``files.taken_at`` index (ix_files_taken_at), whose order is (taken_at, id)."""
+    of the ``files.taken_at`` index (ix_files_taken_at), whose order is (taken_at, image_id, id)."""
     params: dict[str, object] = {"limit": limit}
     where = capture_date_filters(taken, params)
     if under:
@@ -42,7 +42,7 @@ def search_taken_between(
                    f.taken_at AS taken_at
             FROM files f JOIN images i ON i.id = f.image_id JOIN captions c ON c.id = i.caption_id
             WHERE {" AND ".join(where)} AND +f.state = 'indexed'
-            ORDER BY f.taken_at DESC, f.id DESC
+            ORDER BY f.taken_at DESC, f.image_id DESC, f.id DESC
             LIMIT :limit
         """), params).all()
     return [

@@ -152,11 +152,16 @@ def _filtered_matches(
 ) -> str:
     """--under/--status: the newest RANK_WINDOW matches that pass the filters, found by walking the match
     list backwards with an EXISTS check; rank and highlight are computed only for those (FTS5 computes
-    them when read). A small folder first narrows the walk to its images' id span."""
-    span = ""
+    them when read). A small folder, and a capture date, first narrow the walk to their images' id span."""
+    spans = []
     if under and (bounds := _image_id_span(connection, params)) is not None:
+        spans.append(bounds)
+    if "taken_from" in params:
+        spans.append(_taken_image_id_span(connection, params))
+    span = ""
+    if spans:
         span = " AND m.rowid BETWEEN :span_lo AND :span_hi"
-        params["span_lo"], params["span_hi"] = bounds
+        params["span_lo"], params["span_hi"] = max(lo for lo, _ in spans), min(hi for _, hi in spans)
     captions = " JOIN captions c ON c.id = i.caption_id" if status else ""
     return f"""
         SELECT {_MATCH_COLUMNS} FROM search_fts m
@@ -165,6 +170,16 @@ def _filtered_matches(
             WHERE i.id = m.rowid AND f.state = 'indexed'{where})
         ORDER BY m.rowid DESC LIMIT :window
     """
+
+
+def _taken_image_id_span(connection: Connection, params: dict[str, object]) -> tuple[int, int]:
+    """Lowest and highest image id of the files taken in the date range ((1, 0) when none), read from the
+    (taken_at, image_id) index alone. Photos are mostly indexed in the order they were taken or filed, so
+    a year's images tend to sit in a narrow id span: "dog 2015" then walks that span's matches only."""
+    low, high = connection.execute(text(
+        "SELECT min(image_id), max(image_id) FROM files WHERE taken_at >= :taken_from AND taken_at < :taken_to"
+    ), params).one()
+    return (1, 0) if low is None else (int(low), int(high))
 
 
 def _image_id_span(connection: Connection, params: dict[str, object]) -> tuple[int, int] | None:

@@ -102,7 +102,8 @@ def upgrade() -> None:
     # Plain ALTER TABLE, not batch mode: a table copy would drop the triggers and take far longer.
     op.execute("ALTER TABLE files ADD COLUMN folder TEXT")
     op.execute("ALTER TABLE files ADD COLUMN taken_at VARCHAR(19)")
-    op.execute("CREATE INDEX ix_files_taken_at ON files (taken_at)")
+    # (taken_at, image_id): a date range, and the id span of its images, read from the index alone
+    op.execute("CREATE INDEX ix_files_taken_at ON files (taken_at, image_id)")
     _fill_folders()
     _create_triggers(with_folders=True)
     _rebuild_search_table(with_folders=True)
