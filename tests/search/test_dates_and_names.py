@@ -188,3 +188,12 @@ def test_unreadable_file_has_no_date(tmp_path: Path) -> None:
     (tmp_path / "x.jpg").write_bytes(b"not a jpeg")
     assert read_capture_date(tmp_path / "x.jpg") == ""
     assert read_capture_date(tmp_path / "missing.jpg") == ""
+
+
+def test_a_moved_file_is_found_by_its_new_folder(indexed: Index, library_folder: Path) -> None:
+    (library_folder / "Rome 2021").mkdir()
+    os.rename(library_folder / "Holiday Spain" / "tower.jpg", library_folder / "Rome 2021" / "tower.jpg")
+    report = reconcile(indexed, [str(library_folder)])
+    assert report.moved == 1  # the same row (and caption) at its new path
+    assert _search(indexed, "rome") == {"tower.jpg"}
+    assert _search(indexed, "spain") == set()
