@@ -38,3 +38,13 @@ def folder_range(folder: str) -> tuple[bytes, bytes]:
     ``folder``: ``/`` + 1 is ``0``, so every path starting with ``folder/`` sorts inside it."""
     prefix = os.fsencode(os.path.abspath(folder)).rstrip(b"/") + b"/"
     return prefix, prefix[:-1] + b"0"
+
+
+def folders_below_root(folder: str, root: str | None) -> str:
+    """The folders from ``root`` down to ``folder`` ("2024/Holiday Spain"), as display text, so that a
+    search finds photos by the folders people sort them into; just the folder's own name when it isn't
+    below ``root`` (or there is none), and "" for the root itself."""
+    if root and is_under(folder, root):
+        below = os.path.relpath(folder, root)
+        return "" if below == os.curdir else display_path(below)
+    return display_path(os.path.basename(folder.rstrip(os.sep)))

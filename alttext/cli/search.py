@@ -1,4 +1,4 @@
-"""``alttext search``: ranked search over alt texts and file names.
+"""``alttext search``: ranked search over alt texts, file and folder names, and capture dates.
 
 By default, full-text results are fused with results by meaning when the optional `semantic` extra is
 installed and the index holds caption vectors; otherwise it is plain full-text search (no model is
@@ -23,11 +23,12 @@ from alttext.library import HIGHLIGHT_END, HIGHLIGHT_START, REVIEW_STATUSES, Sea
 @click.option("--semantic", "mode", flag_value="meaning", type=click.Choice(["meaning", "words"]),
               help="Search by meaning only (needs the `semantic` extra): 'a dog on a beach' finds 'puppy on the sand'.")
 @click.option("--fts", "mode", flag_value="words", help="Search by words only (full-text), never by meaning.")
-@click.option("--json", "as_json", is_flag=True, help="JSON list of {path, alt_text, score, ...}.")
+@click.option("--json", "as_json", is_flag=True, help="JSON list of {path, alt_text, score, taken_at, ...}.")
 @click.pass_context
 def search(ctx: click.Context, query: tuple[str, ...], limit: int, under: str | None, status: str | None,
            mode: SearchMode | None, as_json: bool) -> None:
-    """Find photos by what they show, e.g.: alttext search dog on a beach
+    """Find photos by what they show, where they are filed and when they were taken, e.g.:
+    alttext search dog on a beach; alttext search june 2023; alttext search holiday 2024
 
     Scores: full-text alone is bm25 (higher is better); --semantic is cosine similarity (0 to 1); the
     default fusion of both is a reciprocal-rank score.
@@ -49,6 +50,7 @@ def search(ctx: click.Context, query: tuple[str, ...], limit: int, under: str | 
                 "status": hit.status,
                 "source": hit.source,
                 "highlighted": hit.highlighted.replace(HIGHLIGHT_START, "[").replace(HIGHLIGHT_END, "]"),
+                "taken_at": hit.taken_at,  # when the photo was taken (EXIF, camera's clock), or null; last: new
             }
             for hit in results
         ])

@@ -39,6 +39,7 @@ from alttext.index.models import (
     utcnow,
 )
 from alttext.index.pairing import PairKey, captioned_partner_image, folder_has_raw, pair_key, partners
+from alttext.metadata.capture_date import read_capture_date
 
 if TYPE_CHECKING:
     from alttext.captioning.protocols import CaptionerFactory, CaptionModel
@@ -72,6 +73,7 @@ class _Work:
     fingerprint: Fingerprint | None = None
     existing_text: str | None = None
     error: ImageError | None = None
+    taken_at: str | None = None  # None: not read (a failed file)
 
 
 @dataclass
@@ -135,7 +137,7 @@ def _link(connection: Connection, work: _Work, image_id: int) -> None:
         update(files)
         .where(files.c.id == work.file_id)
         .values(image_id=image_id, state=INDEXED, error=None, attempts=0, indexed_at=utcnow(),
-                missing_since=None, **_stat_values(work.fingerprint))
+                missing_since=None, taken_at=work.taken_at, **_stat_values(work.fingerprint))
     )
 
 
@@ -180,6 +182,7 @@ class Ingester:
     def _prepare(self, work: _Work) -> _Work:
         try:
             work.fingerprint = fingerprint_file(work.path, max_pixels=self.max_pixels)
+            work.taken_at = read_capture_date(work.path)  # the header again: no decode (§11)
             if self.read_existing is not None:
                 try:
                     work.existing_text = self.read_existing(work.path)

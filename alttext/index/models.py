@@ -150,13 +150,24 @@ class Caption(Base):
 
 class File(Base):
     __tablename__ = "files"
-    __table_args__ = (Index("ix_files_image_id_state", "image_id", "state"),)
+    __table_args__ = (
+        Index("ix_files_image_id_state", "image_id", "state"),
+        # date filters: a range of dates, and their images' id span from the index alone (migration 0005)
+        Index("ix_files_taken_at", "taken_at", "image_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     root_id: Mapped[int | None] = mapped_column(ForeignKey("roots.id", ondelete="SET NULL"), index=True)
     path: Mapped[str] = mapped_column(FsPath, unique=True)
     dir: Mapped[str] = mapped_column(FsPath, index=True)  # parent folder: a rescan reads one folder at a time
     name: Mapped[str] = mapped_column(Text)  # display name (UTF-8), searched by FTS
+    # The folders between the scan root and the file ("2024/Holiday Spain"), display text (UTF-8, a
+    # non-UTF-8 name decoded lossily), searched by FTS with the name (migration 0005); path stays the identity.
+    folder: Mapped[str | None] = mapped_column(Text)
+    # When the photo was taken, by the camera's clock: EXIF DateTimeOriginal (else DateTimeDigitized) as
+    # "YYYY-MM-DDTHH:MM:SS", read from the header at ingest; "" when the file has none, NULL until read
+    # (migration 0005; docs/architecture.md §11).
+    taken_at: Mapped[str | None] = mapped_column(String(19))
     dev: Mapped[int] = mapped_column(BigInteger)
     inode: Mapped[int] = mapped_column(BigInteger, index=True)
     size: Mapped[int] = mapped_column(BigInteger)

@@ -40,7 +40,7 @@ from alttext.index.models import (
     inserted_id,
     utcnow,
 )
-from alttext.paths import display_path, is_under, is_under_any
+from alttext.paths import display_path, folders_below_root, is_under, is_under_any
 
 logger = logging.getLogger(__name__)
 
@@ -245,6 +245,7 @@ class Reconciler:
                         pending.inserts.append(
                             {
                                 "root_id": root_id, "path": path, "dir": folder, "name": display_name(path),
+                                "folder": folders_below_root(folder, root),
                                 "dev": stat_key[0], "inode": stat_key[1], "size": stat_key[2],
                                 "mtime_ns": stat_key[3], "state": PENDING, "attempts": 0, "seen_at": now,
                             }
@@ -319,7 +320,7 @@ class Reconciler:
         new = files.alias("new")
         old = files.alias("old")
         pairs = select(new.c.id.label("new_id"), old.c.id.label("old_id"), new.c.path, new.c.dir, new.c.name,
-                       new.c.root_id).join(
+                       new.c.folder, new.c.root_id).join(
             old,
             and_(
                 old.c.inode == new.c.inode, old.c.dev == new.c.dev, old.c.size == new.c.size,
@@ -336,7 +337,8 @@ class Reconciler:
                 connection.execute(
                     update(files)
                     .where(files.c.id == pair.old_id)
-                    .values(path=pair.path, dir=pair.dir, name=pair.name, root_id=pair.root_id, state=INDEXED,
+                    .values(path=pair.path, dir=pair.dir, name=pair.name, folder=pair.folder, root_id=pair.root_id,
+                            state=INDEXED,
                             missing_since=None, seen_at=utcnow())
                 )
                 self.report.moved += 1

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from alttext.index.capture_dates import fill_missing_capture_dates
 from alttext.index.db import Index
 from alttext.index.ingest import Ingester, IngestReport
 from alttext.index.models import PENDING, File
@@ -78,4 +79,6 @@ def scan(
         index, captioner_factory, batch_size=batch_size, max_pixels=max_pixels, read_existing=read_existing,
         on_progress=progress("captioning", pending_count(index)) if progress else None,
     )
-    return ScanSummary.combine(walk_report, ingester.run())
+    summary = ScanSummary.combine(walk_report, ingester.run())
+    fill_missing_capture_dates(index)  # files indexed before migration 0005: once, from their headers
+    return summary

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from alttext.index.writeback import Target
     from alttext.lint import Finding, Problem
     from alttext.metadata import EmbedResult
+    from alttext.search.dates import DateRange
     from alttext.search.fts import SearchHit
     from alttext.sources import Source
     from alttext.variants import DryRunPlan
@@ -196,19 +197,42 @@ class Library:
     # -- looking things up -------------------------------------------------------------------------
     def search(self, query: str, *, limit: int = 20, under: str | None = None, status: str | None = None,
                mode: SearchMode = "auto") -> SearchResults:
-        """Photos by what they show. ``words``: full text (bm25); ``meaning``: sentence vectors (needs the
-        `semantic` extra; raises ``SearchUnavailable``); ``auto``: both fused when vectors exist, else words."""
+        """Photos by what they show, where they are filed and when they were taken. ``words``: full text
+        (bm25) over alt texts and file and folder names; ``meaning``: sentence vectors (needs the `semantic`
+        extra; raises ``SearchUnavailable``); ``auto``: both fused when vectors exist, else words. A date in
+        the query ("2024", "june 2023", "2023-06-14") keeps the photos taken then (docs/architecture.md §11)."""
+        from alttext.search.dates import parse_dated_query
+
+        dated = parse_dated_query(query)
+        if dated.dates is None:
+            return self._search_by_mode(query, limit, under, status, mode, None)
+        from alttext.search.by_date import dated_search
+
+        searched: list[SearchResults] = []
+
+        def search_words(words: str, taken: DateRange, depth: int) -> list[SearchHit]:
+            searched.append(self._search_by_mode(words, depth, under, status, mode, taken))
+            return list(searched[-1].hits)
+
+        hits = dated_search(self.index, dated, search_words, limit=limit, under=under, status=status)
+        how = searched[0] if searched else SearchResults([], "words")
+        return SearchResults(hits, how.mode, how.notes)
+
+    def _search_by_mode(self, query: str, limit: int, under: str | None, status: str | None, mode: SearchMode,
+                        taken: DateRange | None) -> SearchResults:
         from alttext.search.fts import search as word_search
 
         if mode == "meaning":
-            return self._meaning_search(query, limit, under, status)
+            return self._meaning_search(query, limit, under, status, taken)
         if mode == "auto":
-            fused = self._fused_search_if_available(query, limit, under, status)
+            fused = self._fused_search_if_available(query, limit, under, status, taken)
             if fused is not None:
                 return SearchResults(fused, "both")
-        return SearchResults(word_search(self.index, query, limit=limit, under=under, status=status), "words")
+        return SearchResults(word_search(self.index, query, limit=limit, under=under, status=status, taken=taken),
+                             "words")
 
-    def _meaning_search(self, query: str, limit: int, under: str | None, status: str | None) -> SearchResults:
+    def _meaning_search(self, query: str, limit: int, under: str | None, status: str | None,
+                        taken: DateRange | None) -> SearchResults:
         from alttext.search.encoder import EncoderUnavailable, default_encoder, model_dir
         from alttext.search.semantic import semantic_search
         from alttext.search.vectors import has_vectors, vectors_pending
@@ -226,11 +250,11 @@ class Library:
         if missing:
             notes.append(f"{missing} caption(s) have no vectors yet and can't be found by meaning;"
                          " alttext scan computes them")
-        hits = semantic_search(self.index, query, encoder, limit=limit, under=under, status=status)
+        hits = semantic_search(self.index, query, encoder, limit=limit, under=under, status=status, taken=taken)
         return SearchResults(hits, "meaning", notes)
 
     def _fused_search_if_available(self, query: str, limit: int, under: str | None,
-                                   status: str | None) -> list[SearchHit] | None:
+                                   status: str | None, taken: DateRange | None) -> list[SearchHit] | None:
         """Fused results, or None to fall back to words (no extra, no vectors, or a failure: search must
         keep working whatever happens to the optional part)."""
         from alttext.search.encoder import MODEL_NAME, semantic_available
@@ -245,7 +269,8 @@ class Library:
             from alttext.search.encoder import default_encoder
             from alttext.search.semantic import hybrid_search
 
-            return hybrid_search(self.index, query, default_encoder(), limit=limit, under=under, status=status)
+            return hybrid_search(self.index, query, default_encoder(), limit=limit, under=under, status=status,
+                                 taken=taken)
         except Exception as exc:
             logger.warning("semantic search failed (%s); showing full-text results only", exc)
             return None

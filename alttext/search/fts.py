@@ -1,4 +1,4 @@
-"""Full-text search over alt texts and file names (SQLite FTS5, bm25-ranked, Porter-stemmed).
+"""Full-text search over alt texts, file and folder names (SQLite FTS5, bm25-ranked, Porter-stemmed).
 
 Results come in tiers, each bm25-ranked, a tier asked for only while the ones before it found fewer
 than ``limit`` files:
@@ -12,7 +12,8 @@ than ``limit`` files:
 3. any of them, so a chatty query like "find the photo of a dog on a beach" still finds the dog on
    the beach.
 
-Hits of tier 1 are marked ``phrase``, so that fusion with search by meaning keeps them first.
+Hits carry their tier (``SearchHit.tier``; tier 1 is also marked ``phrase``), so that fusion with search
+by meaning keeps the exact matches (tiers 1 and 2) first (docs/architecture.md §11).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy import Connection, text
 
 from alttext.index.db import Index
 from alttext.index.selection import file_filters
+from alttext.search.dates import DateRange, capture_date_filters
 
 # Words that only add noise to a photo search (they're in nearly every caption or query).
 STOPWORDS = frozenset(
@@ -43,6 +45,10 @@ RANK_WINDOW = 1000
 SPAN_PROBE = 50_000  # folders with fewer files than this narrow the match walk to their images' id span
 
 
+# SearchHit.tier: how a hit matched the query's words (lower is stronger).
+TIER_PHRASE, TIER_ALL_WORDS, TIER_ANY_WORD, TIER_MEANING = 1, 2, 3, 4
+
+
 @dataclass
 class SearchHit:
     file_id: int
@@ -53,6 +59,13 @@ class SearchHit:
     status: str
     source: str
     phrase: bool = False  # the query's words appear together, in order (the strongest word match)
+    tier: int = TIER_MEANING  # how the words matched: TIER_PHRASE, TIER_ALL_WORDS, TIER_ANY_WORD (or none)
+    taken_at: str | None = None  # when the photo was taken ("YYYY-MM-DDTHH:MM:SS"), if the file says
+
+
+def is_exact(hit: SearchHit) -> bool:
+    """All the query's meaningful words are in the hit's text or file names."""
+    return hit.tier <= TIER_ALL_WORDS
 
 
 def query_terms(query: str) -> list[str]:
@@ -94,22 +107,25 @@ def _phrase_expressions(query: str) -> list[str]:
 
 
 def search(
-    index: Index, query: str, *, limit: int = 20, under: str | None = None, status: str | None = None
+    index: Index, query: str, *, limit: int = 20, under: str | None = None, status: str | None = None,
+    taken: DateRange | None = None,
 ) -> list[SearchHit]:
+    """Files whose alt text or names (file and folders) have the query's words; ``taken``: only photos
+    taken then (docs/architecture.md §11)."""
     terms = query_terms(query)
     if not terms:
         return []
     hits: list[SearchHit] = []
     seen: set[int] = set()
-    tiers = [(expression, True) for expression in _phrase_expressions(query)]
-    tiers.append((_fts_expression(terms, "AND"), False))
+    tiers = [(expression, TIER_PHRASE) for expression in _phrase_expressions(query)]
+    tiers.append((_fts_expression(terms, "AND"), TIER_ALL_WORDS))
     if len(terms) > 1:
-        tiers.append((_fts_expression(terms, "OR"), False))
-    for expression, phrase in tiers:
-        for hit in _run(index, expression, limit + len(seen), under, status):
+        tiers.append((_fts_expression(terms, "OR"), TIER_ANY_WORD))
+    for expression, tier in tiers:
+        for hit in _run(index, expression, limit + len(seen), under, status, taken):
             if hit.file_id not in seen and len(hits) < limit:
                 seen.add(hit.file_id)
-                hits.append(replace(hit, phrase=phrase))
+                hits.append(replace(hit, phrase=tier == TIER_PHRASE, tier=tier))
         if len(hits) >= limit:
             break
     return hits
@@ -136,11 +152,16 @@ def _filtered_matches(
 ) -> str:
     """--under/--status: the newest RANK_WINDOW matches that pass the filters, found by walking the match
     list backwards with an EXISTS check; rank and highlight are computed only for those (FTS5 computes
-    them when read). A small folder first narrows the walk to its images' id span."""
-    span = ""
+    them when read). A small folder, and a capture date, first narrow the walk to their images' id span."""
+    spans = []
     if under and (bounds := _image_id_span(connection, params)) is not None:
+        spans.append(bounds)
+    if "taken_from" in params:
+        spans.append(_taken_image_id_span(connection, params))
+    span = ""
+    if spans:
         span = " AND m.rowid BETWEEN :span_lo AND :span_hi"
-        params["span_lo"], params["span_hi"] = bounds
+        params["span_lo"], params["span_hi"] = max(lo for lo, _ in spans), min(hi for _, hi in spans)
     captions = " JOIN captions c ON c.id = i.caption_id" if status else ""
     return f"""
         SELECT {_MATCH_COLUMNS} FROM search_fts m
@@ -149,6 +170,16 @@ def _filtered_matches(
             WHERE i.id = m.rowid AND f.state = 'indexed'{where})
         ORDER BY m.rowid DESC LIMIT :window
     """
+
+
+def _taken_image_id_span(connection: Connection, params: dict[str, object]) -> tuple[int, int]:
+    """Lowest and highest image id of the files taken in the date range ((1, 0) when none), read from the
+    (taken_at, image_id) index alone. Photos are mostly indexed in the order they were taken or filed, so
+    a year's images tend to sit in a narrow id span: "dog 2015" then walks that span's matches only."""
+    low, high = connection.execute(text(
+        "SELECT min(image_id), max(image_id) FROM files WHERE taken_at >= :taken_from AND taken_at < :taken_to"
+    ), params).one()
+    return (1, 0) if low is None else (int(low), int(high))
 
 
 def _image_id_span(connection: Connection, params: dict[str, object]) -> tuple[int, int] | None:
@@ -166,8 +197,10 @@ def _image_id_span(connection: Connection, params: dict[str, object]) -> tuple[i
     return (1, 0) if low is None else (int(low), int(high))
 
 
-def _run(index: Index, expression: str, limit: int, under: str | None, status: str | None) -> list[SearchHit]:
+def _run(index: Index, expression: str, limit: int, under: str | None, status: str | None,
+         taken: DateRange | None) -> list[SearchHit]:
     filters, params = file_filters(under, status)
+    filters += capture_date_filters(taken, params)
     params.update(q=expression, limit=limit, window=RANK_WINDOW)
     where = (" AND " + " AND ".join(filters)) if filters else ""
     with index.read() as connection:
@@ -178,7 +211,7 @@ def _run(index: Index, expression: str, limit: int, under: str | None, status: s
         # The search table has one row per image (alt text + its files' names): a hit per present file.
         sql = f"""
             SELECT f.id AS file_id, f.path AS path, c.text AS alt_text, m.hl AS highlighted, m.rank AS rank,
-                   c.status AS status, c.source AS source
+                   c.status AS status, c.source AS source, f.taken_at AS taken_at
             FROM ({matches}) AS m
             JOIN images i ON i.id = m.rowid
             JOIN captions c ON c.id = i.caption_id
@@ -191,7 +224,7 @@ def _run(index: Index, expression: str, limit: int, under: str | None, status: s
     return [
         SearchHit(
             file_id=row.file_id, path=os.fsdecode(row.path), alt_text=row.alt_text, highlighted=row.highlighted,
-            score=round(-float(row.rank), 4), status=row.status, source=row.source,
+            score=round(-float(row.rank), 4), status=row.status, source=row.source, taken_at=row.taken_at or None,
         )
         for row in rows
     ]

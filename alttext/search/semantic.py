@@ -11,10 +11,17 @@ result is the same as the full scan (0.33 s at 10^6; bench/semantic_bench.py). V
 copy was made are scored from SQLite directly.
 
 Fusion is reciprocal rank fusion (Cormack et al. 2009): each list contributes 1 / (K + rank). Ranks,
-not scores, are fused because bm25 and cosine scores live on unrelated scales. Files whose text has the
-query's words together and in order (``SearchHit.phrase``) come first all the same: sentence vectors hardly
-tell "a red circle" from "a blue circle and a red square", so a high rank by meaning must not lift the
-scattered words above the phrase.
+not scores, are fused because bm25 and cosine scores live on unrelated scales. Exact word matches come
+first all the same (docs/architecture.md §11): files whose text has the query's words together and in order
+(``SearchHit.phrase``), then those with all of them, each group in fused order; then files with some of
+the words and files found by meaning alone, by fused rank. Sentence vectors hardly tell "a red circle"
+from "a blue circle and a red square", or "triangle" from "a red circle on a white background" (cosine
+0.28), so a high rank by meaning must not lift a file above one that has the words.
+
+Meaning matches must earn their place. Search by meaning alone keeps captions from MIN_SIMILARITY up;
+in fused search a file found only by meaning must reach FUSED_MIN_SIMILARITY whenever the words found
+something, and be at least as similar to the query as the least similar exact word match (``meaning_floor``).
+The floors are measured, not guessed: see their comments and bench/search_precision.py.
 """
 
 from __future__ import annotations
@@ -27,17 +34,28 @@ from sqlalchemy import text
 
 from alttext.index.db import Index
 from alttext.paths import folder_range
-from alttext.search.fts import SearchHit
+from alttext.search.dates import DateRange, capture_date_filters
+from alttext.search.fts import TIER_ANY_WORD, SearchHit, is_exact
 from alttext.search.fts import search as fts_search
 from alttext.search.vector_copy import MIN_ROWS, FreshCopy, approximate_scores, contains, fresh_copy
 from alttext.search.vectors import Encoder, driver_connection, from_blobs
 
 CHUNK = 65_536
 RRF_K = 60  # the constant from the RRF paper; damps the influence of the very first ranks
+TAKEN_DEPTH = 5  # with a date, meaning ranks this many times the captions asked for before the date filter
 MAX_CHECK_BATCH = 65_536  # candidate ids checked per query (literals in an IN list: the statement stays small)
 # all-MiniLM-L6-v2 gives unrelated short texts cosine ~0.0-0.15 and paraphrases 0.5+; below this floor a
-# "semantic match" is noise that would only push real keyword matches down.
+# "semantic match" is noise that would only push real keyword matches down. It stays low because a query
+# that no caption has the words of must still find loose paraphrases ("dog" ~ "a golden retriever running
+# on grass": 0.36; "birthday party" ~ "children blowing out candles on a cake": 0.19 is lost already).
 MIN_SIMILARITY = 0.25
+# The floor for files that only meaning found, when the words found some files too. Chosen on the shapes
+# fixture (bench/search_precision.py, 120 pictures, 10 queries x 120 captions): the threshold that best
+# separates relevant from irrelevant query/caption pairs (Youden's J = TPR - FPR, 0.51 at 0.40 and 0.45,
+# TPR 0.84 / FPR 0.33 at 0.40; J is 0.16 at 0.30 and 0.09 at the old 0.25). The lower of the two best
+# points, so that paraphrases ("wedding" ~ "a bride and groom cutting a cake": 0.57, "mountains" ~ "a
+# snowy peak above a lake": 0.45) still join the words' results.
+FUSED_MIN_SIMILARITY = 0.40
 
 
 def _candidate_filter(under: str | None, status: str | None, params: dict[str, object]) -> str:
@@ -187,9 +205,10 @@ def top_captions(
 
 
 def _hits_for_captions(
-    index: Index, ranked: list[tuple[int, float]], *, limit: int, under: str | None,
+    index: Index, ranked: list[tuple[int, float]], *, limit: int, under: str | None, taken: DateRange | None,
 ) -> list[SearchHit]:
-    """One hit per present file showing each caption (duplicates share a caption), best caption first."""
+    """One hit per present file showing each caption (duplicates share a caption), best caption first;
+    ``taken``: only the files of photos taken then."""
     if not ranked:
         return []
     params: dict[str, object] = {}
@@ -197,11 +216,13 @@ def _hits_for_captions(
     if under:
         params["lo"], params["hi"] = folder_range(under)
         path_filter = " AND +f.path >= :lo AND +f.path < :hi"
+    for condition in capture_date_filters(taken, params):
+        path_filter += " AND " + condition
     ids = ",".join(str(caption_id) for caption_id, _ in ranked)
     with index.read() as connection:
         rows = connection.execute(text(f"""
             SELECT f.id AS file_id, f.path AS path, c.id AS caption_id, c.text AS alt_text, c.status AS status,
-                   c.source AS source
+                   c.source AS source, f.taken_at AS taken_at
             FROM captions c JOIN images i ON i.caption_id = c.id JOIN files f ON f.image_id = i.id
             WHERE c.id IN ({ids}) AND +f.state = 'indexed'{path_filter}
             ORDER BY f.path
@@ -212,6 +233,7 @@ def _hits_for_captions(
         by_caption.setdefault(row.caption_id, []).append(SearchHit(
             file_id=row.file_id, path=os.fsdecode(row.path), alt_text=row.alt_text, highlighted=row.alt_text,
             score=round(scores[row.caption_id], 4), status=row.status, source=row.source,
+            taken_at=row.taken_at or None,
         ))
     hits = [hit for caption_id, _ in ranked for hit in by_caption.get(caption_id, [])]
     return hits[:limit]
@@ -219,40 +241,66 @@ def _hits_for_captions(
 
 def semantic_search(
     index: Index, query: str, encoder: Encoder, *, limit: int = 20, under: str | None = None,
-    status: str | None = None, min_score: float = MIN_SIMILARITY,
+    status: str | None = None, min_score: float = MIN_SIMILARITY, taken: DateRange | None = None,
 ) -> list[SearchHit]:
-    """Files whose alt text means what the query says; score is the cosine similarity (higher is better)."""
+    """Files whose alt text means what the query says; score is the cosine similarity (higher is better).
+    ``taken`` keeps the photos taken then among the best TAKEN_DEPTH x ``limit`` captions by meaning (the
+    vectors know no dates), so a narrow date in a large library may leave fewer than ``limit``."""
     if not query.strip():
         return []
     vector = encoder.encode([query])[0]
     # Every caption found has at least one matching file, so ``limit`` captions give >= ``limit`` files.
-    ranked = top_captions(index, vector, encoder.name, k=limit, under=under, status=status, min_score=min_score)
-    return _hits_for_captions(index, ranked, limit=limit, under=under)
+    k = limit * TAKEN_DEPTH if taken else limit
+    ranked = top_captions(index, vector, encoder.name, k=k, under=under, status=status, min_score=min_score)
+    return _hits_for_captions(index, ranked, limit=limit, under=under, taken=taken)
 
 
 def reciprocal_rank_fusion(rankings: list[list[SearchHit]], *, limit: int, k: int = RRF_K) -> list[SearchHit]:
-    """Fuse ranked lists of hits (by file); the fused score is sum(1 / (k + rank)). Phrase hits first."""
+    """Fuse ranked lists of hits (by file); the fused score is sum(1 / (k + rank)). Exact word matches first
+    (phrase, then all the words: ``SearchHit.tier``), each group in fused order, then everything else."""
     fused: dict[int, float] = {}
     first_seen: dict[int, SearchHit] = {}
-    phrase: set[int] = set()
+    tier: dict[int, int] = {}
     for ranking in rankings:
         for rank, hit in enumerate(ranking, start=1):
             fused[hit.file_id] = fused.get(hit.file_id, 0.0) + 1.0 / (k + rank)
             first_seen.setdefault(hit.file_id, hit)  # the first list's hit keeps its FTS highlighting
-            if hit.phrase:
-                phrase.add(hit.file_id)
-    order = sorted(fused, key=lambda file_id: (file_id not in phrase, -fused[file_id], first_seen[file_id].path))
-    return [replace(first_seen[file_id], score=round(fused[file_id], 6), phrase=file_id in phrase)
+            tier[hit.file_id] = min(tier.get(hit.file_id, hit.tier), hit.tier)
+    # Some of the words and meaning alone share the last group: ranks decide there.
+    group = {file_id: min(tier[file_id], TIER_ANY_WORD) for file_id in fused}
+    order = sorted(fused, key=lambda file_id: (group[file_id], -fused[file_id], first_seen[file_id].path))
+    return [replace(first_seen[file_id], score=round(fused[file_id], 6), tier=tier[file_id],
+                    phrase=first_seen[file_id].phrase or tier[file_id] == 1)
             for file_id in order[:limit]]
+
+
+def meaning_floor(keyword: list[SearchHit], meaning: list[SearchHit]) -> float:
+    """The similarity a file found only by meaning must reach to join the word hits: FUSED_MIN_SIMILARITY,
+    and no less than the weakest exact word match found by meaning too (a file that only means what the
+    query says must mean it at least as clearly as the ones that also say it)."""
+    exact = {hit.file_id for hit in keyword if is_exact(hit)}
+    exact_similarities = [hit.score for hit in meaning if hit.file_id in exact]
+    return max([FUSED_MIN_SIMILARITY, *exact_similarities[-1:]])  # meaning lists are best first
+
+
+def meaning_hits_that_earn_a_place(keyword: list[SearchHit], meaning: list[SearchHit]) -> list[SearchHit]:
+    """The hits by meaning worth fusing with the word hits: all of them when the words found nothing, else
+    those of the files the words found and those that reach ``meaning_floor`` (a meaning hit's score is its
+    cosine similarity)."""
+    if not keyword:
+        return meaning
+    found_by_words = {hit.file_id for hit in keyword}
+    floor = meaning_floor(keyword, meaning)
+    return [hit for hit in meaning if hit.file_id in found_by_words or hit.score >= floor]
 
 
 def hybrid_search(
     index: Index, query: str, encoder: Encoder, *, limit: int = 20, under: str | None = None,
-    status: str | None = None,
+    status: str | None = None, taken: DateRange | None = None,
 ) -> list[SearchHit]:
-    """FTS and semantic results fused by rank. Each side contributes more candidates than shown, so a
-    file ranked modestly by both can overtake one ranked high by only one."""
+    """FTS and semantic results fused by rank, exact word matches first. Each side contributes more
+    candidates than shown, so a file ranked modestly by both can overtake one ranked high by only one."""
     depth = max(limit * 3, 30)
-    keyword = fts_search(index, query, limit=depth, under=under, status=status)
-    meaning = semantic_search(index, query, encoder, limit=depth, under=under, status=status)
-    return reciprocal_rank_fusion([keyword, meaning], limit=limit)
+    keyword = fts_search(index, query, limit=depth, under=under, status=status, taken=taken)
+    meaning = semantic_search(index, query, encoder, limit=depth, under=under, status=status, taken=taken)
+    return reciprocal_rank_fusion([keyword, meaning_hits_that_earn_a_place(keyword, meaning)], limit=limit)

@@ -96,11 +96,11 @@ def test_more_paraphrases(index: Index, library: Path, encoder: Encoder, query: 
 
 
 def test_default_search_fuses_fts_and_semantic(index: Index, library: Path, invoke) -> None:
-    # "sand" is a keyword of the dog caption only; "beach umbrella" matches the towel by words (umbrella)
-    # and the dog by meaning (beach): fusion ranks both, FTS alone finds only the towel.
+    # "sand" is a keyword of the dog caption only; "beach umbrella" matches the towel by words (umbrella,
+    # and its folder "beach") and the dog by meaning and by its folder: fusion ranks both.
     fused = json.loads(invoke("search", "--json", "beach umbrella").stdout)
     keyword = json.loads(invoke("search", "--fts", "--json", "beach umbrella").stdout)
-    assert [Path(hit["path"]).name for hit in keyword] == ["towel.png"]
+    assert [Path(hit["path"]).name for hit in keyword] == ["towel.png", "dog.png"]  # both words, then one
     assert [Path(hit["path"]).name for hit in fused][:2] == ["towel.png", "dog.png"]
     assert "[umbrella]" in fused[0]["highlighted"]  # FTS highlighting kept for keyword matches
 
