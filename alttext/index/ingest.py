@@ -17,13 +17,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
 
 from alttext.alt_text import to_alt_text
 from alttext.images import DEFAULT_MAX_PIXELS, ImageError
 from alttext.index.captions import add_caption
+from alttext.index.content_backfill import backfill_content_hashes, has_unkeyed_images
 from alttext.index.db import Index
-from alttext.index.fingerprint import FileChanging, FileVanished, Fingerprint, fingerprint_file
+from alttext.index.fingerprint import FileChanging, FileVanished, Fingerprint, fingerprint_file, model_input
+from alttext.index.image_keys import find_image, image_id_for, is_captioned
 from alttext.index.models import (
     FAILED,
     INDEXED,
@@ -33,11 +35,12 @@ from alttext.index.models import (
     SOURCE_MODEL,
     File,
     Image,
-    inserted_id,
     utcnow,
 )
 
 if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
     from alttext.captioning.protocols import CaptionerFactory, CaptionModel
 
 logger = logging.getLogger(__name__)
@@ -84,20 +87,6 @@ def _stat_values(fingerprint: Fingerprint) -> dict[str, Any]:
     return {"dev": info.st_dev, "inode": info.st_ino, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
 
 
-def _image_id_for(connection: Connection, fingerprint: Fingerprint) -> int:
-    row = connection.execute(select(images.c.id).where(images.c.pixel_hash == fingerprint.pixel_hash)).first()
-    if row:
-        return int(row.id)
-    return inserted_id(
-        connection.execute(
-            insert(images).values(
-                pixel_hash=fingerprint.pixel_hash, width=fingerprint.width, height=fingerprint.height,
-                created_at=utcnow(),
-            )
-        )
-    )
-
-
 def _fingerprinted(work: _Work) -> Fingerprint:
     assert work.fingerprint is not None  # stage 1 set it; only fingerprinted work reaches a batch
     return work.fingerprint
@@ -140,6 +129,7 @@ class Ingester:
         self.should_stop = should_stop or (lambda: False)
         self.accept = accept
         self.report = IngestReport()
+        self._older_images = False  # images keyed by pixels only (docs/architecture.md §2, migration 0006)
 
     @property
     def captioner(self) -> CaptionModel:
@@ -152,7 +142,8 @@ class Ingester:
     # -- stage 1: in worker threads ---------------------------------------------------------------
     def _prepare(self, work: _Work) -> _Work:
         try:
-            work.fingerprint = fingerprint_file(work.path, max_pixels=self.max_pixels)
+            work.fingerprint = fingerprint_file(work.path, max_pixels=self.max_pixels, is_known=self._is_captioned,
+                                                want_pixel_hash=self._older_images)
             if self.read_existing is not None:
                 try:
                     work.existing_text = self.read_existing(work.path)
@@ -164,6 +155,10 @@ class Ingester:
             logger.debug("unexpected error reading %s", work.path, exc_info=True)
             work.error = ImageError(f"cannot read image: {' '.join(str(exc).split()) or type(exc).__name__}")
         return work
+
+    def _is_captioned(self, content_hash: str) -> bool:
+        with self.index.read() as connection:
+            return is_captioned(connection, content_hash)
 
     # -- stage 2: in the calling thread -------------------------------------------------------------
     def _pending_rows(self, after_id: int) -> list[tuple[int, str]]:
@@ -208,13 +203,11 @@ class Ingester:
             return
         fingerprint = work.fingerprint
         assert fingerprint is not None
-        if fingerprint.pixel_hash in batch.entries:  # a duplicate of an image already waiting
-            batch.entries[fingerprint.pixel_hash].append(work)
+        if fingerprint.content_hash in batch.entries:  # a duplicate of an image already waiting
+            batch.entries[fingerprint.content_hash].append(work)
             return
         with self.index.read() as connection:
-            known = connection.execute(
-                select(images.c.id, images.c.caption_id).where(images.c.pixel_hash == fingerprint.pixel_hash)
-            ).first()
+            known = find_image(connection, fingerprint)
         if known is not None and known.caption_id is not None:
             with self.index.write() as connection:
                 _link(connection, work, known.id)
@@ -224,15 +217,20 @@ class Ingester:
         if work.existing_text:
             alt = to_alt_text(work.existing_text, max_length=10_000) or work.existing_text
             with self.index.write() as connection:
-                image_id = _image_id_for(connection, fingerprint)
+                image_id = image_id_for(connection, fingerprint)
                 add_caption(connection, image_id, text=alt, raw_text=work.existing_text, source=SOURCE_METADATA)
                 _link(connection, work, image_id)
             self.report.imported += 1
             self.on_progress(1)
             return
-        batch.entries[fingerprint.pixel_hash] = [work]
+        batch.entries[fingerprint.content_hash] = [work]
         if len(batch) >= self.batch_size:
             self._caption_batch(batch)
+
+    def _model_input(self, work: _Work) -> PILImage:
+        thumbnail = _fingerprinted(work).thumbnail
+        # None only when the image had a caption as the file was read and has none now (a rare race)
+        return thumbnail if thumbnail is not None else model_input(work.path, max_pixels=self.max_pixels)
 
     def _caption_batch(self, batch: _Batch) -> None:
         if not batch.entries:
@@ -242,7 +240,7 @@ class Ingester:
         batch.entries = {}
         done = sum(len(group) for group in groups)
         try:
-            pixels = np.stack([captioner.preprocess(_fingerprinted(group[0]).thumbnail) for group in groups])
+            pixels = np.stack([captioner.preprocess(self._model_input(group[0])) for group in groups])
             raw_captions = captioner.generate(pixels)
             self.report.model_calls += 1
         except Exception as exc:  # e.g. out of memory: record, keep going with the next batch
@@ -261,7 +259,7 @@ class Ingester:
                     for work in group:
                         work.error = ImageError("the model produced no caption")
                     continue
-                image_id = _image_id_for(connection, _fingerprinted(group[0]))
+                image_id = image_id_for(connection, _fingerprinted(group[0]))
                 current = connection.execute(select(images.c.caption_id).where(images.c.id == image_id)).scalar()
                 if current is None:  # another process may have captioned it meanwhile
                     add_caption(
@@ -278,6 +276,9 @@ class Ingester:
         self.on_progress(done)
 
     def run(self) -> IngestReport:
+        if has_unkeyed_images(self.index):  # an index made before migration 0006
+            backfill_content_hashes(self.index, should_stop=self.should_stop)
+            self._older_images = has_unkeyed_images(self.index)
         batch = _Batch()
         window = max(self.batch_size * 3, 8)
         last_id = 0
