@@ -210,7 +210,7 @@ class Ingester:
             known = find_image(connection, fingerprint)
         if known is not None and known.caption_id is not None:
             with self.index.write() as connection:
-                _link(connection, work, known.id)
+                _link(connection, work, image_id_for(connection, fingerprint))  # keys an older image
             self.report.reused += 1
             self.on_progress(1)
             return
