@@ -11,6 +11,7 @@ know yet, at draft scale (JPEG DCT scaling), so memory follows the draft size, n
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,7 +57,8 @@ def content_key(picture_hash: str, orientation: int) -> str:
 
 def model_input(path: str, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
     """The model's input for a file fingerprinted without one (it was known then, and isn't now)."""
-    return _thumbnail(open_image(path, max_pixels=max_pixels, draft_size=THUMBNAIL_SIDE))
+    image = open_image(path, max_pixels=max_pixels, draft_size=THUMBNAIL_SIDE)
+    return _thumbnail(image)
 
 
 def _thumbnail(image: Image.Image) -> Image.Image:
@@ -108,5 +110,12 @@ def fingerprint_file(
     if want_pixel_hash:
         image = open_image(data, max_pixels=max_pixels)
         return Fingerprint(key, pixel_hash(image), header.width, header.height, _thumbnail(image), stat)
-    thumbnail = _thumbnail(open_image(data, max_pixels=max_pixels, draft_size=THUMBNAIL_SIDE))
+    thumbnail = _thumbnail(open_image(data, max_pixels=max_pixels, draft_size=_draft_side(header.width, header.height)))
     return Fingerprint(key, None, header.width, header.height, thumbnail, stat)
+
+
+def _draft_side(width: int, height: int) -> int:
+    """The draft size that still fills the thumbnail: JPEG's draft keeps *both* sides at least the size
+    asked, and the thumbnail's shorter side is what it needs (576 px for a 4:3 photo, so a 12 MP JPEG
+    decodes at 1/4 scale instead of 1/2)."""
+    return max(1, math.ceil(THUMBNAIL_SIDE * min(width, height) / max(width, height, 1)))

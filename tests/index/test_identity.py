@@ -153,10 +153,20 @@ def test_a_known_image_is_recognised_without_decoding(picture: Path, monkeypatch
     assert known.content_hash == expected and known.thumbnail is None and known.pixel_hash is None
 
 
-def test_an_unknown_jpeg_is_decoded_at_draft_scale(tmp_path: Path) -> None:
+def test_an_unknown_jpeg_is_decoded_at_draft_scale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "big.jpg"
     photo("chelsea").resize((3200, 2128)).save(path, quality=85)
+    decoded: list[tuple[int, int]] = []
+
+    def spy(*args: object, **kwargs: object) -> Image.Image:
+        image = open_image(*args, **kwargs)  # type: ignore[arg-type]
+        decoded.append(image.size)
+        return image
+
+    monkeypatch.setattr(fingerprint, "open_image", spy)
     found = fingerprint_file(str(path))
+    assert decoded == [(800, 532)]  # 1/4 scale in the DCT: the smallest that still fills the thumbnail
+    monkeypatch.undo()
     assert (found.width, found.height) == (3200, 2128) and found.pixel_hash is None
     assert found.thumbnail is not None and max(found.thumbnail.size) == fingerprint.THUMBNAIL_SIDE
     older = fingerprint_file(str(path), want_pixel_hash=True)  # for an index made before migration 0006
