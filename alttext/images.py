@@ -138,7 +138,7 @@ def open_image(
     with _decoder_errors(), Image.open(stream) as image:
         # Image.open has parsed the header; no pixel is decoded yet: refuse a bomb now.
         check_pixel_limit(*image.size, max_pixels)
-        if draft_size and image.format == "JPEG":
+        if draft_size and image.format in ("JPEG", "MPO"):  # MPO: a camera JPEG with MPF previews
             image.draft("RGB", (draft_size, draft_size))
         image.seek(0)  # first frame of GIF/TIFF/WebP animations
         image.load()

@@ -153,9 +153,15 @@ def test_a_known_image_is_recognised_without_decoding(picture: Path, monkeypatch
     assert known.content_hash == expected and known.thumbnail is None and known.pixel_hash is None
 
 
-def test_an_unknown_jpeg_is_decoded_at_draft_scale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("kind", ["JPEG", "MPO"])  # MPO: a camera JPEG with MPF previews after it
+def test_an_unknown_jpeg_is_decoded_at_draft_scale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
     path = tmp_path / "big.jpg"
-    photo("chelsea").resize((3200, 2128)).save(path, quality=85)
+    big = photo("chelsea").resize((3200, 2128))
+    if kind == "MPO":
+        big.save(path, format="MPO", quality=85, save_all=True, append_images=[photo("chelsea")])
+        assert Image.open(path).format == "MPO"
+    else:
+        big.save(path, quality=85)
     decoded: list[tuple[int, int]] = []
 
     def spy(*args: object, **kwargs: object) -> Image.Image:
