@@ -1,9 +1,9 @@
 """Draining the work queue: decode, fingerprint, caption only what is new, and store.
 
-Pending files are read in id order. Decoding and hashing run in a thread pool ahead of the model.
-A file whose pixels are already known re-uses that image's caption (no model call); text already in
-the file's metadata is imported as a caption of source ``metadata``; everything else is batched
-through the model. Each batch is one short write transaction, so an interrupt loses at most the batch
+Pending files are read in id order. Reading, hashing and decoding run in a thread pool ahead of the model.
+A file whose image is already known (docs/architecture.md §2) re-uses that image's caption (no model
+call, no decode); text already in the file's metadata is imported as a caption of source ``metadata``;
+everything else is batched through the model. Each batch is one short write transaction, so an interrupt loses at most the batch
 in flight, whose files are still ``pending`` and are picked up by the next run.
 """
 
@@ -54,7 +54,7 @@ CHUNK = 256  # pending rows read per query
 @dataclass
 class IngestReport:
     captioned: int = 0  # files captioned by the model
-    reused: int = 0  # files whose pixels were already known
+    reused: int = 0  # files whose image was already known
     imported: int = 0  # files whose own metadata gave the caption
     failed: int = 0
     vanished: int = 0
