@@ -8,9 +8,10 @@ Compares, in the same run and on the same files (docs/architecture.md §2):
 - ``known``: the new path for a photo whose image is already captioned (duplicate, copy, metadata edit):
   read + hash, no decode.
 
-Each variant runs in its own fresh process, so its peak RSS (``ru_maxrss``) is its own; the figure given
-is the peak above the process's RSS after imports (the peak is reset there, Linux's clear_refs). The photos are scikit-image's bundled ones, upscaled
-to 12 MP and 24 MP with noise so that they compress like camera photos, saved with EXIF.
+Each variant runs in its own fresh process, so its peak RSS is its own; the figure given is the peak
+above the process's RSS after imports (the peak is reset there: Linux's clear_refs). The photos are
+scikit-image's bundled ones, upscaled to 12 MP and 24 MP with noise so that they compress like camera
+photos, saved with EXIF.
 
     python bench/ingest_decode_bench.py                  # 12 MP and 24 MP, 5 repeats
     python bench/ingest_decode_bench.py --quick          # 2 MP, 2 repeats (smoke run)

@@ -3,8 +3,8 @@
 Pending files are read in id order. Reading, hashing and decoding run in a thread pool ahead of the model.
 A file whose image is already known (docs/architecture.md §2) re-uses that image's caption (no model
 call, no decode); text already in the file's metadata is imported as a caption of source ``metadata``;
-everything else is batched through the model. Each batch is one short write transaction, so an interrupt loses at most the batch
-in flight, whose files are still ``pending`` and are picked up by the next run.
+everything else is batched through the model. Each batch is one short write transaction, so an interrupt
+loses at most the batch in flight, whose files are still ``pending`` and are picked up by the next run.
 """
 
 from __future__ import annotations
