@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -177,20 +180,68 @@ def _open_raw(path: str, *, max_pixels: int, draft_size: int | None) -> Image.Im
 def _decode(stream: io.BytesIO | Path, *, max_pixels: int, draft_size: int | None,
             orientation: int | None = None) -> Image.Image:
     """Decode with Pillow; ``orientation`` (EXIF 1-8), when given, replaces the file's own tag."""
+    with _decoder_errors(), Image.open(stream) as image:
+        # Image.open has parsed the header; no pixel is decoded yet: refuse a bomb now.
+        check_pixel_limit(*image.size, max_pixels)
+        if draft_size and image.format in ("JPEG", "MPO"):  # MPO: a camera JPEG with MPF previews
+            image.draft("RGB", (draft_size, draft_size))
+        image.seek(0)  # first frame of GIF/TIFF/WebP animations
+        image.load()
+        if orientation is None:
+            upright = ImageOps.exif_transpose(image)
+        else:
+            transpose = _ORIENTATION_TRANSPOSE.get(orientation)
+            upright = image.transpose(transpose) if transpose is not None else image
+        return to_rgb(upright)
+
+
+@dataclass(frozen=True)
+class Header:
+    """What a file's header says, before any pixel is decoded."""
+
+    format: str
+    width: int  # upright: swapped when the orientation turns the picture by 90 degrees
+    height: int
+    orientation: int  # the EXIF/XMP orientation ImageOps.exif_transpose applies, 1 when none or invalid
+
+
+_PNG_TEXT_CHUNKS = (b"eXIf", b"iTXt", b"tEXt", b"zTXt")
+
+
+def read_header(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Header:
+    """Parse a file's header (its bytes) without decoding the picture: format, upright size, orientation.
+
+    The orientation is the one :func:`open_image` applies (Pillow's ``getexif``: EXIF, else XMP). A PNG
+    may keep its metadata after the picture data, where Pillow only looks after a full decode; such a PNG
+    is decoded here, so the answer is always the same as ``open_image``'s."""
+    _register_heif()
+    if not data:
+        raise ImageError("empty file (0 bytes)")
+    with _decoder_errors(), Image.open(io.BytesIO(data)) as image:
+        check_pixel_limit(*image.size, max_pixels)
+        if image.format == "PNG":
+            tail = data[max(data.rfind(b"IDAT"), 0):]
+            if "exif" not in image.info and any(kind in tail for kind in _PNG_TEXT_CHUNKS):
+                image.load()  # makes Pillow read the chunks after IDAT
+            # PngImageFile.getexif decodes the whole picture whenever it has no EXIF; the base one reads
+            # only what the header (or the load above) found.
+            exif = Image.Image.getexif(image)
+        else:
+            exif = image.getexif()
+        orientation = exif.get(0x0112, 1)
+        if orientation not in range(1, 9):
+            orientation = 1
+        width, height = image.size
+        if orientation >= 5:  # 5-8 turn the picture by 90 degrees
+            width, height = height, width
+        return Header(str(image.format), width, height, int(orientation))
+
+
+@contextmanager
+def _decoder_errors() -> Iterator[None]:
+    """Turn whatever decoding raises into one :class:`ImageError` with a one-line reason."""
     try:
-        with Image.open(stream) as image:
-            # Image.open has parsed the header; no pixel is decoded yet: refuse a bomb now.
-            check_pixel_limit(*image.size, max_pixels)
-            if draft_size and image.format == "JPEG":
-                image.draft("RGB", (draft_size, draft_size))
-            image.seek(0)  # first frame of GIF/TIFF/WebP animations
-            image.load()
-            if orientation is None:
-                upright = ImageOps.exif_transpose(image)
-            else:
-                transpose = _ORIENTATION_TRANSPOSE.get(orientation)
-                upright = image.transpose(transpose) if transpose is not None else image
-            return to_rgb(upright)
+        yield
     except ImageError:
         raise
     except UnidentifiedImageError as exc:

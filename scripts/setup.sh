@@ -30,6 +30,17 @@ if [ -n "$extras" ] && ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
+# jpegtran (--test only): the identity tests rotate a JPEG losslessly with it (libjpeg-turbo-progs).
+if [ -n "$extras" ] && ! command -v jpegtran >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libjpeg-turbo-progs >/dev/null
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libjpeg-turbo-progs >/dev/null
+  else
+    echo "note: jpegtran not found; the lossless-rotate identity test will be skipped (apt-get install libjpeg-turbo-progs)" >&2
+  fi
+fi
+
 python="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip

@@ -127,3 +127,87 @@ def test_every_table_the_migrations_make_is_declared_in_models(tmp_path: Path) -
     ]
     columns = [d for d in differences if isinstance(d, list) and d[0][0] in {"add_column", "remove_column"}]
     assert structural == [] and columns == []
+
+
+def _index_before_0006(db: Path, photos: list[Path]) -> dict[str, str]:
+    """An index as the code before migration 0006 left it: schema at 0004, images keyed by the hash of
+    their decoded pixels (the same ``pixel_hash`` that code used), each with a model caption. Returns the
+    caption of each path."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, insert
+
+    from alttext.images import open_image
+    from alttext.index.captions import add_caption
+    from alttext.index.fingerprint import pixel_hash
+    from alttext.index.models import INDEXED, SOURCE_MODEL, File, Image, Root, utcnow
+
+    engine = create_engine(f"sqlite:///{db}")
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0004")
+    captions: dict[str, str] = {}
+    with engine.begin() as connection:
+        folder = str(photos[0].parent)
+        root_id = connection.execute(insert(Root.__table__).values(path=folder, added_at=utcnow())).lastrowid
+        for path in photos:
+            pixels = open_image(str(path))
+            image_id = connection.execute(insert(Image.__table__).values(
+                pixel_hash=pixel_hash(pixels), width=pixels.width, height=pixels.height, created_at=utcnow(),
+            )).lastrowid
+            captions[str(path)] = f"what the model once said about {path.stem}"
+            add_caption(connection, image_id, text=captions[str(path)], raw_text=captions[str(path)],
+                        source=SOURCE_MODEL, model="an-old-model", model_revision="1", params={})
+            info = path.stat()
+            connection.execute(insert(File.__table__).values(
+                root_id=root_id, path=str(path), dir=folder, name=path.name, dev=info.st_dev, inode=info.st_ino,
+                size=info.st_size, mtime_ns=info.st_mtime_ns, image_id=image_id, state=INDEXED, attempts=0,
+                seen_at=utcnow(), indexed_at=utcnow(),
+            ))
+    engine.dispose()
+    return captions
+
+
+def test_an_index_keyed_by_pixels_is_rescanned_after_0006_without_a_model_call(tmp_path: Path) -> None:
+    import exiv2
+    from photos import photo
+    from sqlalchemy import text
+
+    from alttext.index.queries import describe_file
+    from alttext.index.scan import scan
+
+    library = tmp_path / "library"
+    library.mkdir()
+    names = {"cat.jpg": "chelsea", "coffee.png": "coffee", "rocket.webp": "rocket", "astronaut.tif": "astronaut"}
+    for name, source in names.items():
+        photo(source).resize((160, 120)).save(library / name)
+    photos = [library / name for name in names]
+    db = tmp_path / "index.sqlite3"
+    captions = _index_before_0006(db, photos)
+
+    # Since that scan: a metadata-only write (the file changed, its pixels didn't), and two copies.
+    edited = exiv2.ImageFactory.open(str(library / "cat.jpg"))
+    edited.readMetadata()
+    edited.xmpData()["Xmp.dc.description"] = "written after the old scan"
+    edited.writeMetadata()
+    shutil.copy(library / "coffee.png", library / "coffee-copy.png")
+    shutil.copy(library / "astronaut.tif", library / "astronaut-copy.tif")
+
+    def no_model() -> None:
+        raise AssertionError("the model was loaded for photos that already have captions")
+
+    with Index(db) as index:
+        summary = scan(index, [str(library)], no_model, max_pixels=100_000_000)
+        assert summary.model_calls == 0 and summary.failed == 0
+        assert (summary.unchanged, summary.changed, summary.new) == (3, 1, 2)
+        for path, caption in captions.items():
+            assert describe_file(index, path)["alt_text"] == caption
+        for copy, original in (("coffee-copy.png", "coffee.png"), ("astronaut-copy.tif", "astronaut.tif")):
+            assert describe_file(index, str(library / copy))["alt_text"] == captions[str(library / original)]
+        with index.read() as connection:
+            counts = connection.execute(text(
+                "SELECT count(*), count(content_hash) FROM images UNION ALL SELECT count(*), 0 FROM captions"
+            )).all()
+        assert [tuple(row) for row in counts] == [(4, 4), (4, 0)]  # every old image keyed; nothing new

@@ -1,11 +1,12 @@
 """Draining the work queue: decode, fingerprint, caption only what is new, and store.
 
-Pending files are read in id order. Decoding and hashing run in a thread pool ahead of the model.
-A file whose pixels are already known re-uses that image's caption (no model call); text already in
-the file's metadata is imported as a caption of source ``metadata``; everything else is batched
-through the model. A RAW and the JPEG beside it under the same name are captioned once and share
-the image (:mod:`.pairing`). Each batch is one short write transaction, so an interrupt loses at most the batch
-in flight, whose files are still ``pending`` and are picked up by the next run.
+Pending files are read in id order. Reading, hashing and decoding run in a thread pool ahead of the model.
+A file whose image is already known (docs/architecture.md §2) re-uses that image's caption (no model
+call, no decode); text already in the file's metadata is imported as a caption of source ``metadata``;
+everything else is batched through the model. A RAW and the JPEG beside it under the same name are
+captioned once and share the image (:mod:`.pairing`). Each batch is one short write transaction, so an
+interrupt loses at most the batch in flight, whose files are still ``pending`` and are picked up by the
+next run.
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
 
 from alttext.alt_text import to_alt_text
 from alttext.images import DEFAULT_MAX_PIXELS, ImageError
 from alttext.index.captions import add_caption
+from alttext.index.content_backfill import backfill_content_hashes, has_unkeyed_images
 from alttext.index.db import Index
-from alttext.index.fingerprint import FileChanging, FileVanished, Fingerprint, fingerprint_file
+from alttext.index.fingerprint import FileChanging, FileVanished, Fingerprint, fingerprint_file, model_input
+from alttext.index.image_keys import find_image, image_id_for, is_captioned
 from alttext.index.models import (
     FAILED,
     INDEXED,
@@ -35,13 +38,14 @@ from alttext.index.models import (
     Caption,
     File,
     Image,
-    inserted_id,
     utcnow,
 )
 from alttext.index.pairing import PairKey, captioned_partner_image, folder_has_raw, pair_key, partners
 from alttext.metadata.capture_date import read_capture_date
 
 if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
     from alttext.captioning.protocols import CaptionerFactory, CaptionModel
 
 logger = logging.getLogger(__name__)
@@ -57,7 +61,7 @@ RAW_FOLDER_CACHE = 1024  # folders remembered as holding RAW files or not (pairi
 @dataclass
 class IngestReport:
     captioned: int = 0  # files captioned by the model
-    reused: int = 0  # files whose pixels were already known
+    reused: int = 0  # files whose image was already known
     imported: int = 0  # files whose own metadata gave the caption
     failed: int = 0
     vanished: int = 0
@@ -87,13 +91,13 @@ class _Batch:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def add(self, pixel_hash: str, work: _Work) -> None:
-        self.entries.setdefault(pixel_hash, []).append(work)
+    def add(self, image_key: str, work: _Work) -> None:
+        self.entries.setdefault(image_key, []).append(work)
         key = pair_key(work.path)
-        self.waiting_names.setdefault((key.folder, key.stem), (key, pixel_hash))
+        self.waiting_names.setdefault((key.folder, key.stem), (key, image_key))
 
     def partner_entry(self, path: str) -> str | None:
-        """The entry (pixel hash) in which a RAW/JPEG partner of ``path`` waits, if any."""
+        """The entry (image key) in which a RAW/JPEG partner of ``path`` waits, if any."""
         key = pair_key(path)
         waiting = self.waiting_names.get((key.folder, key.stem))
         if waiting is None or not partners(key, waiting[0]) or waiting[1] not in self.entries:
@@ -110,20 +114,6 @@ class _Batch:
 def _stat_values(fingerprint: Fingerprint) -> dict[str, Any]:
     info = fingerprint.stat
     return {"dev": info.st_dev, "inode": info.st_ino, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
-
-
-def _image_id_for(connection: Connection, fingerprint: Fingerprint) -> int:
-    row = connection.execute(select(images.c.id).where(images.c.pixel_hash == fingerprint.pixel_hash)).first()
-    if row:
-        return int(row.id)
-    return inserted_id(
-        connection.execute(
-            insert(images).values(
-                pixel_hash=fingerprint.pixel_hash, width=fingerprint.width, height=fingerprint.height,
-                created_at=utcnow(),
-            )
-        )
-    )
 
 
 def _fingerprinted(work: _Work) -> Fingerprint:
@@ -169,6 +159,7 @@ class Ingester:
         self.accept = accept
         self.report = IngestReport()
         self._raw_folders: dict[str, bool] = {}
+        self._older_images = False  # images keyed by pixels only (docs/architecture.md §2, migration 0006)
 
     @property
     def captioner(self) -> CaptionModel:
@@ -181,7 +172,8 @@ class Ingester:
     # -- stage 1: in worker threads ---------------------------------------------------------------
     def _prepare(self, work: _Work) -> _Work:
         try:
-            work.fingerprint = fingerprint_file(work.path, max_pixels=self.max_pixels)
+            work.fingerprint = fingerprint_file(work.path, max_pixels=self.max_pixels, is_known=self._is_captioned,
+                                                want_pixel_hash=self._older_images)
             work.taken_at = read_capture_date(work.path)  # the header again: no decode (§11)
             if self.read_existing is not None:
                 try:
@@ -194,6 +186,10 @@ class Ingester:
             logger.debug("unexpected error reading %s", work.path, exc_info=True)
             work.error = ImageError(f"cannot read image: {' '.join(str(exc).split()) or type(exc).__name__}")
         return work
+
+    def _is_captioned(self, content_hash: str) -> bool:
+        with self.index.read() as connection:
+            return is_captioned(connection, content_hash)
 
     # -- stage 2: in the calling thread -------------------------------------------------------------
     def _pending_rows(self, after_id: int) -> list[tuple[int, str]]:
@@ -238,19 +234,17 @@ class Ingester:
             return
         fingerprint = work.fingerprint
         assert fingerprint is not None
-        if fingerprint.pixel_hash in batch.entries:  # a duplicate of an image already waiting
-            batch.add(fingerprint.pixel_hash, work)
+        if fingerprint.content_hash in batch.entries:  # a duplicate of an image already waiting
+            batch.add(fingerprint.content_hash, work)
             return
         partner_image = None
         with self.index.read() as connection:  # one read for both lookups
-            known = connection.execute(
-                select(images.c.id, images.c.caption_id).where(images.c.pixel_hash == fingerprint.pixel_hash)
-            ).first()
+            known = find_image(connection, fingerprint)
             if (known is None or known.caption_id is None) and self._may_have_partner(connection, work.path):
                 partner_image = captioned_partner_image(connection, work.path)
         if known is not None and known.caption_id is not None:
             with self.index.write() as connection:
-                _link(connection, work, known.id)
+                _link(connection, work, image_id_for(connection, fingerprint))  # keys an older image
             self.report.reused += 1
             self.on_progress(1)
             return
@@ -269,14 +263,14 @@ class Ingester:
                 batch.entries[waiting_partner or ""] = joining
                 joining = []
             with self.index.write() as connection:
-                image_id = _image_id_for(connection, fingerprint)
+                image_id = image_id_for(connection, fingerprint)
                 add_caption(connection, image_id, text=alt, raw_text=work.existing_text, source=SOURCE_METADATA)
                 for each in (work, *joining):
                     _link(connection, each, image_id)
             self.report.imported += 1 + len(joining)
             self.on_progress(1 + len(joining))
             return
-        batch.add(fingerprint.pixel_hash, work)
+        batch.add(fingerprint.content_hash, work)
         if len(batch) >= self.batch_size:
             self._caption_batch(batch)
 
@@ -311,6 +305,11 @@ class Ingester:
             self.report.reused += 1
         self.on_progress(1)
 
+    def _model_input(self, work: _Work) -> PILImage:
+        thumbnail = _fingerprinted(work).thumbnail
+        # None only when the image had a caption as the file was read and has none now (a rare race)
+        return thumbnail if thumbnail is not None else model_input(work.path, max_pixels=self.max_pixels)
+
     def _caption_batch(self, batch: _Batch) -> None:
         if not batch.entries:
             return
@@ -318,7 +317,7 @@ class Ingester:
         groups = batch.take_all()
         done = sum(len(group) for group in groups)
         try:
-            pixels = np.stack([captioner.preprocess(_fingerprinted(group[0]).thumbnail) for group in groups])
+            pixels = np.stack([captioner.preprocess(self._model_input(group[0])) for group in groups])
             raw_captions = captioner.generate(pixels)
             self.report.model_calls += 1
         except Exception as exc:  # e.g. out of memory: record, keep going with the next batch
@@ -337,7 +336,7 @@ class Ingester:
                     for work in group:
                         work.error = ImageError("the model produced no caption")
                     continue
-                image_id = _image_id_for(connection, _fingerprinted(group[0]))
+                image_id = image_id_for(connection, _fingerprinted(group[0]))
                 current = connection.execute(select(images.c.caption_id).where(images.c.id == image_id)).scalar()
                 if current is None:  # another process may have captioned it meanwhile
                     add_caption(
@@ -354,6 +353,9 @@ class Ingester:
         self.on_progress(done)
 
     def run(self) -> IngestReport:
+        if has_unkeyed_images(self.index):  # an index made before migration 0006
+            backfill_content_hashes(self.index, should_stop=self.should_stop)
+            self._older_images = has_unkeyed_images(self.index)
         batch = _Batch()
         window = max(self.batch_size * 3, 8)
         last_id = 0

@@ -1,8 +1,8 @@
 """The index's tables (docs/architecture.md §2–3). The schema itself is created only by Alembic migrations.
 
 A *file* is a path with a cheap change check (device, inode, size, mtime). An *image* is content: the
-hash of its decoded pixels. Captions belong to images, so renames, moves and duplicates cost no model
-call, and a metadata-only edit (same pixels) keeps the caption.
+hash of its compressed picture data and orientation (or of its decoded pixels). Captions belong to
+images, so renames, moves and duplicates cost no model call, and a metadata-only edit keeps the caption.
 """
 
 from __future__ import annotations
@@ -125,7 +125,12 @@ class Image(Base):
     __tablename__ = "images"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The key the image was made with: the hash of its decoded pixels for images indexed before migration
+    # 0006 (and for formats keyed by pixels); since then, for JPEG/PNG/WebP, the same value as content_hash.
     pixel_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The key of its compressed picture data and orientation (index/fingerprint.py, docs/architecture.md §2);
+    # NULL for an image of an older index until one of its files is read again (index/content_backfill.py).
+    content_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     # The caption shown and searched: the best one by docs/architecture.md §3 (human > metadata > newest model).

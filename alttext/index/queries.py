@@ -174,7 +174,7 @@ _CURRENT_BY_PATH = text("""
 """)
 _CURRENT_BY_PIXELS = text("""
     SELECT c.text AS alt_text, c.status AS status, c.source AS source
-    FROM images i JOIN captions c ON c.id = i.caption_id WHERE i.pixel_hash = :hash
+    FROM images i JOIN captions c ON c.id = i.caption_id WHERE i.content_hash = :hash OR i.pixel_hash = :hash
 """)
 
 

@@ -4,9 +4,10 @@ A link resolves like a static web server would: relative to the page (or its <ba
 starts with '/', to the site root. Only files inside the folders the user named are looked at: a link
 that leads outside them (``../private/x.jpg``, or a symlink to elsewhere) finds nothing, so a caption of
 a photo outside the site is never published into it (README, "Symlinks"). If that file is indexed,
-its image's current caption is used. If it is not (the site holds an exported copy, a re-encode, a file
-the scan never saw), the picture is decoded and looked up by pixel hash, so an identical image indexed
-elsewhere still gives its alt text.
+its image's current caption is used. If it is not (the site holds an exported copy, a file the scan never
+saw), it is looked up by its image key (docs/architecture.md §2; by its decoded pixels for an image indexed
+before migration 0006), so the same picture indexed elsewhere, with other metadata or none, still gives its
+alt text.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from urllib.parse import unquote_to_bytes, urlsplit
 from alttext.images import ImageError, is_image_path, open_image
 from alttext.index.captions import reviewed_by_person
 from alttext.index.db import Index
-from alttext.index.fingerprint import pixel_hash
+from alttext.index.fingerprint import fingerprint_file, pixel_hash
 from alttext.index.queries import current_caption_by_path, current_caption_by_pixels
 from alttext.paths import is_under_any
 from alttext.text_safety import clean_text
@@ -117,12 +118,16 @@ class CaptionLookup:
         if not is_image_path(path) or not os.path.isfile(path):
             return None
         try:
-            digest = pixel_hash(open_image(path, max_pixels=self.max_pixels))
+            # The image key first: for JPEG/PNG/WebP it needs no decode (docs/architecture.md §2).
+            key = fingerprint_file(path, max_pixels=self.max_pixels, is_known=lambda _key: True).content_hash
+            row = current_caption_by_pixels(self.index, key)
+            if row is None:  # an image indexed before migration 0006 is found by its decoded pixels
+                digest = pixel_hash(open_image(path, max_pixels=self.max_pixels))
+                row = current_caption_by_pixels(self.index, digest) if digest != key else None
         except ImageError as exc:
             logger.info("%s: cannot decode for a pixel lookup: %s", path, exc)
             return None
         self.hashed += 1
-        row = current_caption_by_pixels(self.index, digest)
         return Caption(clean_text(row.alt_text), row.status, row.source, path, "pixels") if row else None
 
     def caption_for(self, path: str) -> Caption | None:

@@ -106,16 +106,15 @@ def test_scan_fails_the_damaged_files_once_each_and_indexes_the_rest(
 def test_an_unexpected_error_past_the_decoder_fails_only_that_file(
     tmp_path: Path, folder: Path, captioner: Captioner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Ingest's own guard, whatever open_image does: here hashing the pixels raises."""
-    real_hash = fingerprint.pixel_hash
-    coffee = photo("coffee").resize((64, 48)).tobytes()
+    """Ingest's own guard, whatever open_image does: here hashing the PNG's picture data raises."""
+    real_hash = fingerprint.picture_data_hash
 
-    def hash_or_fail(image: Image.Image) -> str:
-        if image.tobytes() == coffee:
+    def hash_or_fail(data: bytes) -> str | None:
+        if data.startswith(b"\x89PNG"):
             raise RuntimeError("hash exploded")
-        return real_hash(image)
+        return real_hash(data)
 
-    monkeypatch.setattr(fingerprint, "pixel_hash", hash_or_fail)
+    monkeypatch.setattr(fingerprint, "picture_data_hash", hash_or_fail)
     run_scan(tmp_path / "index.sqlite3", folder, captioner)
     rows = {Path(path).name: row for path, row in file_rows(tmp_path / "index.sqlite3").items()}
     assert rows["c-coffee.png"].state == "failed" and rows["c-coffee.png"].error == "cannot read image: hash exploded"
