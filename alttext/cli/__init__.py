@@ -40,7 +40,7 @@ class LazyGroup(click.Group):
         """Run the command; a disk that can't take a write (full, over quota, read-only) anywhere in it is
         one line on stderr and exit 1, not a traceback: every write is a transaction or an atomic replace,
         so nothing already saved is lost. The one place this is handled, for every command."""
-        from alttext.cli.common import stop_output, storage_failure
+        from alttext.cli.common import missing_index, stop_output, storage_failure
 
         try:
             try:
@@ -48,6 +48,10 @@ class LazyGroup(click.Group):
             finally:
                 sys.stdout.flush()  # a full disk under `> FILE` surfaces here, not in the interpreter's exit
         except Exception as exc:
+            missing = missing_index(exc)
+            if missing is not None:  # a mistyped --db: a usage error, and nothing was created
+                click.echo(missing, err=True)
+                sys.exit(2)
             settings = ctx.obj
             line = storage_failure(exc, getattr(settings, "db", None))
             if line is None:

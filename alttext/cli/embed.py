@@ -66,6 +66,8 @@ def embed(ctx: click.Context, paths: tuple[str, ...], dry_run: bool, as_json: bo
             entry["path"] = target.path  # raw: echo_json keeps a non-UTF-8 name's bytes
             entry["alt_text"] = target.text
             results.append(entry)
+        elif dry_run and result.ok:
+            _show_plan(target.path, target.text, result)
         elif result.ok:
             where = f" -> {escape_line(result.target)}" if result.target and str(result.where) == "sidecar" else ""
             skipped = "; ".join(f"{field}: {reason}" for field, reason in result.skipped.items())
@@ -79,3 +81,21 @@ def embed(ctx: click.Context, paths: tuple[str, ...], dry_run: bool, as_json: bo
         click.echo("nothing to embed", err=True)
     if failed:
         sys.exit(1)
+
+
+_PLACES = {"file": "in the file", "sidecar": "XMP sidecar", "exiftool": "in the file, through exiftool"}
+
+
+def _show_plan(path: str, text: str, result: Any) -> None:
+    """``--dry-run``: where each field would be written, what it holds now and what it would hold."""
+    target = result.target or path
+    place = _PLACES.get(str(result.where), str(result.where))
+    click.echo(f"{result.status}: {escape_line(path)}" + (f" -> {escape_line(target)}" if target != path else "")
+               + f" ({place})")
+    for outcome in result.fields:
+        if outcome.action == "write":
+            old = repr(outcome.previous) if outcome.previous is not None else "(empty)"
+            click.echo(f"    {outcome.label}: {escape_line(old)} -> {escape_line(repr(text))}"
+                       f"  [{escape_line(outcome.reason)}]")
+        else:
+            click.echo(f"    {outcome.label}: not written ({escape_line(outcome.reason)})")

@@ -29,7 +29,7 @@ def scan(ctx: click.Context, folders: tuple[str, ...], embed_after: bool, no_met
     model. Ctrl-C is safe: what is captioned is kept and the next run continues. Exits 1 if any file
     failed.
     """
-    library = open_library(ctx, **model_flags)
+    library = open_library(ctx, create=True, **model_flags)
     with ExitStack() as bars, model_errors():
         progress = _progress_bars(bars) if sys.stderr.isatty() and not as_json else None
         try:

@@ -40,7 +40,7 @@ from alttext.vocabulary import (
 if TYPE_CHECKING:
     from alttext.captioning.factory import ModelSettingsError
     from alttext.captioning.loading import ModelLoadError
-    from alttext.index.db import IndexUnavailable
+    from alttext.index.db import IndexMissing, IndexUnavailable
     from alttext.index.review import Change, ReviewError, ReviewItem
     from alttext.index.writeback import EmbedSettingsError
     from alttext.variants.errors import MissingCredentials
@@ -52,6 +52,7 @@ _LAZY = {
     "ModelLoadError": "alttext.captioning.loading",
     "ModelSettingsError": "alttext.captioning.factory",
     "EmbedSettingsError": "alttext.index.writeback",
+    "IndexMissing": "alttext.index.db",
     "IndexUnavailable": "alttext.index.db",
     "ReviewError": "alttext.index.review",
     "Change": "alttext.index.review",
@@ -85,6 +86,7 @@ __all__ = [
     "ConfigError",
     "EmbedRun",
     "EmbedSettingsError",
+    "IndexMissing",
     "IndexUnavailable",
     "Library",
     "MissingCredentials",

@@ -51,9 +51,10 @@ class Library:
     """
 
     def __init__(self, db: str | os.PathLike[str] | None = None, *, settings: Settings | None = None,
-                 **overrides: Any) -> None:
+                 create_index: bool = True, **overrides: Any) -> None:
         base = settings if settings is not None else load_settings()
         self.settings = base.replace(db=os.fspath(db) if db is not None else None, **overrides)
+        self.create_index = create_index  # False: reading an index that isn't there raises IndexMissing
         self._index: Index | None = None
         self._captioner: Captioner | None = None
         self._thumbnails: Any = None
@@ -62,11 +63,17 @@ class Library:
     # -- the index ---------------------------------------------------------------------------------
     @property
     def index(self) -> Index:
-        """The index, opened (created or upgraded if needed) on first use. Raises ``IndexUnavailable``."""
+        """The index, opened (upgraded if needed; created unless ``create_index`` is False) on first use.
+        Raises ``IndexUnavailable``, or its ``IndexMissing`` when there is none to read."""
+        return self.open_index(create=self.create_index)
+
+    def open_index(self, *, create: bool = False) -> Index:
+        """Open the index now (``index`` does it on first use). Without ``create``, only an index that
+        exists: ``IndexMissing`` names the path, and no file or folder is made."""
         if self._index is None:
             from alttext.index.db import Index
 
-            self._index = Index(self.settings.db)
+            self._index = Index(self.settings.db, create=create)
         return self._index
 
     @property
@@ -148,6 +155,7 @@ class Library:
 
         folders = [os.path.abspath(os.path.expanduser(folder)) for folder in folders]  # "~/Pictures" too
         write_back = self._embed_options() if embed else None  # bad embed settings fail before any work
+        self.open_index(create=True)  # scanning is how an index comes to be
         summary = run_scan(
             self.index, folders, self.load_captioner, batch_size=self.settings.batch_size,
             max_pixels=self.settings.max_image_pixels, progress=progress,
@@ -172,6 +180,7 @@ class Library:
         settings = self.settings
         roots = distinct_roots([os.path.expanduser(folder) for folder in folders])
         write_back = self._embed_options() if embed else None
+        self.open_index(create=True)  # watching is how an index comes to be
         after = AfterIndexing(self.index, roots=roots, write_back=write_back, variants=self._variants_client_or_none()
                               if variants else None, background=True, on_embedded=_log_embedded)
         options = WatchOptions(
