@@ -8,6 +8,8 @@ from typing import Any
 import click
 
 from alttext.cli.common import echo_json, escape_line, model_errors, open_library
+from alttext.cli.progress import Bar, progress_bar
+from alttext.library import EmbedRun
 
 
 def embed_options(function: Any) -> Any:
@@ -49,7 +51,6 @@ def embed(ctx: click.Context, paths: tuple[str, ...], dry_run: bool, as_json: bo
                             dry_run=dry_run)
     unknown = run.unknown
     failed = len(unknown)
-    seen = 0
     results: list[dict[str, Any]] = []
     for path in unknown:
         message = "not in the index (run: alttext scan FOLDER)"
@@ -57,8 +58,21 @@ def embed(ctx: click.Context, paths: tuple[str, ...], dry_run: bool, as_json: bo
             results.append({"path": path, "status": "failed", "error": message})
         else:
             click.echo(f"{escape_line(path)}: error: {message}", err=True)
+    with progress_bar("embed", run.total, enabled=run.total > 1) as bar:
+        failed += _report(run, bar, dry_run=dry_run, as_json=as_json, results=results)
+    if as_json:
+        echo_json(results)
+    elif not run.total and not unknown:
+        click.echo("nothing to embed", err=True)
+    if failed:
+        sys.exit(1)
+
+
+def _report(run: EmbedRun, bar: Bar, *, dry_run: bool, as_json: bool, results: list[dict[str, Any]]) -> int:
+    """Each file's outcome as it is written (lines through the bar, JSON into ``results``); how many failed."""
+    failed = 0
     for target, result in run.results:
-        seen += 1
+        bar.advance()
         if not result.ok:
             failed += 1
         if as_json:
@@ -67,35 +81,30 @@ def embed(ctx: click.Context, paths: tuple[str, ...], dry_run: bool, as_json: bo
             entry["alt_text"] = target.text
             results.append(entry)
         elif dry_run and result.ok:
-            _show_plan(target.path, target.text, result)
+            _show_plan(bar, target.path, target.text, result)
         elif result.ok:
             where = f" -> {escape_line(result.target)}" if result.target and str(result.where) == "sidecar" else ""
             skipped = "; ".join(f"{field}: {reason}" for field, reason in result.skipped.items())
-            click.echo(f"{result.status}: {escape_line(target.path)}{where}"
-                       + (f" ({escape_line(skipped)})" if skipped else ""))
+            bar.echo(f"{result.status}: {escape_line(target.path)}{where}"
+                     + (f" ({escape_line(skipped)})" if skipped else ""))
         else:
-            click.echo(f"{escape_line(target.path)}: error: {escape_line(str(result.error))}", err=True)
-    if as_json:
-        echo_json(results)
-    elif not seen and not unknown:
-        click.echo("nothing to embed", err=True)
-    if failed:
-        sys.exit(1)
+            bar.echo(f"{escape_line(target.path)}: error: {escape_line(str(result.error))}", err=True)
+    return failed
 
 
 _PLACES = {"file": "in the file", "sidecar": "XMP sidecar", "exiftool": "in the file, through exiftool"}
 
 
-def _show_plan(path: str, text: str, result: Any) -> None:
+def _show_plan(bar: Bar, path: str, text: str, result: Any) -> None:
     """``--dry-run``: where each field would be written, what it holds now and what it would hold."""
     target = result.target or path
     place = _PLACES.get(str(result.where), str(result.where))
-    click.echo(f"{result.status}: {escape_line(path)}" + (f" -> {escape_line(target)}" if target != path else "")
+    bar.echo(f"{result.status}: {escape_line(path)}" + (f" -> {escape_line(target)}" if target != path else "")
                + f" ({place})")
     for outcome in result.fields:
         if outcome.action == "write":
             old = repr(outcome.previous) if outcome.previous is not None else "(empty)"
-            click.echo(f"    {outcome.label}: {escape_line(old)} -> {escape_line(repr(text))}"
+            bar.echo(f"    {outcome.label}: {escape_line(old)} -> {escape_line(repr(text))}"
                        f"  [{escape_line(outcome.reason)}]")
         else:
-            click.echo(f"    {outcome.label}: not written ({escape_line(outcome.reason)})")
+            bar.echo(f"    {outcome.label}: not written ({escape_line(outcome.reason)})")

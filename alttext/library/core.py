@@ -161,7 +161,7 @@ class Library:
             max_pixels=self.settings.max_image_pixels, progress=progress,
             read_existing=self._existing_caption_reader() if import_metadata else None,
         )
-        after = AfterIndexing(self.index, roots=folders, write_back=write_back).run()
+        after = AfterIndexing(self.index, roots=folders, write_back=write_back, progress=progress).run()
         return ScanResult(summary, after)
 
     def watch(self, folders: Iterable[str], *, embed: bool = False, variants: bool = False, poll: bool = False,
@@ -365,7 +365,8 @@ class Library:
                                       force=force, backup=backup, dry_run=dry_run)
         named = list(paths or []) or None
         targets, unknown = select_targets(self.index, named)
-        return EmbedRun(unknown, embed_targets(self.index, targets, options, within=write_roots(self.index, named)))
+        return EmbedRun(unknown, embed_targets(self.index, targets, options, within=write_roots(self.index, named)),
+                        len(targets))
 
     def export(self, fmt: str = "csv", *, under: str | None = None, status: str | None = None,
                relative_to: str | None = None, base_url: str | None = None) -> Iterator[str]:
@@ -575,7 +576,7 @@ class Library:
         return plan_variants(self.index, paths, n=n, style=style, force=force)
 
     def variants(self, paths: Iterable[str], *, n: int = 3, style: str = "catchy", force: bool = False,
-                 chat_model: str | None = None) -> VariantsReport:
+                 chat_model: str | None = None, progress: Progress | None = None) -> VariantsReport:
         """Ask the chat model for ``n`` creative variants of each named file's caption and store them.
         Raises ``MissingCredentials`` when no endpoint is configured. Failed requests stay queued."""
         from alttext.library.variants_flow import ask_for_variants
@@ -584,7 +585,7 @@ class Library:
         # The client first: missing credentials are reported before the index is opened (or created).
         client = VariantClient.from_settings(self.settings.replace(openai_model=chat_model))
         try:
-            return ask_for_variants(self.index, client, paths, n=n, style=style, force=force)
+            return ask_for_variants(self.index, client, paths, n=n, style=style, force=force, progress=progress)
         finally:
             client.close()
 
