@@ -1,6 +1,6 @@
-"""Start-up of the everyday read commands: importing the command line, and a ``status`` on an index
-already at the newest migration, don't import Alembic (0.1-0.2 s). Timings are in bench/startup_bench.py;
-this is the deterministic guard."""
+"""Start-up of the everyday read commands: importing the command line, and a ``status`` or ``search`` on
+an index already at the newest migration, don't import Alembic (0.1-0.2 s); ``search`` doesn't import
+SQLAlchemy's ORM either. Timings are in bench/startup_bench.py; this is the deterministic guard."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ try:
 except SystemExit as exc:
     code = exc.code
 print(json.dumps({"code": code, "heavy": sorted(m for m in ("alembic", "torch", "transformers", "PIL")
-                                                if m in sys.modules)}))
+                                                if m in sys.modules), "orm": "sqlalchemy.orm" in sys.modules}))
 """
 
 
@@ -47,6 +47,8 @@ def test_status_on_an_index_at_the_head_imports_no_alembic(tmp_path: Path) -> No
     db = tmp_path / "index.sqlite3"
     Index(db).close()  # created (this one runs the migrations)
     outcome = _run("--db", str(db), "status", "--json")
-    assert outcome == {"code": 0, "heavy": []}
+    assert outcome["code"] == 0 and outcome["heavy"] == []
     outcome = _run("--db", str(db), "search", "--fts", "anything")
-    assert outcome["heavy"] == []
+    assert outcome == {"code": 0, "heavy": [], "orm": False}  # word search: SQL text only, no ORM models
+    outcome = _run("--db", str(db), "search", "anything")  # the default (fused when vectors exist)
+    assert outcome["heavy"] == [] and outcome["orm"] is False
