@@ -3,6 +3,7 @@
 
     python bench/startup_bench.py                 # 30 runs of each, 200 photos
     python bench/startup_bench.py --runs 5        # quick
+    python bench/startup_bench.py --baseline-tree /tmp/old   # also run another checkout's alttext (before/after)
 
 The index is made once in a temporary folder by the real scan pipeline with a stand-in captioner (no
 model: solid-colour PNGs, each "captioned" with a synthetic sentence), then what follows a scan (sentence
@@ -44,7 +45,7 @@ class StandInCaptioner:
     generation_params: ClassVar[dict[str, object]] = {}
     batch_size = 16
 
-    def __init__(self, captions: dict[tuple[int, int, int], str]) -> None:
+    def __init__(self, captions: dict[tuple[int, ...], str]) -> None:
         self.captions = captions
 
     def preprocess(self, image: Image.Image) -> np.ndarray:
@@ -56,7 +57,7 @@ class StandInCaptioner:
 
 def make_index(folder: Path, photos: int) -> tuple[Path, Path]:
     rng = random.Random(14)
-    captions = {}
+    captions: dict[tuple[int, ...], str] = {}
     (folder / "photos").mkdir()
     for i in range(photos):
         rgb = (i % 256, (i // 256) % 256, 7)
@@ -89,35 +90,46 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--photos", type=int, default=200)
     parser.add_argument("--json", metavar="FILE", help="Also write the figures as JSON.")
+    parser.add_argument("--baseline-tree", metavar="DIR",
+                        help="Another alttext checkout (e.g. `git archive` of an older commit): its commands run"
+                             " too, on the same index, marked [baseline].")
     args = parser.parse_args()
     root = str(Path(__file__).resolve().parents[1])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]),
-           "HF_HUB_OFFLINE": "1"}
+
+    def env_for(tree: str) -> dict[str, str]:
+        return {**os.environ, "PYTHONPATH": os.pathsep.join([tree, os.environ.get("PYTHONPATH", "")]),
+                "HF_HUB_OFFLINE": "1"}
+
+    trees = {"": env_for(root)}
+    if args.baseline_tree:
+        trees[" [baseline]"] = env_for(os.path.abspath(args.baseline_tree))
     with tempfile.TemporaryDirectory(prefix="alttext-startup-") as temp:
         db, photo = make_index(Path(temp), args.photos)
         alttext = [sys.executable, "-m", "alttext", "--db", str(db)]
-        commands = {
-            "python -c pass": [sys.executable, "-c", "pass"],
-            "alttext --help": [sys.executable, "-m", "alttext", "--help"],
-            "alttext status": [*alttext, "status"],
-            "alttext search dog": [*alttext, "search", "dog"],
-            "alttext search --fts dog": [*alttext, "search", "--fts", "dog"],
-            "alttext show PHOTO": [*alttext, "show", str(photo)],
-        }
+        commands: dict[str, tuple[list[str], dict[str, str]]] = {
+            "python -c pass": ([sys.executable, "-c", "pass"], trees[""])}
+        for mark, env in trees.items():
+            commands.update({
+                f"alttext --help{mark}": ([sys.executable, "-m", "alttext", "--help"], env),
+                f"alttext status{mark}": ([*alttext, "status"], env),
+                f"alttext search dog{mark}": ([*alttext, "search", "dog"], env),
+                f"alttext search --fts dog{mark}": ([*alttext, "search", "--fts", "dog"], env),
+                f"alttext show PHOTO{mark}": ([*alttext, "show", str(photo)], env),
+            })
         times: dict[str, list[float]] = {name: [] for name in commands}
-        for name, command in commands.items():  # one untimed warm-up each (page cache, .pyc files)
+        for command, env in commands.values():  # one untimed warm-up each (page cache, .pyc files)
             time_once(command, env)
         for _ in range(args.runs):
-            for name, command in commands.items():
+            for name, (command, env) in commands.items():
                 times[name].append(time_once(command, env))
     base = statistics.median(times["python -c pass"])
     figures = {name: {"median_s": round(statistics.median(values), 4), "p95_s": round(p95(values), 4),
                       "ratio_to_python": round(statistics.median(values) / base, 1)}
                for name, values in times.items()}
     print(f"{args.runs} runs each, {args.photos} photos; Python {sys.version.split()[0]}")
-    print(f"{'command':<26} {'median s':>9} {'p95 s':>7} {'x python':>9}")
+    print(f"{'command':<38} {'median s':>9} {'p95 s':>7} {'x python':>9}")
     for name, row in figures.items():
-        print(f"{name:<26} {row['median_s']:>9.3f} {row['p95_s']:>7.3f} {row['ratio_to_python']:>9.1f}")
+        print(f"{name:<38} {row['median_s']:>9.3f} {row['p95_s']:>7.3f} {row['ratio_to_python']:>9.1f}")
     if args.json:
         Path(args.json).write_text(json.dumps({"runs": args.runs, "photos": args.photos, "figures": figures},
                                               indent=2) + "\n", encoding="utf-8")
