@@ -48,6 +48,8 @@ def test_status_on_an_index_at_the_head_imports_no_alembic(tmp_path: Path) -> No
     Index(db).close()  # created (this one runs the migrations)
     outcome = _run("--db", str(db), "status", "--json")
     assert outcome["code"] == 0 and outcome["heavy"] == []
+    outcome = _run("--db", str(db), "show", str(tmp_path / "never-scanned.jpg"))
+    assert outcome["code"] == 1 and outcome["heavy"] == []  # "not in the index", after opening it
     outcome = _run("--db", str(db), "search", "--fts", "anything")
     assert outcome == {"code": 0, "heavy": [], "orm": False}  # word search: SQL text only, no ORM models
     outcome = _run("--db", str(db), "search", "anything")  # the default (fused when vectors exist)
