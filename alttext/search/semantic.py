@@ -224,7 +224,13 @@ def semantic_search(
     """Files whose alt text means what the query says; score is the cosine similarity (higher is better)."""
     if not query.strip():
         return []
-    vector = encoder.encode([query])[0]
+    # One short sentence is a handful of tiny matrix products: OpenBLAS's thread pool costs more than it
+    # saves (its idle threads spin), most on a busy machine. Measured on 2 shared cores: `alttext search`
+    # 0.85-0.95 CPU s with the pool, 0.59 with one thread (bench/startup_bench.py).
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        vector = encoder.encode([query])[0]
     # Every caption found has at least one matching file, so ``limit`` captions give >= ``limit`` files.
     ranked = top_captions(index, vector, encoder.name, k=limit, under=under, status=status, min_score=min_score)
     return _hits_for_captions(index, ranked, limit=limit, under=under)
