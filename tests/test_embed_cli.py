@@ -134,6 +134,9 @@ def test_sidecar_for_raw_and_scan_embed_with_the_installed_command(tmp_path: Pat
 
 
 def test_unknown_path_is_an_error(tmp_path: Path) -> None:
+    from alttext.index.db import Index
+
+    Index(tmp_path / "index.sqlite3").close()  # an index, without this file (no index at all: exit 2)
     result = cli_run(tmp_path / "index.sqlite3", "embed", str(tmp_path / "never-scanned.jpg"))
     assert result.exit_code == 1 and "not in the index" in result.output
 

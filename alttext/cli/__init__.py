@@ -41,7 +41,7 @@ class LazyGroup(click.Group):
         disk that can't take a write (full, over quota, read-only) anywhere in it is one line on stderr and
         exit 1, not a traceback: every write is a transaction or an atomic replace, so nothing already saved
         is lost. The one place both are handled, for every command."""
-        from alttext.cli.common import interrupted_in, stop_output, storage_failure
+        from alttext.cli.common import interrupted_in, missing_index, stop_output, storage_failure
 
         try:
             try:
@@ -51,6 +51,10 @@ class LazyGroup(click.Group):
         except KeyboardInterrupt:  # Ctrl-C: what was kept and exit 130 in every command, not click's "Aborted!"
             interrupted_in(ctx)
         except Exception as exc:
+            missing = missing_index(exc)
+            if missing is not None:  # a mistyped --db: a usage error, and nothing was created
+                click.echo(missing, err=True)
+                sys.exit(2)
             settings = ctx.obj
             line = storage_failure(exc, getattr(settings, "db", None))
             if line is None:

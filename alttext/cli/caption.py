@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from alttext.cli.common import echo_json, escape_line, model_errors, model_options, on_interrupt, open_library
+from alttext.cli.progress import progress_bar
 
 
 @click.command()
@@ -30,17 +31,19 @@ def caption(ctx: click.Context, inputs: tuple[str, ...], as_json: bool, **model_
     failed = 0
     on_interrupt(ctx, lambda: "caption writes nothing to the index or the files; "
                  + ("--json prints only at the end" if as_json else "the captions printed above are all there is"))
-    for outcome in outcomes:
-        path = outcome.location  # JSON gets it raw (echo_json keeps a non-UTF-8 name's bytes), lines escaped
-        if not outcome.ok:
-            failed += 1
-        if as_json:
-            results.append({"path": path, "alt_text": outcome.alt_text, "raw_caption": outcome.raw_caption,
-                            "model": outcome.model, "error": outcome.error})
-        elif outcome.ok:
-            click.echo(f"{escape_line(path)}\t{escape_line(outcome.alt_text or '')}")
-        else:
-            click.echo(f"{escape_line(path)}: error: {escape_line(str(outcome.error))}", err=True)
+    with progress_bar("caption", None, unit="image") as bar:  # the total is unknown: folders expand lazily
+        for outcome in outcomes:
+            bar.advance()
+            path = outcome.location  # JSON gets it raw (echo_json keeps a non-UTF-8 name's bytes), lines escaped
+            if not outcome.ok:
+                failed += 1
+            if as_json:
+                results.append({"path": path, "alt_text": outcome.alt_text, "raw_caption": outcome.raw_caption,
+                                "model": outcome.model, "error": outcome.error})
+            elif outcome.ok:
+                bar.echo(f"{escape_line(path)}\t{escape_line(outcome.alt_text or '')}")
+            else:
+                bar.echo(f"{escape_line(path)}: error: {escape_line(str(outcome.error))}", err=True)
     if as_json:
         echo_json(results)
     if failed:

@@ -54,16 +54,28 @@ def model_options(function: Any) -> Any:
     return function
 
 
-def open_library(ctx: click.Context, *, index: bool = True, **overrides: Any) -> Library:
+def open_library(ctx: click.Context, *, index: bool = True, create: bool = False, **overrides: Any) -> Library:
     """The library on the settings (plus command-line ``overrides``; None means "not given"). With
-    ``index``, the index is opened now, so a bad ``--db`` is one clear error before any work."""
-    library = Library(settings=settings_from(ctx), **overrides)
+    ``index``, the index is opened now, so a bad ``--db`` is one clear error before any work. Only the
+    commands that fill an index (scan, watch, serve) pass ``create``: for every other one a mistyped
+    ``--db`` is "no index at PATH", exit 2 (see ``missing_index``), never a new empty index."""
+    library = Library(settings=settings_from(ctx), create_index=create, **overrides)
     if index:
         try:
-            library.index  # noqa: B018  (opening is the point)
+            library.open_index(create=create)
+        except api.IndexMissing:
+            raise
         except api.IndexUnavailable as exc:  # (looked up only now: it imports SQLAlchemy)
             raise click.ClickException(str(exc)) from exc
     return library
+
+
+def missing_index(exc: BaseException) -> str | None:
+    """The one line for "there is no index at --db" (raised by any command, perhaps wrapped), else None."""
+    for error in (exc, exc.__cause__):
+        if isinstance(error, api.IndexMissing):
+            return f"alttext: error: {escape_line(str(error))}"
+    return None
 
 
 @contextmanager

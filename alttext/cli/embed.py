@@ -8,6 +8,8 @@ from typing import Any
 import click
 
 from alttext.cli.common import echo_json, escape_line, model_errors, on_interrupt, open_library
+from alttext.cli.progress import Bar, progress_bar
+from alttext.library import EmbedRun
 
 
 def embed_options(function: Any) -> Any:
@@ -49,18 +51,35 @@ def embed(ctx: click.Context, paths: tuple[str, ...], dry_run: bool, as_json: bo
                             dry_run=dry_run)
     unknown = run.unknown
     failed = len(unknown)
-    seen = 0
     results: list[dict[str, Any]] = []
+    seen = [0]  # files done so far, for the Ctrl-C line
     on_interrupt(ctx, lambda: "nothing was written (--dry-run)" if dry_run else
-                 f"the {seen} file(s) already done are kept (each write is all or nothing); run it again to continue")
+                 f"the {seen[0]} file(s) already done are kept (each write is all or nothing); "
+                 "run it again to continue")
     for path in unknown:
         message = "not in the index (run: alttext scan FOLDER)"
         if as_json:
             results.append({"path": path, "status": "failed", "error": message})
         else:
             click.echo(f"{escape_line(path)}: error: {message}", err=True)
+    with progress_bar("embed", run.total, enabled=run.total > 1) as bar:
+        failed += _report(run, bar, dry_run=dry_run, as_json=as_json, results=results, seen=seen)
+    if as_json:
+        echo_json(results)
+    elif not run.total and not unknown:
+        click.echo("nothing to embed", err=True)
+    if failed:
+        sys.exit(1)
+
+
+def _report(run: EmbedRun, bar: Bar, *, dry_run: bool, as_json: bool, results: list[dict[str, Any]],
+            seen: list[int]) -> int:
+    """Each file's outcome as it is written (lines through the bar, JSON into ``results``, a count in
+    ``seen[0]``); how many failed."""
+    failed = 0
     for target, result in run.results:
-        seen += 1
+        bar.advance()
+        seen[0] += 1
         if not result.ok:
             failed += 1
         if as_json:
@@ -68,16 +87,31 @@ def embed(ctx: click.Context, paths: tuple[str, ...], dry_run: bool, as_json: bo
             entry["path"] = target.path  # raw: echo_json keeps a non-UTF-8 name's bytes
             entry["alt_text"] = target.text
             results.append(entry)
+        elif dry_run and result.ok:
+            _show_plan(bar, target.path, target.text, result)
         elif result.ok:
             where = f" -> {escape_line(result.target)}" if result.target and str(result.where) == "sidecar" else ""
             skipped = "; ".join(f"{field}: {reason}" for field, reason in result.skipped.items())
-            click.echo(f"{result.status}: {escape_line(target.path)}{where}"
-                       + (f" ({escape_line(skipped)})" if skipped else ""))
+            bar.echo(f"{result.status}: {escape_line(target.path)}{where}"
+                     + (f" ({escape_line(skipped)})" if skipped else ""))
         else:
-            click.echo(f"{escape_line(target.path)}: error: {escape_line(str(result.error))}", err=True)
-    if as_json:
-        echo_json(results)
-    elif not seen and not unknown:
-        click.echo("nothing to embed", err=True)
-    if failed:
-        sys.exit(1)
+            bar.echo(f"{escape_line(target.path)}: error: {escape_line(str(result.error))}", err=True)
+    return failed
+
+
+_PLACES = {"file": "in the file", "sidecar": "XMP sidecar", "exiftool": "in the file, through exiftool"}
+
+
+def _show_plan(bar: Bar, path: str, text: str, result: Any) -> None:
+    """``--dry-run``: where each field would be written, what it holds now and what it would hold."""
+    target = result.target or path
+    place = _PLACES.get(str(result.where), str(result.where))
+    bar.echo(f"{result.status}: {escape_line(path)}" + (f" -> {escape_line(target)}" if target != path else "")
+               + f" ({place})")
+    for outcome in result.fields:
+        if outcome.action == "write":
+            old = repr(outcome.previous) if outcome.previous is not None else "(empty)"
+            bar.echo(f"    {outcome.label}: {escape_line(old)} -> {escape_line(repr(text))}"
+                       f"  [{escape_line(outcome.reason)}]")
+        else:
+            bar.echo(f"    {outcome.label}: not written ({escape_line(outcome.reason)})")

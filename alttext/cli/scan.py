@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any
 
 import click
 
 from alttext.cli.common import echo_json, escape_line, interrupted, model_errors, model_options, open_library
+from alttext.cli.progress import progress_bars
 
 
 @click.command()
@@ -29,9 +29,9 @@ def scan(ctx: click.Context, folders: tuple[str, ...], embed_after: bool, no_met
     model. Ctrl-C is safe: what is captioned is kept and the next run continues. Exits 1 while any file
     is failed, including those held back after failing three times as they are (tried again once changed).
     """
-    library = open_library(ctx, **model_flags)
+    library = open_library(ctx, create=True, **model_flags)
     with ExitStack() as bars, model_errors():
-        progress = _progress_bars(bars) if sys.stderr.isatty() and not as_json else None
+        progress = progress_bars(bars, enabled=not as_json)
         try:
             result = library.scan(folders, embed=embed_after, import_metadata=not no_metadata, progress=progress)
         except KeyboardInterrupt:
@@ -60,18 +60,3 @@ def scan(ctx: click.Context, folders: tuple[str, ...], embed_after: bool, no_met
     if summary.still_failed or embed_failed:  # while any file stays failed, as status counts it
         sys.exit(1)
 
-
-def _progress_bars(stack: ExitStack) -> Callable[[str, int | None], Callable[[int], None]]:
-    from tqdm import tqdm
-
-    def make(label: str, total: int | None) -> Callable[[int], None]:
-        bar = stack.enter_context(
-            tqdm(total=total, desc=label, unit="file", dynamic_ncols=True, leave=True, file=sys.stderr)
-        )
-
-        def advance(count: int) -> None:
-            bar.update(count)
-
-        return advance
-
-    return make

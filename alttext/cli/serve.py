@@ -91,7 +91,7 @@ def _run(ctx: click.Context, host: str, port: int, token: str | None, generate: 
     if generate and not token:
         token = new_token()
     refuse_unsafe_bind(host, token)
-    library = open_library(ctx)
+    library = open_library(ctx, create=True)  # the app can start a library: uploads are added to it
     sock = _listen(host, port)
     port = sock.getsockname()[1]
     app = create_app(library, token=token, host=host, port=port, public_url=public_url)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
+from contextlib import ExitStack
 
 import click
 
 import alttext.library as api
 from alttext.cli.common import display_path, echo_json, interrupted, open_library
+from alttext.cli.progress import progress_bars
 
 
 def _style(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -54,7 +56,9 @@ def variants(ctx: click.Context, paths: tuple[str, ...], n: int, style: str, cha
                 click.echo(plan.render())
             sys.exit(1 if problems else 0)
         try:
-            report = library.variants(paths, n=n, style=style, force=force, chat_model=chat_model)
+            with ExitStack() as bars:
+                report = library.variants(paths, n=n, style=style, force=force, chat_model=chat_model,
+                                          progress=progress_bars(bars))
         except api.MissingCredentials as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)

@@ -96,7 +96,7 @@ def watch(ctx: click.Context, folders: tuple[str, ...], embed: bool, with_varian
     left queued, nothing is lost. Made to run under systemd (Type=notify, WatchdogSec): see systemd/.
     """
     _configure_logging(verbose)
-    library = open_library(ctx, scan_interval=scan_interval, **model_flags)
+    library = open_library(ctx, create=True, scan_interval=scan_interval, **model_flags)
     try:
         with model_errors():  # unusable write-back settings; model errors come later, from the daemon
             code = library.watch(folders, embed=embed, variants=with_variants, poll=poll, poll_interval=poll_interval)

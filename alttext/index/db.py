@@ -21,14 +21,28 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError
 
 logger = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 30_000
 
+# The newest migration in migrations/versions/. An index already at this revision opens without importing
+# Alembic (0.1-0.2 s of every command's start-up); tests/index/test_schema_head.py checks it against
+# Alembic's own head, so adding a migration means changing this line too.
+SCHEMA_HEAD = "0006"
+
 
 class IndexUnavailable(Exception):
     """The index cannot be opened or upgraded; the message is for the user."""
+
+
+class IndexMissing(IndexUnavailable):
+    """Opening for reading found no index file: a mistyped path must not become a new, empty index."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"no index at {path} (run `alttext scan` or `alttext watch` to create one)")
+        self.path = path
 
 
 def migrations_dir() -> Path:
@@ -58,6 +72,15 @@ def _make_engine(path: str, *, write: bool) -> Engine:
     return engine
 
 
+def stored_revision(engine: Engine) -> str | None:
+    """The migration the index is at (None: a new file), read directly, without Alembic."""
+    with engine.connect() as connection:
+        try:
+            return connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        except OperationalError:  # no such table: nothing migrated yet
+            return None
+
+
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration (no-op when it is already there)."""
     from alembic import command
@@ -78,11 +101,16 @@ def upgrade(engine: Engine) -> None:
 
 
 class Index:
-    """One SQLite index file: a writer engine and a reader engine on it."""
+    """One SQLite index file: a writer engine and a reader engine on it.
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    ``create=False`` opens only an index that exists (``IndexMissing`` otherwise), creating no file or
+    folder: what commands that only read or change an index use (docs/architecture.md §9)."""
+
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
         self.path = os.path.abspath(os.fspath(path))
         parent = os.path.dirname(self.path)
+        if not create and not os.path.exists(self.path):
+            raise IndexMissing(self.path)
         try:
             os.makedirs(parent, exist_ok=True)
         except OSError as exc:
@@ -90,7 +118,8 @@ class Index:
         self.writer = _make_engine(self.path, write=True)
         self.reader = _make_engine(self.path, write=False)
         try:
-            upgrade(self.writer)
+            if stored_revision(self.reader) != SCHEMA_HEAD:  # the everyday case skips importing Alembic
+                upgrade(self.writer)
         except Exception as exc:
             self.close()
             raise IndexUnavailable(f"cannot open index {self.path}: {exc}") from exc

@@ -286,8 +286,10 @@ def run_variant_jobs(
     job_ids: Collection[int] | None = None,
     limit: int | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_job: Callable[[int], None] | None = None,
 ) -> VariantJobCounts:
-    """``process_variant_jobs``, optionally restricted to the jobs ``job_ids``."""
+    """``process_variant_jobs``, optionally restricted to the jobs ``job_ids``; ``on_job(1)`` after each
+    job (a progress bar)."""
     counts = VariantJobCounts()
     while limit is None or counts.processed < limit:
         if should_stop is not None and should_stop():
@@ -306,6 +308,8 @@ def run_variant_jobs(
         outcome = _finish(index, job, result, counts)
         counts.requests += outcome.requests
         counts.outcomes.append(outcome)
+        if on_job is not None:
+            on_job(1)
         if counts.capped:
             break
     return counts

@@ -17,6 +17,7 @@ from alttext.library.results import (
     EmbedRun,
     PhotoCard,
     PhotoUnavailable,
+    Progress,
     ScanResult,
     SearchMode,
     SearchResults,
@@ -40,7 +41,7 @@ from alttext.vocabulary import (
 if TYPE_CHECKING:
     from alttext.captioning.factory import ModelSettingsError
     from alttext.captioning.loading import ModelLoadError
-    from alttext.index.db import IndexUnavailable
+    from alttext.index.db import IndexMissing, IndexUnavailable
     from alttext.index.review import Change, ReviewError, ReviewItem
     from alttext.index.writeback import EmbedSettingsError
     from alttext.variants.errors import MissingCredentials
@@ -52,6 +53,7 @@ _LAZY = {
     "ModelLoadError": "alttext.captioning.loading",
     "ModelSettingsError": "alttext.captioning.factory",
     "EmbedSettingsError": "alttext.index.writeback",
+    "IndexMissing": "alttext.index.db",
     "IndexUnavailable": "alttext.index.db",
     "ReviewError": "alttext.index.review",
     "Change": "alttext.index.review",
@@ -86,6 +88,7 @@ __all__ = [
     "ConfigError",
     "EmbedRun",
     "EmbedSettingsError",
+    "IndexMissing",
     "IndexUnavailable",
     "Library",
     "MissingCredentials",
@@ -93,6 +96,7 @@ __all__ = [
     "ModelSettingsError",
     "PhotoCard",
     "PhotoUnavailable",
+    "Progress",
     "ReviewError",
     "ReviewItem",
     "ScanResult",

@@ -33,6 +33,7 @@ from alttext.search.encoder import semantic_available
 from alttext.watch.background import BackgroundRunner
 
 if TYPE_CHECKING:
+    from alttext.library.results import Progress
     from alttext.metadata import EmbedResult
     from alttext.variants import VariantClient
 
@@ -65,8 +66,10 @@ class AfterIndexing:
 
     def __init__(self, index: Index, *, roots: list[str] | None = None, write_back: EmbedOptions | None = None,
                  variants: VariantClient | None = None, variants_n: int = 3, variants_style: str = "catchy",
-                 background: bool = False, on_embedded: Embedded | None = None) -> None:
+                 background: bool = False, on_embedded: Embedded | None = None,
+                 progress: Progress | None = None) -> None:
         self.index = index
+        self.progress = progress  # bars for the foreground work (a scan on a terminal)
         self.roots = roots
         self.write_back = write_back
         self.variants = variants
@@ -109,9 +112,12 @@ class AfterIndexing:
             limit = EMBED_CHUNK if self.background else None
             targets = embed_queue(self.index, under=self.roots, include_held=not self.background, limit=limit)
             done = 0
+            advance = self.progress("embed", len(targets)) if self.progress else None
             for target, result in embed_targets(self.index, targets, self.write_back,
                                                 within=write_roots(self.index, self.roots), should_stop=should_stop):
                 done += 1
+                if advance is not None:
+                    advance(1)
                 report.embedded.append((target, result))
                 if self.on_embedded is not None:
                     self.on_embedded(target, result)
@@ -127,7 +133,7 @@ class AfterIndexing:
             for runner in self._runners:
                 runner.wake()
         elif self.vectors and not should_stop():
-            report.vectors = compute_missing_vectors(self.index)
+            report.vectors = compute_missing_vectors(self.index, self.progress)
         return report
 
     # -- background work -----------------------------------------------------------------------------
@@ -146,11 +152,12 @@ class AfterIndexing:
         return process_variant_jobs(self.index, self.variants, should_stop=should_stop).processed
 
 
-def compute_missing_vectors(index: Index) -> int:
+def compute_missing_vectors(index: Index, progress: Progress | None = None) -> int:
     """Vectors for every current caption that has none (the encoder is loaded only when there are some)."""
     from alttext.search.encoder import MODEL_DIM, MODEL_NAME
     from alttext.search.vectors import compute_pending_vectors, vectors_pending
 
-    if not vectors_pending(index, MODEL_NAME, MODEL_DIM):
+    pending = vectors_pending(index, MODEL_NAME, MODEL_DIM)
+    if not pending:
         return 0
-    return compute_pending_vectors(index)
+    return compute_pending_vectors(index, on_progress=progress("vectors", pending) if progress else None)

@@ -52,9 +52,10 @@ class Library:
     """
 
     def __init__(self, db: str | os.PathLike[str] | None = None, *, settings: Settings | None = None,
-                 **overrides: Any) -> None:
+                 create_index: bool = True, **overrides: Any) -> None:
         base = settings if settings is not None else load_settings()
         self.settings = base.replace(db=os.fspath(db) if db is not None else None, **overrides)
+        self.create_index = create_index  # False: reading an index that isn't there raises IndexMissing
         self._index: Index | None = None
         self._captioner: Captioner | None = None
         self._thumbnails: Any = None
@@ -63,11 +64,17 @@ class Library:
     # -- the index ---------------------------------------------------------------------------------
     @property
     def index(self) -> Index:
-        """The index, opened (created or upgraded if needed) on first use. Raises ``IndexUnavailable``."""
+        """The index, opened (upgraded if needed; created unless ``create_index`` is False) on first use.
+        Raises ``IndexUnavailable``, or its ``IndexMissing`` when there is none to read."""
+        return self.open_index(create=self.create_index)
+
+    def open_index(self, *, create: bool = False) -> Index:
+        """Open the index now (``index`` does it on first use). Without ``create``, only an index that
+        exists: ``IndexMissing`` names the path, and no file or folder is made."""
         if self._index is None:
             from alttext.index.db import Index
 
-            self._index = Index(self.settings.db)
+            self._index = Index(self.settings.db, create=create)
         return self._index
 
     @property
@@ -149,12 +156,13 @@ class Library:
 
         folders = [os.path.abspath(os.path.expanduser(folder)) for folder in folders]  # "~/Pictures" too
         write_back = self._embed_options() if embed else None  # bad embed settings fail before any work
+        self.open_index(create=True)  # scanning is how an index comes to be
         summary = run_scan(
             self.index, folders, self.load_captioner, batch_size=self.settings.batch_size,
             max_pixels=self.settings.max_image_pixels, progress=progress,
             read_existing=self._existing_caption_reader() if import_metadata else None,
         )
-        after = AfterIndexing(self.index, roots=folders, write_back=write_back).run()
+        after = AfterIndexing(self.index, roots=folders, write_back=write_back, progress=progress).run()
         return ScanResult(summary, after)
 
     def watch(self, folders: Iterable[str], *, embed: bool = False, variants: bool = False, poll: bool = False,
@@ -173,6 +181,7 @@ class Library:
         settings = self.settings
         roots = distinct_roots([os.path.expanduser(folder) for folder in folders])
         write_back = self._embed_options() if embed else None
+        self.open_index(create=True)  # watching is how an index comes to be
         after = AfterIndexing(self.index, roots=roots, write_back=write_back, variants=self._variants_client_or_none()
                               if variants else None, background=True, on_embedded=_log_embedded)
         options = WatchOptions(
@@ -381,7 +390,8 @@ class Library:
                                       force=force, backup=backup, dry_run=dry_run)
         named = list(paths or []) or None
         targets, unknown = select_targets(self.index, named)
-        return EmbedRun(unknown, embed_targets(self.index, targets, options, within=write_roots(self.index, named)))
+        return EmbedRun(unknown, embed_targets(self.index, targets, options, within=write_roots(self.index, named)),
+                        len(targets))
 
     def export(self, fmt: str = "csv", *, under: str | None = None, status: str | None = None,
                relative_to: str | None = None, base_url: str | None = None) -> Iterator[str]:
@@ -590,7 +600,7 @@ class Library:
         return plan_variants(self.index, paths, n=n, style=style, force=force)
 
     def variants(self, paths: Iterable[str], *, n: int = 3, style: str = "catchy", force: bool = False,
-                 chat_model: str | None = None) -> VariantsReport:
+                 chat_model: str | None = None, progress: Progress | None = None) -> VariantsReport:
         """Ask the chat model for ``n`` creative variants of each named file's caption and store them.
         Raises ``MissingCredentials`` when no endpoint is configured. Failed requests stay queued."""
         from alttext.library.variants_flow import ask_for_variants
@@ -599,7 +609,7 @@ class Library:
         # The client first: missing credentials are reported before the index is opened (or created).
         client = VariantClient.from_settings(self.settings.replace(openai_model=chat_model))
         try:
-            return ask_for_variants(self.index, client, paths, n=n, style=style, force=force)
+            return ask_for_variants(self.index, client, paths, n=n, style=style, force=force, progress=progress)
         finally:
             client.close()
 

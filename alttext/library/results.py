@@ -98,6 +98,7 @@ class EmbedRun:
 
     unknown: list[str]
     results: Iterator[tuple[Target, EmbedResult]]
+    total: int = 0  # how many files ``results`` will yield (for a progress bar)
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import Any
 
 from alttext.index.db import Index
 from alttext.index.queries import CaptionedFile, captioned_files, captions_with_variants
-from alttext.library.results import VariantsItem, VariantsReport
+from alttext.library.results import Progress, VariantsItem, VariantsReport
 from alttext.variants import DryRunPlan, VariantClient, normalise_style, plan_dry_run
 
 
@@ -34,14 +34,15 @@ def plan_variants(index: Index, paths: Iterable[str], *, n: int, style: str, for
     return plan_dry_run(list(todo.values()), n, style), problems
 
 
-def ask_for_variants(index: Index, client: VariantClient, paths: Iterable[str], *, n: int, style: str, force: bool
-                     ) -> VariantsReport:
+def ask_for_variants(index: Index, client: VariantClient, paths: Iterable[str], *, n: int, style: str, force: bool,
+                     progress: Progress | None = None) -> VariantsReport:
     from alttext.index.variant_jobs import queue_variants, run_variant_jobs, stored_variants
 
     style = normalise_style(style)
     targets, problems, todo, done = _captions_to_ask(index, paths, n, style, force)
     job_of = queue_variants(index, list(todo), n, style, explicit=True)
-    counts = run_variant_jobs(index, client, job_ids=list(job_of.values()))
+    advance = progress("variants", len(job_of)) if progress and job_of else None
+    counts = run_variant_jobs(index, client, job_ids=list(job_of.values()), on_job=advance)
     outcomes = {outcome.job_id: outcome for outcome in counts.outcomes}
     errors: dict[int, str | None] = dict.fromkeys(done)
     for caption_id, job_id in job_of.items():

@@ -41,6 +41,13 @@ FIELD_KEYS = {
     EXIF: KEY_IMAGE_DESCRIPTION,
     IPTC: KEY_CAPTION_ABSTRACT,
 }
+# The same fields as exiftool names them (what a person checks a write with: `exiftool -G1 -a FILE`).
+FIELD_LABELS = {
+    ALT: "XMP-iptcCore:AltTextAccessibility",
+    DESCRIPTION: "XMP-dc:Description",
+    EXIF: "EXIF:ImageDescription",
+    IPTC: "IPTC:Caption-Abstract",
+}
 # One mark per field, value "<origin> sha256:<hex>" with origin "model" or "human" (human-approved).
 MARK_KEYS = {
     ALT: "Xmp.alttext.AltTextAccessibility",

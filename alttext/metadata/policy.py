@@ -28,6 +28,7 @@ from alttext.metadata.exiv2io import Metadata, Plan
 from alttext.metadata.fields import (
     EXIF,
     FIELD_KEYS,
+    FIELD_LABELS,
     IPTC,
     IPTC_CAPTION_MAX_BYTES,
     IPTC_UTF8,
@@ -69,6 +70,11 @@ class FieldOutcome:
     # False when the text was already there (from someone else) and only its Lang Alt entries were
     # completed: alttext then does not mark the value as its own.
     claim: bool = True
+
+    @property
+    def label(self) -> str:
+        """The field as exiftool names it (XMP-iptcCore:AltTextAccessibility ...)."""
+        return FIELD_LABELS[self.field]
 
 
 def _short(text: str, limit: int = 60) -> str:

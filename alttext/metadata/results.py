@@ -78,5 +78,5 @@ class EmbedResult:
         data["status"] = str(self.status)
         data["where"] = str(self.where) if self.where else None
         data["written"] = list(self.written)
-        data["fields"] = [asdict(f) for f in self.fields]
+        data["fields"] = [{**asdict(f), "label": f.label} for f in self.fields]
         return data

@@ -248,7 +248,13 @@ def semantic_search(
     vectors know no dates), so a narrow date in a large library may leave fewer than ``limit``."""
     if not query.strip():
         return []
-    vector = encoder.encode([query])[0]
+    # One short sentence is a handful of tiny matrix products: OpenBLAS's thread pool costs more than it
+    # saves (its idle threads spin), most on a busy machine. Measured on 2 shared cores: `alttext search`
+    # 0.85-0.95 CPU s with the pool, 0.59 with one thread (bench/startup_bench.py).
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        vector = encoder.encode([query])[0]
     # Every caption found has at least one matching file, so ``limit`` captions give >= ``limit`` files.
     k = limit * TAKEN_DEPTH if taken else limit
     ranked = top_captions(index, vector, encoder.name, k=k, under=under, status=status, min_score=min_score)

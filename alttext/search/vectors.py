@@ -11,14 +11,19 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import numpy as np
 from sqlalchemy import Connection, text
 
 from alttext.index.db import Index
-from alttext.index.models import utcnow
+
+
+def utcnow() -> datetime:
+    """Now, in UTC (as alttext.index.models.utcnow; not imported from there: search needs no ORM models)."""
+    return datetime.now(UTC)
+
 
 DEFAULT_BATCH = 64
 

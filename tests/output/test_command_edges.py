@@ -193,8 +193,9 @@ def test_verbose_and_db_after_the_subcommand_work(index: Index, tmp_path: Path, 
     finally:
         root.setLevel(level)
     other = tmp_path / "other.sqlite3"
-    elsewhere = invoke("status", "--json", "--db", str(other))  # the later --db wins, like any option
-    assert elsewhere.exit_code == 0 and str(other) in elsewhere.output
+    # The later --db wins, like any option: status looks there (and, reading only, creates nothing).
+    elsewhere = invoke("status", "--json", "--db", str(other))
+    assert elsewhere.exit_code == 2 and f"no index at {other}" in elsewhere.output and not other.exists()
     scanned = invoke("search", "kite", "-v")
     assert scanned.exit_code == 0 and "a.png" in scanned.output
 
