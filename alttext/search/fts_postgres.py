@@ -11,7 +11,8 @@
 
 Words are stemmed by PostgreSQL's 'english' configuration (Snowball; FTS5 uses Porter: "running" and
 "run" match on both), which also drops English stop words: a query made only of such words ("the") finds
-nothing here, where FTS5 would match them. No prefix matching on either side.
+nothing here, where FTS5 would match them. Diacritics are folded ("cafe" finds "café") only where the
+server has the unaccent extension. No prefix matching on either side.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from alttext.index.selection import file_filters
 from alttext.search.fts import RANK_WINDOW, STOPWORDS, SearchHit, query_terms
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-CONFIG = "'english'::regconfig"
+CONFIG = "'alttext'::regconfig"  # migration 0001: 'english' with unaccent where the server has it
 # ts_headline's markers: the same control characters FTS5's highlight() is given in fts.py.
 HIGHLIGHT_OPTIONS = "'StartSel=' || chr(2) || ', StopSel=' || chr(3) || ', HighlightAll=true'"
 

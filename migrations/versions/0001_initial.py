@@ -70,9 +70,15 @@ FTS_SQL = [
 FTS_TRIGGERS = ("files_fts_insert", "files_fts_delete", "files_fts_update", "images_fts_caption", "captions_fts_text")
 
 # PostgreSQL (docs/architecture.md §PostgreSQL): the same search rows in a plain table, its tsvector a
-# generated column under a GIN index; the alt text stemmed by the 'english' configuration (PostgreSQL's
-# Snowball stemmer; SQLite uses Porter), file names split at every non-alphanumeric character as FTS5's
+# generated column under a GIN index, in the text search configuration 'alttext': PostgreSQL's 'english'
+# (Snowball stemmer; SQLite uses Porter) with diacritics folded by the unaccent extension where the server
+# has it (remove_diacritics on SQLite); file names split at every non-alphanumeric character as FTS5's
 # unicode61 tokenizer does. PL/pgSQL triggers keep it current, exactly like the SQLite triggers above.
+PG_CONFIG_SQL = "CREATE TEXT SEARCH CONFIGURATION alttext (COPY = english)"
+PG_UNACCENT_SQL = [
+    "CREATE EXTENSION IF NOT EXISTS unaccent",
+    "ALTER TEXT SEARCH CONFIGURATION alttext ALTER MAPPING FOR hword, hword_part, word WITH unaccent, english_stem",
+]
 PG_FTS_SQL = [
     """
     CREATE TABLE search_fts (
@@ -80,8 +86,8 @@ PG_FTS_SQL = [
         alt_text text NOT NULL,
         name text NOT NULL DEFAULT '',
         document tsvector GENERATED ALWAYS AS (
-            setweight(to_tsvector('english'::regconfig, alt_text), 'A')
-            || setweight(to_tsvector('english'::regconfig,
+            setweight(to_tsvector('alttext'::regconfig, alt_text), 'A')
+            || setweight(to_tsvector('alttext'::regconfig,
                                      regexp_replace(name, '[^[:alnum:]]+', ' ', 'g')), 'B')
         ) STORED
     )
@@ -152,7 +158,21 @@ PG_FTS_DROP = [
     "DROP FUNCTION IF EXISTS search_fts_caption()",
     "DROP FUNCTION IF EXISTS search_fts_refresh(integer)",
     "DROP TABLE IF EXISTS search_fts",
+    "DROP TEXT SEARCH CONFIGURATION IF EXISTS alttext",
 ]
+
+
+def _postgres_search_config() -> None:
+    """The 'alttext' configuration; with unaccent when this server has the extension and lets the owner
+    create it (a trusted extension since PostgreSQL 13), else without (then "café" != "cafe")."""
+    op.execute(PG_CONFIG_SQL)
+    usable = op.get_bind().execute(sa.text(
+        "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'unaccent')"
+        " AND has_database_privilege(current_database(), 'CREATE')"
+    )).scalar()
+    if usable:
+        for statement in PG_UNACCENT_SQL:
+            op.execute(statement)
 
 
 def upgrade() -> None:
@@ -242,6 +262,7 @@ def upgrade() -> None:
     op.create_index("ix_jobs_next_try_at", "jobs", ["next_try_at"])
     op.create_index("ix_jobs_kind_target_id", "jobs", ["kind", "target_id"])
     if op.get_bind().dialect.name == "postgresql":
+        _postgres_search_config()
         for statement in PG_FTS_SQL:
             op.execute(statement)
         return
