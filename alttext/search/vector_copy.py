@@ -80,7 +80,15 @@ NEWER_SQL = "SELECT caption_id FROM caption_embeddings WHERE model = ? AND dim =
 
 
 def snapshot_path(index: Index, model: str) -> str:
+    """Beside the SQLite file; for a PostgreSQL index, in this machine's cache folder (one per database)."""
     digest = hashlib.sha1(model.encode("utf-8")).hexdigest()[:12]
+    if index.dialect == "postgresql":
+        import platformdirs
+
+        database = hashlib.sha1(index.path.encode("utf-8")).hexdigest()[:12]
+        folder = platformdirs.user_cache_path("alttext") / "vector-copies"
+        folder.mkdir(parents=True, exist_ok=True)
+        return str(folder / f"postgresql-{database}.vectors-{digest}")
     return f"{index.path}.vectors-{digest}"
 
 
