@@ -143,13 +143,15 @@ PG_FTS_SQL = [
     """CREATE TRIGGER captions_fts_text AFTER UPDATE OF text ON captions
        FOR EACH ROW EXECUTE FUNCTION search_fts_caption()""",
     # SQLite reads a unary + before a column as "don't use an index for this" (the queries use it as a
-    # planner hint); PostgreSQL has no + for text. An identity operator makes the same SQL run on both.
-    "CREATE FUNCTION alttext_identity(text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT $1'",
-    "CREATE OPERATOR + (RIGHTARG = text, FUNCTION = alttext_identity)",
+    # planner hint); PostgreSQL has no + for text or bytea (paths). Identity operators make the same SQL
+    # run on both (an SQL function this simple is inlined: the planner sees the bare column).
+    *(f"CREATE FUNCTION alttext_identity({kind}) RETURNS {kind} LANGUAGE sql IMMUTABLE PARALLEL SAFE"
+      f" AS 'SELECT $1'" for kind in ("text", "bytea")),
+    *(f"CREATE OPERATOR + (RIGHTARG = {kind}, FUNCTION = alttext_identity)" for kind in ("text", "bytea")),
 ]
 PG_FTS_DROP = [
-    "DROP OPERATOR IF EXISTS + (NONE, text)",
-    "DROP FUNCTION IF EXISTS alttext_identity(text)",
+    *(f"DROP OPERATOR IF EXISTS + (NONE, {kind})" for kind in ("text", "bytea")),
+    *(f"DROP FUNCTION IF EXISTS alttext_identity({kind})" for kind in ("text", "bytea")),
     *(f"DROP TRIGGER IF EXISTS {name} ON {table}" for name, table in (
         ("files_fts_insert", "files"), ("files_fts_delete", "files"), ("files_fts_update", "files"),
         ("images_fts_caption", "images"), ("captions_fts_text", "captions"))),
