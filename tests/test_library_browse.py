@@ -15,7 +15,6 @@ from alttext import Library
 from alttext.library import PhotoUnavailable
 from alttext.thumbnails import ThumbnailCache
 
-
 pytestmark = pytest.mark.both_backends  # SQLite and PostgreSQL (tests/conftest.py)
 
 

@@ -141,7 +141,7 @@ def driver_connection(connection: Connection) -> DriverConnection:
         raise RuntimeError("the index connection is closed")
     if connection.dialect.name == "postgresql":
         return _ServerDriver(raw)
-    return raw  # type: ignore[no-any-return]
+    return raw
 
 
 class Index:

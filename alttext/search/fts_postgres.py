@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import replace
+from itertools import pairwise
 
 from sqlalchemy import text
 
@@ -68,8 +69,7 @@ def _phrase_tier(query: str, q: _Query) -> str | None:
     if len(runs) == 1 or any(len(run) > 1 for run in runs):
         return "(" + " && ".join(q.phrase(run) for run in runs) + ")"
     gap = meaningful[-1] - meaningful[0] + 1 - len(meaningful)
-    pairs = zip(runs, runs[1:], strict=False)
-    return "(" + " && ".join(q.follows(a[0], b[0], gap) for a, b in pairs) + ")"
+    return "(" + " && ".join(q.follows(a[0], b[0], gap) for a, b in pairwise(runs)) + ")"
 
 
 def search(

@@ -16,7 +16,6 @@ from alttext.index.ingest import Ingester
 from alttext.index.queries import index_status
 from alttext.index.reconcile import reconcile
 
-
 pytestmark = pytest.mark.both_backends  # SQLite and PostgreSQL (tests/conftest.py)
 
 
