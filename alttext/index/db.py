@@ -183,7 +183,10 @@ class Index:
             upgrade(self.writer)
         except Exception as exc:
             self.close()
-            raise IndexUnavailable(f"cannot open index {self.path}: {exc}") from exc
+            # The driver's own first line ("connection refused", "database does not exist"), not
+            # SQLAlchemy's wrapping with its statement and help link.
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__]
+            raise IndexUnavailable(f"cannot open index {self.path}: {reason[0]}") from exc
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

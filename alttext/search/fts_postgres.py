@@ -29,6 +29,7 @@ from alttext.index.selection import file_filters
 from alttext.search.fts import RANK_WINDOW, STOPWORDS, SearchHit, query_terms
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+_ADJACENT_MARKS = re.compile("\x03(\\s+)\x02")  # "[red] [circle]" -> "[red circle]", as FTS5 marks a phrase
 CONFIG = "'alttext'::regconfig"  # migration 0001: 'english' with unaccent where the server has it
 # ts_headline's markers: the same control characters FTS5's highlight() is given in fts.py.
 HIGHLIGHT_OPTIONS = "'StartSel=' || chr(2) || ', StopSel=' || chr(3) || ', HighlightAll=true'"
@@ -93,7 +94,8 @@ def search(
         for hit in _run(index, q, expression, limit + len(seen), under, status):
             if hit.file_id not in seen and len(hits) < limit:
                 seen.add(hit.file_id)
-                hits.append(replace(hit, phrase=is_phrase))
+                marked = _ADJACENT_MARKS.sub(r"\1", hit.highlighted) if is_phrase else hit.highlighted
+                hits.append(replace(hit, phrase=is_phrase, highlighted=marked))
         if len(hits) >= limit:
             break
     return hits
