@@ -164,3 +164,13 @@ def test_an_unreachable_server_is_one_clear_line(postgres_server) -> None:
     assert str(caught.value).count("\n") == 0 and "no_such_database" in str(caught.value)
     result = CliRunner().invoke(cli, ["--db", url, "status"])
     assert result.exit_code == 1 and "does not exist" in result.output
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", pytest.fail.Exception), ("", pytest.skip.Exception)])
+def test_no_server_binary_skips_except_under_ci(monkeypatch: pytest.MonkeyPatch, ci: str, outcome: type) -> None:
+    import pg_kit
+
+    monkeypatch.setattr(pg_kit, "server_bin", lambda: None)
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match="PostgreSQL"), pg_kit.running_server():
+        pass
