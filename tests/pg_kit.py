@@ -9,7 +9,7 @@ unprivileged user ``nobody``: the folder is made theirs and initdb/postgres are 
 Where the server binary is looked for: ``$ALTTEXT_PG_BIN``, then ``pg_ctl``'s folder on PATH, then
 Debian's /usr/lib/postgresql/<newest>/bin. No binary: the PostgreSQL tests skip, except under
 ``CI=true``, where a missing server or driver fails them; a server that is there but does not start fails
-everywhere (docs/architecture.md §PostgreSQL).
+everywhere (docs/architecture.md §10).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The index on PostgreSQL (docs/architecture.md §PostgreSQL): migrations applied on an empty database, raw
+"""The index on PostgreSQL (docs/architecture.md §10): migrations applied on an empty database, raw
 byte paths, the write rule, search with the same JSON as SQLite's, and the address given by --db or the
 config file. The shared index tests run on both backends too (modules marked ``both_backends``)."""
 

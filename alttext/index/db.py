@@ -10,7 +10,7 @@ locked" instead of waiting); ``busy_timeout`` makes everyone wait instead of fai
 ``synchronous=NORMAL`` can lose the last transactions on power loss, never corrupt: captions can be
 regenerated, and pending work is re-found by the next reconcile scan.
 
-PostgreSQL (``postgresql://user@host/db``, docs/architecture.md §PostgreSQL): the same rule. Each write
+PostgreSQL (``postgresql://user@host/db``, docs/architecture.md §10): the same rule. Each write
 transaction first takes one transaction-scoped advisory lock, so writers run one at a time exactly as with
 ``BEGIN IMMEDIATE`` (the code relies on check-then-write inside one write); the reader engine's sessions
 are ``default_transaction_read_only``, so a write there fails loudly too.

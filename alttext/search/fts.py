@@ -96,7 +96,7 @@ def _phrase_expressions(query: str) -> list[str]:
 def search(
     index: Index, query: str, *, limit: int = 20, under: str | None = None, status: str | None = None
 ) -> list[SearchHit]:
-    if index.dialect == "postgresql":  # tsvector + GIN instead of FTS5 (docs/architecture.md §PostgreSQL)
+    if index.dialect == "postgresql":  # tsvector + GIN instead of FTS5 (docs/architecture.md §10)
         from alttext.search import fts_postgres
 
         return fts_postgres.search(index, query, limit=limit, under=under, status=status)

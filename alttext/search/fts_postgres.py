@@ -1,5 +1,5 @@
 """Full-text search on PostgreSQL: the ``search_fts`` table's tsvector under a GIN index, ranked by
-``ts_rank_cd`` (docs/architecture.md §PostgreSQL). The same tiers, hits and JSON as SQLite's FTS5 search
+``ts_rank_cd`` (docs/architecture.md §10). The same tiers, hits and JSON as SQLite's FTS5 search
 (alttext/search/fts.py), which dispatches here:
 
 1. the query's words together and in order: each run of adjacent meaningful words is a phrase

@@ -69,7 +69,7 @@ FTS_SQL = [
 
 FTS_TRIGGERS = ("files_fts_insert", "files_fts_delete", "files_fts_update", "images_fts_caption", "captions_fts_text")
 
-# PostgreSQL (docs/architecture.md §PostgreSQL): the same search rows in a plain table, its tsvector a
+# PostgreSQL (docs/architecture.md §10): the same search rows in a plain table, its tsvector a
 # generated column under a GIN index, in the text search configuration 'alttext': PostgreSQL's 'english'
 # (Snowball stemmer; SQLite uses Porter) with diacritics folded by the unaccent extension where the server
 # has it (remove_diacritics on SQLite); file names split at every non-alphanumeric character as FTS5's
