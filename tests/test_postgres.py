@@ -174,3 +174,37 @@ def test_no_server_binary_skips_except_under_ci(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("CI", ci)
     with pytest.raises(outcome, match="PostgreSQL"), pg_kit.running_server():
         pass
+
+
+class _WordEncoder:
+    """A tiny deterministic encoder: one dimension per known word (unit length)."""
+
+    name, dim = "words", 8
+    WORDS = ("red", "blue", "kite", "boat", "hat", "green", "sea", "dog")
+
+    def encode(self, texts: list[str], batch_size: int = 8):  # -> np.ndarray
+        import numpy as np
+
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, caption in enumerate(texts):
+            for word in caption.lower().replace(".", "").split():
+                if word in self.WORDS:
+                    vectors[row, self.WORDS.index(word)] += 1
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-6)
+
+
+def test_the_vector_copy_answers_like_the_database(db: str, tmp_path: Path) -> None:
+    from alttext.search.semantic import top_captions
+    from alttext.search.vectors import compute_pending_vectors
+
+    encoder = _WordEncoder()
+    query = encoder.encode(["red kite"])[0]
+    with Index(db) as index:
+        plant(index, tmp_path / "photos", {"a.png": "A red kite.", "b.png": "A blue boat.", "c.png": "A green hat."})
+        assert compute_pending_vectors(index, encoder=encoder) == 3
+        exact = top_captions(index, query, encoder.name, k=10, snapshot_min_rows=10**9)
+        assert top_captions(index, query, encoder.name, k=10, snapshot_min_rows=1) == exact  # builds the copy
+        plant(index, tmp_path / "photos", {"d.png": "A red kite over the red sea."}, start=3)
+        assert compute_pending_vectors(index, encoder=encoder) == 1  # stored after the copy: read from SQL
+        assert top_captions(index, query, encoder.name, k=10, snapshot_min_rows=1) == \
+            top_captions(index, query, encoder.name, k=10, snapshot_min_rows=10**9)

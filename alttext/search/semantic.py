@@ -38,6 +38,7 @@ MAX_CHECK_BATCH = 65_536  # candidate ids checked per query (literals in an IN l
 # all-MiniLM-L6-v2 gives unrelated short texts cosine ~0.0-0.15 and paraphrases 0.5+; below this floor a
 # "semantic match" is noise that would only push real keyword matches down.
 MIN_SIMILARITY = 0.25
+NO_LIMIT = 2**63 - 1  # "LIMIT -1" is SQLite's "no limit"; PostgreSQL refuses it, both take the largest bigint
 
 
 def _candidate_filter(under: str | None, status: str | None, params: dict[str, object]) -> str:
@@ -83,7 +84,7 @@ def _exact_scores(
     condition on e.caption_id) selects, the ``limit`` lowest ids of them, that reach ``min_score``; also
     the largest caption id read (0: none)."""
     dim = int(query.shape[0])
-    params = {**params, "model": encoder_name, "dim": dim, "limit": limit or -1}
+    params = {**params, "model": encoder_name, "dim": dim, "limit": limit or NO_LIMIT}
     sql = _exact_scores_sql(which, under, status, params)
     with index.read() as connection:
         # The DB-API cursor directly: SQLAlchemy's Row objects cost as much as the read itself here.
