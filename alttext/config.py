@@ -74,7 +74,7 @@ def _default_db() -> str:
 
 SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("model", DEFAULT_MODEL, str, "captioning model: Hugging Face hub id or local folder"),
-    SettingSpec("db", None, str, "path of the SQLite index"),
+    SettingSpec("db", None, str, "the index: an SQLite file, or a postgresql:// database address"),
     SettingSpec("beams", None, _optional_int, "beam width (default: the model's generation config)"),
     SettingSpec("max_tokens", None, _optional_int, "max new tokens (default: the model's generation config)"),
     SettingSpec("batch_size", 8, int, "images per model call"),

@@ -41,6 +41,25 @@ if [ -n "$extras" ] && ! command -v jpegtran >/dev/null 2>&1; then
   fi
 fi
 
+# PostgreSQL (--test only): the index tests run on PostgreSQL too, against a throwaway server that
+# tests/pg_kit.py initdb's into a temporary folder (as `nobody` when run as root: PostgreSQL refuses root).
+# Debian's package would also create and start a system-wide cluster; we ask it not to.
+if [ -n "$extras" ] && ! compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null && ! command -v pg_ctl >/dev/null 2>&1; then
+  pg_install() {
+    $1 mkdir -p /etc/postgresql-common
+    [ -e /etc/postgresql-common/createcluster.conf ] || \
+      echo "create_main_cluster = false" | $1 tee /etc/postgresql-common/createcluster.conf >/dev/null
+    $1 apt-get update -qq && $1 env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  }
+  if [ "$(id -u)" = 0 ]; then
+    pg_install ""
+  elif command -v sudo >/dev/null 2>&1; then
+    pg_install sudo
+  else
+    echo "note: PostgreSQL not found; its tests will be skipped, or fail under CI=true (apt-get install postgresql)" >&2
+  fi
+fi
+
 python="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip

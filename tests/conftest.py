@@ -26,14 +26,54 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: 
             monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    """Where the test's index lives (a folder's conftest or a test module may define its own)."""
-    return tmp_path / "index.sqlite3"
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked ``both_backends`` run once on SQLite and once on PostgreSQL (through ``backend``)."""
+    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_backends"):
+        metafunc.parametrize("backend", ["sqlite", "postgresql"])
 
 
 @pytest.fixture
-def index(db: Path):  # -> Iterator[alttext.index.db.Index]
+def backend() -> str:
+    """The index's engine: "sqlite", or both for modules marked ``both_backends``."""
+    return "sqlite"
+
+
+@pytest.fixture(scope="session")
+def postgres_server():  # -> Iterator[pg_kit.PostgresServer]
+    """One PostgreSQL server for the whole session (tests/pg_kit.py), with a migrated template database."""
+    import pg_kit
+
+    with pg_kit.running_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server) -> str:
+    """A database migrated to the newest schema: copying it is much faster than migrating each time."""
+    from alttext.index.db import Index
+
+    name = postgres_server.new_database()
+    Index(postgres_server.url(name)).close()
+    return name
+
+
+@pytest.fixture
+def db(tmp_path: Path, backend: str, request: pytest.FixtureRequest):  # -> Iterator[Path | str]
+    """Where the test's index lives: an SQLite file, or (backend "postgresql") a fresh database's address
+    (a folder's conftest or a test module may define its own)."""
+    if backend != "postgresql":
+        yield tmp_path / "index.sqlite3"
+        return
+    server = request.getfixturevalue("postgres_server")
+    name = server.new_database(template=request.getfixturevalue("postgres_template"))
+    with server.connect(name) as connection:  # every index has its own identity, copies too
+        connection.execute("UPDATE index_identity SET uid = md5(random()::text)")
+    yield server.url(name)
+    server.drop_database(name)
+
+
+@pytest.fixture
+def index(db: Path | str):  # -> Iterator[alttext.index.db.Index]
     """The test's index at ``db``, opened (created and migrated)."""
     from alttext.index.db import Index
 

@@ -26,3 +26,10 @@ def run_alttext(*args: str, env: dict[str, str] | None = None, timeout: float = 
         [*alttext_command(), *args], capture_output=True, text=True, timeout=timeout,
         env={**os.environ, **(env or {})}, input=input,
     )
+
+
+def sql_rows(index: object, sql: str) -> list[tuple]:  # type: ignore[type-arg]
+    """Rows of one literal SQL query, read through the index's own connection: on SQLite and PostgreSQL
+    alike (paths come back as raw bytes on both)."""
+    with index.read() as connection:  # type: ignore[attr-defined]
+        return [tuple(row) for row in connection.exec_driver_sql(sql).all()]

@@ -19,7 +19,8 @@ from alttext.index.captions import add_caption
 from alttext.index.db import Index
 from alttext.index.models import SOURCE_HUMAN, STATUS_EDITED, File
 
-pytestmark = pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool is the oracle")
+pytestmark = [pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool is the oracle"),
+              pytest.mark.both_backends]  # SQLite and PostgreSQL (tests/conftest.py)
 
 
 def exiftool(path: Path, *tags: str) -> dict:  # type: ignore[type-arg]
@@ -43,12 +44,12 @@ def library(tmp_path: Path) -> Path:
     return root
 
 
-def cli_run(db: Path, *args: str) -> object:
+def cli_run(db: Path | str, *args: str) -> object:
     return CliRunner().invoke(cli, ["--db", str(db), *args])
 
 
-def test_embed_writes_alt_text_and_a_rescan_sees_no_change(library: Path, tmp_path: Path, tiny_model: Path) -> None:
-    db = tmp_path / "index.sqlite3"
+def test_embed_writes_alt_text_and_a_rescan_sees_no_change(library: Path, tmp_path: Path, tiny_model: Path,
+                                                           db: Path | str) -> None:
     assert cli_run(db, "scan", str(library), "--model", str(tiny_model)).exit_code == 0
     result = cli_run(db, "embed", "--json")
     assert result.exit_code == 0, result.output
@@ -66,8 +67,7 @@ def test_embed_writes_alt_text_and_a_rescan_sees_no_change(library: Path, tmp_pa
     assert again.exit_code == 0 and json.loads(again.stdout) == []  # nothing left to embed
 
 
-def test_dry_run_changes_no_byte(library: Path, tmp_path: Path, tiny_model: Path) -> None:
-    db = tmp_path / "index.sqlite3"
+def test_dry_run_changes_no_byte(library: Path, tmp_path: Path, tiny_model: Path, db: Path | str) -> None:
     cli_run(db, "scan", str(library), "--model", str(tiny_model))
     before = {path.name: digest(path) for path in library.iterdir()}
     result = cli_run(db, "embed", "--dry-run", "--json")
@@ -77,14 +77,13 @@ def test_dry_run_changes_no_byte(library: Path, tmp_path: Path, tiny_model: Path
 
 
 def test_existing_human_text_is_imported_and_never_overwritten(library: Path, tmp_path: Path,
-                                                                tiny_model: Path) -> None:
+                                                                tiny_model: Path, db: Path | str) -> None:
     described = library / "cat.jpg"
     subprocess.run(["exiftool", "-q", "-overwrite_original", "-XMP-dc:Description=Our cat Mimi on the sofa",
                     str(described)], check=True)
     boilerplate = library / "coffee.png"
     subprocess.run(["exiftool", "-q", "-overwrite_original", "-EXIF:ImageDescription=OLYMPUS DIGITAL CAMERA",
                     str(boilerplate)], check=True)
-    db = tmp_path / "index.sqlite3"
     summary = json.loads(cli_run(db, "scan", str(library), "--model", str(tiny_model), "--json").stdout)
     assert summary["imported"] == 1 and summary["captioned"] == 3
     cat = json.loads(cli_run(db, "show", str(described), "--json").stdout)
@@ -100,8 +99,8 @@ def test_existing_human_text_is_imported_and_never_overwritten(library: Path, tm
         assert digest(described) == before
 
 
-def test_edited_caption_replaces_our_earlier_model_text(library: Path, tmp_path: Path, tiny_model: Path) -> None:
-    db = tmp_path / "index.sqlite3"
+def test_edited_caption_replaces_our_earlier_model_text(library: Path, tmp_path: Path, tiny_model: Path,
+                                                        db: Path | str) -> None:
     cli_run(db, "scan", str(library), "--model", str(tiny_model))
     target = library / "rocket.webp"
     assert cli_run(db, "embed").exit_code == 0  # everything, with model captions
@@ -117,11 +116,11 @@ def test_edited_caption_replaces_our_earlier_model_text(library: Path, tmp_path:
     assert tags["XMP-iptcCore:AltTextAccessibility"] == "A rocket on its launch pad."
 
 
-def test_sidecar_for_raw_and_scan_embed_with_the_installed_command(tmp_path: Path, tiny_model: Path) -> None:
+def test_sidecar_for_raw_and_scan_embed_with_the_installed_command(tmp_path: Path, tiny_model: Path,
+                                                                   db: Path | str) -> None:
     root = tmp_path / "raw"
     root.mkdir()
     photo("coffee").save(root / "coffee.jpg")
-    db = tmp_path / "index.sqlite3"
     result = run_alttext("--db", str(db), "scan", str(root), "--model", str(tiny_model), "--embed")
     assert result.returncode == 0, result.stderr
     assert "embedded 1 file(s), 0 failed" in result.stdout
@@ -133,15 +132,15 @@ def test_sidecar_for_raw_and_scan_embed_with_the_installed_command(tmp_path: Pat
     assert (root / "coffee.jpg.xmp").is_file()
 
 
-def test_unknown_path_is_an_error(tmp_path: Path) -> None:
+def test_unknown_path_is_an_error(tmp_path: Path, db: Path | str) -> None:
     from alttext.index.db import Index
 
-    Index(tmp_path / "index.sqlite3").close()  # an index, without this file (no index at all: exit 2)
-    result = cli_run(tmp_path / "index.sqlite3", "embed", str(tmp_path / "never-scanned.jpg"))
+    Index(db).close()  # an index, without this file (no index at all: exit 2)
+    result = cli_run(db, "embed", str(tmp_path / "never-scanned.jpg"))
     assert result.exit_code == 1 and "not in the index" in result.output
 
 
-def _linked_library(tmp_path: Path) -> tuple[Path, Path, Path]:
+def _linked_library(tmp_path: Path, db: Path | str) -> tuple[Path, Path, Path]:
     """photos/own.png; photos/link.png, a link to elsewhere/theirs.png, outside the scanned folder; and
     photos/inside-link.png, a link to photos/target.png. Scanned with planted captions."""
     from web.planted import PlantedCaptioner, colour, write_image
@@ -154,14 +153,13 @@ def _linked_library(tmp_path: Path) -> tuple[Path, Path, Path]:
     (root / "link.png").symlink_to(elsewhere / "theirs.png")
     (root / "inside-link.png").symlink_to(root / "target.png")
     captioner = PlantedCaptioner({colour(0): "A red kite.", colour(1): "A blue boat.", colour(2): "A green hat."})
-    with Index(tmp_path / "index.sqlite3") as index:
+    with Index(db) as index:
         scan(index, [str(root)], lambda: captioner, batch_size=8, max_pixels=10_000_000)
     return root, elsewhere / "theirs.png", root / "link.png"
 
 
-def test_embed_never_writes_outside_the_scanned_folders_through_a_link(tmp_path: Path) -> None:
-    root, outside, _ = _linked_library(tmp_path)
-    db = tmp_path / "index.sqlite3"
+def test_embed_never_writes_outside_the_scanned_folders_through_a_link(tmp_path: Path, db: Path | str) -> None:
+    root, outside, _ = _linked_library(tmp_path, db)
     before = digest(outside)
     result = cli_run(db, "embed")  # no PATH: the index's scanned folders are the limit
     assert result.exit_code == 1
@@ -179,18 +177,19 @@ def test_embed_never_writes_outside_the_scanned_folders_through_a_link(tmp_path:
     assert digest(outside) == before
 
 
-def test_embed_writes_through_a_link_that_is_named(tmp_path: Path) -> None:
-    _, outside, link = _linked_library(tmp_path)
-    result = cli_run(tmp_path / "index.sqlite3", "embed", str(link), "--json")
+def test_embed_writes_through_a_link_that_is_named(tmp_path: Path, db: Path | str) -> None:
+    _, outside, link = _linked_library(tmp_path, db)
+    result = cli_run(db, "embed", str(link), "--json")
     assert result.exit_code == 0, result.output
     [entry] = json.loads(result.stdout)
     assert entry["status"] == "written" and link.is_symlink()
     assert exiftool(outside, "-XMP-iptcCore:AltTextAccessibility")["XMP-iptcCore:AltTextAccessibility"]
 
 
-def test_scan_embed_does_not_follow_a_link_out_of_the_folder(tmp_path: Path, tiny_model: Path) -> None:
-    root, outside, _ = _linked_library(tmp_path)
+def test_scan_embed_does_not_follow_a_link_out_of_the_folder(tmp_path: Path, tiny_model: Path,
+                                                             db: Path | str) -> None:
+    root, outside, _ = _linked_library(tmp_path, db)
     before = digest(outside)
-    result = cli_run(tmp_path / "index.sqlite3", "scan", str(root), "--model", str(tiny_model), "--embed")
+    result = cli_run(db, "scan", str(root), "--model", str(tiny_model), "--embed")
     assert "outside the folders being embedded" in result.output
     assert digest(outside) == before

@@ -66,8 +66,8 @@ def photos(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def library(tmp_path: Path, shapes_model: Path):  # -> Iterator[Library]
-    with Library(tmp_path / "index.sqlite3", model=str(shapes_model)) as opened:
+def library(db: Path | str, shapes_model: Path):  # -> Iterator[Library]
+    with Library(db, model=str(shapes_model)) as opened:
         yield opened
 
 
@@ -77,10 +77,11 @@ def exiftool_alt(path: Path) -> str | None:
     return json.loads(out)[0].get("AltTextAccessibility")
 
 
+pytestmark = pytest.mark.both_backends  # SQLite and PostgreSQL (tests/conftest.py)
 needs_exiftool = pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool is the oracle")
 
 
-def test_scan_search_edit_embed_export(library: Library, photos: Path, tmp_path: Path) -> None:
+def test_scan_search_edit_embed_export(library: Library, photos: Path, tmp_path: Path, db: Path | str) -> None:
     result = library.scan([str(photos)])
     summary = result.summary
     assert (summary.new, summary.captioned, summary.failed, summary.model_calls) == (4, 4, 0, 1), summary
@@ -96,7 +97,7 @@ def test_scan_search_edit_embed_export(library: Library, photos: Path, tmp_path:
     assert (status["files"], status["images"], status["captioned"], status["pending"], status["failed"],
             status["missing"]) == (4, 4, 4, 0, 0, 0)
     assert [root["path"] for root in status["roots"]] == [str(photos)]
-    assert status["index_path"] == str(tmp_path / "index.sqlite3")
+    assert status["index_path"] == str(db)
 
     hits = library.search("red circle", mode="words")
     assert hits.mode == "words"

@@ -15,14 +15,16 @@ from alttext import Library
 from alttext.library import PhotoUnavailable
 from alttext.thumbnails import ThumbnailCache
 
+pytestmark = pytest.mark.both_backends  # SQLite and PostgreSQL (tests/conftest.py)
+
 
 @pytest.fixture
-def library(tmp_path: Path, shapes_model: Path) -> Library:
+def library(tmp_path: Path, shapes_model: Path, db: Path | str) -> Library:
     photos = tmp_path / "photos"
     for name, (shapes, background) in PICTURES.items():
         draw(photos / name, shapes, background)
     (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
-    library = Library(tmp_path / "index.sqlite3", model=str(shapes_model), cache_dir=str(tmp_path / "cache"),
+    library = Library(db, model=str(shapes_model), cache_dir=str(tmp_path / "cache"),
                       upload_folder=str(tmp_path / "uploads"))
     library.scan([str(photos)])
     yield library

@@ -17,6 +17,7 @@ from alttext.search.encoder import semantic_available
 pytestmark = [
     pytest.mark.skipif(not semantic_available(), reason="the `semantic` extra is not installed"),
     pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool plants the descriptions"),
+    pytest.mark.both_backends,  # SQLite and PostgreSQL (tests/conftest.py)
 ]
 
 DESCRIPTIONS = {
@@ -26,14 +27,13 @@ DESCRIPTIONS = {
 }
 
 
-def test_scan_embeds_new_captions_for_semantic_search(tmp_path: Path, tiny_model: Path) -> None:
+def test_scan_embeds_new_captions_for_semantic_search(tmp_path: Path, tiny_model: Path, db: Path | str) -> None:
     folder = tmp_path / "photos"
     folder.mkdir()
     for i, (name, description) in enumerate(DESCRIPTIONS.items()):
         Image.new("RGB", (24, 24), (i * 90, 60, 200 - i * 60)).save(folder / name)
         subprocess.run(["exiftool", "-q", "-overwrite_original", f"-XMP-dc:Description={description}",
                         str(folder / name)], check=True)
-    db = tmp_path / "index.sqlite3"
     runner = CliRunner()
     summary = json.loads(runner.invoke(cli, ["--db", str(db), "scan", str(folder), "--model", str(tiny_model),
                                              "--json"]).stdout)

@@ -32,14 +32,14 @@ CAPTIONS = {
 
 
 @pytest.fixture
-def planted(tmp_path: Path) -> tuple[Index, Path]:
+def planted(tmp_path: Path, db: Path | str) -> tuple[Index, Path]:
     """An index whose files carry known human captions (so ranking is about search, not the model)."""
     root = tmp_path / "photos"
     for i, relative in enumerate(CAPTIONS):
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         Image.new("RGB", (16, 16), (i * 40, 100, 200 - i * 30)).save(path)
-    index = Index(tmp_path / "index.sqlite3")
+    index = Index(db)
     reconcile(index, [str(root)])
 
     class NoModel:
@@ -52,6 +52,9 @@ def planted(tmp_path: Path) -> tuple[Index, Path]:
     Ingester(index, no_model, read_existing=captions_by_path.get).run()
     yield index, root
     index.close()
+
+
+pytestmark = pytest.mark.both_backends  # SQLite and PostgreSQL (tests/conftest.py)
 
 
 def paths(hits: list) -> list[str]:  # type: ignore[type-arg]
@@ -120,7 +123,7 @@ def test_fts_syntax_in_queries_is_harmless(planted: tuple[Index, Path]) -> None:
 def test_cli_json_shapes(planted: tuple[Index, Path]) -> None:
     index, root = planted
     runner = CliRunner()
-    base = ["--db", index.path]
+    base = ["--db", str(index.path)]
     hits = json.loads(runner.invoke(cli, [*base, "search", "dog", "--json"]).stdout)
     assert {"path", "alt_text", "score"} <= set(hits[0])
     assert hits[0]["score"] >= hits[-1]["score"]
@@ -143,13 +146,12 @@ def test_installed_command_search_and_plain_output(planted: tuple[Index, Path]) 
     assert run_alttext("--db", index.path, "search", "xylophone").stderr.strip() == "no matches"
 
 
-def test_reading_while_a_scan_writes(tmp_path: Path, tiny_model: Path) -> None:
+def test_reading_while_a_scan_writes(tmp_path: Path, tiny_model: Path, db: Path | str) -> None:
     """CLI readers never fail with 'database is locked' while a scan commits batch after batch."""
     folder = tmp_path / "many"
     folder.mkdir()
     for i in range(60):
         Image.new("RGB", (40, 40), (i % 256, (i * 7) % 256, (i * 13) % 256)).save(folder / f"{i:03}.png")
-    db = tmp_path / "index.sqlite3"
     Index(db).close()
     scanner = subprocess.Popen(
         [*alttext_command(), "--db", str(db), "scan", str(folder), "--model", str(tiny_model), "--batch-size", "4",
@@ -182,7 +184,7 @@ def test_reading_while_a_scan_writes(tmp_path: Path, tiny_model: Path) -> None:
     assert json.loads(out)["captioned"] == 60
 
 
-def test_red_circle_search_on_fixture_captions(tmp_path: Path, shapes_model: Path) -> None:
+def test_red_circle_search_on_fixture_captions(tmp_path: Path, shapes_model: Path, db: Path | str) -> None:
     """End to end: scan fixture-distribution images with the trained model; 'red circle' finds them first."""
     from fixtures.shapes import generate_dataset
 
@@ -193,7 +195,6 @@ def test_red_circle_search_on_fixture_captions(tmp_path: Path, shapes_model: Pat
         name = f"shape-{i:02}.png"
         image.save(folder / name)
         truths[name] = truth
-    db = tmp_path / "index.sqlite3"
     result = run_alttext("--db", str(db), "scan", str(folder), "--model", str(shapes_model), "--json")
     assert result.returncode == 0, result.stderr
     hits = json.loads(run_alttext("--db", str(db), "search", "red circle", "--json").stdout)

@@ -121,7 +121,8 @@ def _set_log_level(verbose: int, verbose_setting: bool) -> None:
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--db", "db", metavar="PATH", help="SQLite index file (default: per-user data folder).")
+@click.option("--db", "db", metavar="PATH|URL",
+              help="SQLite index file (default: per-user data folder), or postgresql://user@host/db.")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.version_option(__version__, prog_name="alttext")
 @click.pass_context

@@ -1,4 +1,5 @@
-"""Opening the SQLite index: connection settings, migrations, and the write rule.
+"""Opening the index (an SQLite file, or a PostgreSQL database): connection settings, migrations, and the
+write rule.
 
 The write rule (docs/architecture.md §9): any thread or process may write, each write a short
 ``BEGIN IMMEDIATE`` transaction through :meth:`Index.write`, never held open across model or HTTP work;
@@ -8,6 +9,11 @@ WAL lets readers run while a scan or the daemon writes. Writers take the write l
 locked" instead of waiting); ``busy_timeout`` makes everyone wait instead of failing.
 ``synchronous=NORMAL`` can lose the last transactions on power loss, never corrupt: captions can be
 regenerated, and pending work is re-found by the next reconcile scan.
+
+PostgreSQL (``postgresql://user@host/db``, docs/architecture.md §12): the same rule. Each write
+transaction first takes one transaction-scoped advisory lock, so writers run one at a time exactly as with
+``BEGIN IMMEDIATE`` (the code relies on check-then-write inside one write); the reader engine's sessions
+are ``default_transaction_read_only``, so a write there fails loudly too.
 """
 
 from __future__ import annotations
@@ -15,17 +21,22 @@ from __future__ import annotations
 import importlib.resources
 import logging
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
 
 logger = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 30_000
+# PostgreSQL: the advisory lock every write transaction takes (any constant; "alttext" in ASCII).
+WRITE_LOCK_KEY = 0x616C7474657874
+SERVER_SCHEMES = ("postgresql", "postgres")
 
 # The newest migration in migrations/versions/. An index already at this revision opens without importing
 # Alembic (0.1-0.2 s of every command's start-up); tests/index/test_schema_head.py checks it against
@@ -48,6 +59,30 @@ class IndexMissing(IndexUnavailable):
 def migrations_dir() -> Path:
     """Where the Alembic scripts are: inside the installed package, or migrations/ in a checkout."""
     return Path(str(importlib.resources.files("alttext.migrations")))
+
+
+def is_server_url(location: str | os.PathLike[str]) -> bool:
+    """Does ``--db`` name a PostgreSQL database (``postgresql://...``) rather than an SQLite file?"""
+    scheme = os.fspath(location).split("://", 1)[0] if "://" in os.fspath(location) else ""
+    return scheme.split("+", 1)[0] in SERVER_SCHEMES
+
+
+def server_url(location: str) -> URL:
+    """The SQLAlchemy URL for a ``postgresql://`` address, always with the psycopg (3) driver."""
+    url = make_url(location)
+    return url.set(drivername="postgresql+psycopg")
+
+
+def _make_server_engine(url: URL, *, write: bool) -> Engine:
+    options = "-c default_transaction_read_only=on" if not write else ""
+    engine = create_engine(url, pool_pre_ping=True, connect_args={"options": options} if options else {})
+    if write:
+        @event.listens_for(engine, "begin")
+        def _begin(connection: Connection) -> None:
+            # One writer at a time, like SQLite's BEGIN IMMEDIATE; released at commit or rollback.
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
+
+    return engine
 
 
 def _make_engine(path: str, *, write: bool) -> Engine:
@@ -100,13 +135,52 @@ def upgrade(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-class Index:
-    """One SQLite index file: a writer engine and a reader engine on it.
+class DriverConnection(Protocol):
+    """The DB-API connection's ``execute`` (sqlite3's, or psycopg's behind :class:`_ServerDriver`)."""
 
-    ``create=False`` opens only an index that exists (``IndexMissing`` otherwise), creating no file or
-    folder: what commands that only read or change an index use (docs/architecture.md §9)."""
+    def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
+
+
+_NAMED = re.compile(r"(?<![:\w]):(\w+)")
+
+
+class _ServerDriver:
+    """psycopg's connection, taking the SQL the hot paths write for sqlite3 (``?`` and ``:name``)."""
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
+        sql = sql.replace("%", "%%")
+        sql = _NAMED.sub(r"%(\1)s", sql) if isinstance(parameters, dict) else sql.replace("?", "%s")
+        return self._raw.execute(sql, parameters)
+
+
+def driver_connection(connection: Connection) -> DriverConnection:
+    """The DB-API connection under ``connection``, for hot reads that skip SQLAlchemy's row objects. Takes
+    sqlite3's parameter styles (``?``, ``:name``) on both backends."""
+    raw = connection.connection.driver_connection
+    if raw is None:  # only for a connection SQLAlchemy has invalidated or detached
+        raise RuntimeError("the index connection is closed")
+    if connection.dialect.name == "postgresql":
+        return _ServerDriver(raw)
+    return raw
+
+
+class Index:
+    """One index: an SQLite file or a PostgreSQL database, with a writer engine and a reader engine on it.
+
+    ``path`` is the SQLite file, or the database's address without its password (for messages);
+    ``dialect`` is ``"sqlite"`` or ``"postgresql"``. ``create=False`` opens only an SQLite index that
+    exists (``IndexMissing`` otherwise), creating no file or folder: what commands that only read or
+    change an index use (docs/architecture.md §9); a PostgreSQL database is always made by its server.
+    """
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
+        if is_server_url(path):
+            self._open_server(os.fspath(path))
+            return
+        self.dialect = "sqlite"
         self.path = os.path.abspath(os.fspath(path))
         parent = os.path.dirname(self.path)
         if not create and not os.path.exists(self.path):
@@ -124,6 +198,24 @@ class Index:
             self.close()
             raise IndexUnavailable(f"cannot open index {self.path}: {exc}") from exc
 
+    def _open_server(self, location: str) -> None:
+        self.dialect = "postgresql"
+        try:
+            url = server_url(location)
+        except Exception as exc:  # sqlalchemy.exc.ArgumentError: a malformed address
+            raise IndexUnavailable(f"not a database address: {location}") from exc
+        self.path = make_url(location).render_as_string(hide_password=True)  # as given, less any password
+        self.writer = _make_server_engine(url, write=True)
+        self.reader = _make_server_engine(url, write=False)
+        try:
+            upgrade(self.writer)
+        except Exception as exc:
+            self.close()
+            # The driver's own first line ("connection refused", "database does not exist"), not
+            # SQLAlchemy's wrapping with its statement and help link.
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__]
+            raise IndexUnavailable(f"cannot open index {self.path}: {reason[0]}") from exc
+
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction (BEGIN IMMEDIATE), committed on success."""
@@ -137,6 +229,9 @@ class Index:
             yield connection
 
     def size_bytes(self) -> int:
+        if self.dialect == "postgresql":
+            with self.read() as connection:
+                return int(connection.execute(text("SELECT pg_database_size(current_database())")).scalar() or 0)
         total = 0
         for suffix in ("", "-wal", "-shm"):
             with suppress(OSError):
@@ -144,6 +239,13 @@ class Index:
         return total
 
     def integrity_check(self) -> str:
+        """"ok", or what is wrong. PostgreSQL has no whole-database check: there, every index must be valid."""
+        if self.dialect == "postgresql":
+            with self.read() as connection:
+                broken = connection.execute(text(
+                    "SELECT string_agg(indexrelid::regclass::text, ', ') FROM pg_index WHERE NOT indisvalid"
+                )).scalar()
+            return f"invalid indexes: {broken}" if broken else "ok"
         with self.read() as connection:
             return str(connection.execute(text("PRAGMA integrity_check")).scalar())
 

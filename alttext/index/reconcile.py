@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 
 from alttext.images import is_image_name
-from alttext.index.db import Index
+from alttext.index.db import Index, driver_connection
 from alttext.index.models import (
     FAILED,
     FILE_JOB_KINDS,
@@ -229,7 +229,7 @@ class Reconciler:
         if top != root and not os.path.isdir(top) and os.path.isdir(root):
             folders = iter(())  # the folder went away; its files are found missing below
         with self.index.read() as reader:
-            raw = reader.connection.driver_connection  # the hot per-folder query skips SQLAlchemy's row layer
+            raw = driver_connection(reader)  # the hot per-folder query skips SQLAlchemy's row layer
             for folder, found in folders:
                 if self.on_progress:
                     self.on_progress(0)

@@ -121,7 +121,7 @@ def _held(now: datetime) -> Any:
     return exists(
         select(jobs.c.id).where(
             jobs.c.kind == EMBED_JOB, jobs.c.target_id == files.c.id,
-            func.json_extract(jobs.c.payload, "$.caption_id") == captions.c.id,
+            jobs.c.payload["caption_id"].as_integer() == captions.c.id,  # SQLite and PostgreSQL alike
             or_(jobs.c.state == PARKED, jobs.c.next_try_at > now),
         )
     )

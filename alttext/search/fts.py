@@ -112,6 +112,10 @@ def search(
 ) -> list[SearchHit]:
     """Files whose alt text or names (file and folders) have the query's words; ``taken``: only photos
     taken then (docs/architecture.md §11)."""
+    if index.dialect == "postgresql":  # tsvector + GIN instead of FTS5 (docs/architecture.md §12)
+        from alttext.search import fts_postgres
+
+        return fts_postgres.search(index, query, limit=limit, under=under, status=status, taken=taken)
     terms = query_terms(query)
     if not terms:
         return []

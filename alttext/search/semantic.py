@@ -56,6 +56,7 @@ MIN_SIMILARITY = 0.25
 # points, so that paraphrases ("wedding" ~ "a bride and groom cutting a cake": 0.57, "mountains" ~ "a
 # snowy peak above a lake": 0.45) still join the words' results.
 FUSED_MIN_SIMILARITY = 0.40
+NO_LIMIT = 2**63 - 1  # "LIMIT -1" is SQLite's "no limit"; PostgreSQL refuses it, both take the largest bigint
 
 
 def _candidate_filter(under: str | None, status: str | None, params: dict[str, object]) -> str:
@@ -101,7 +102,7 @@ def _exact_scores(
     condition on e.caption_id) selects, the ``limit`` lowest ids of them, that reach ``min_score``; also
     the largest caption id read (0: none)."""
     dim = int(query.shape[0])
-    params = {**params, "model": encoder_name, "dim": dim, "limit": limit or -1}
+    params = {**params, "model": encoder_name, "dim": dim, "limit": limit or NO_LIMIT}
     sql = _exact_scores_sql(which, under, status, params)
     with index.read() as connection:
         # The DB-API cursor directly: SQLAlchemy's Row objects cost as much as the read itself here.

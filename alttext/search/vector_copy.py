@@ -31,13 +31,14 @@ import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 from sqlalchemy import text
 
 from alttext.atomic_write import write_atomically
 from alttext.index.db import Index
-from alttext.search.vectors import driver_connection, from_blobs
+from alttext.search.vectors import TIME_FORMAT, driver_connection, from_blobs
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +81,15 @@ NEWER_SQL = "SELECT caption_id FROM caption_embeddings WHERE model = ? AND dim =
 
 
 def snapshot_path(index: Index, model: str) -> str:
+    """Beside the SQLite file; for a PostgreSQL index, in this machine's cache folder (one per database)."""
     digest = hashlib.sha1(model.encode("utf-8")).hexdigest()[:12]
+    if index.dialect == "postgresql":
+        import platformdirs
+
+        database = hashlib.sha1(index.path.encode("utf-8")).hexdigest()[:12]
+        folder = platformdirs.user_cache_path("alttext") / "vector-copies"
+        folder.mkdir(parents=True, exist_ok=True)
+        return str(folder / f"postgresql-{database}.vectors-{digest}")
     return f"{index.path}.vectors-{digest}"
 
 
@@ -138,6 +147,8 @@ def build_snapshot(index: Index, model: str, dim: int) -> VectorSnapshot | None:
         ).fetchone()
         if not count:
             return None
+        if isinstance(max_created, datetime):  # PostgreSQL's timestamp; SQLite hands back its text
+            max_created = max_created.strftime(TIME_FORMAT)
         (table_rows,) = raw.execute("SELECT count(*) FROM caption_embeddings").fetchone()
         codes_at, scales_at, ids_at, _ = _layout(count, dim)
         header = json.dumps({"format": FORMAT, "model": model, "dim": dim, "count": count,

@@ -9,15 +9,16 @@ if the caption still has the text that was embedded (a concurrent edit wins, its
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import numpy as np
-from sqlalchemy import Connection, text
+from sqlalchemy import text
 
+from alttext.index.db import DriverConnection as DriverConnection
 from alttext.index.db import Index
+from alttext.index.db import driver_connection as driver_connection
 
 
 def utcnow() -> datetime:
@@ -33,14 +34,6 @@ class Encoder(Protocol):
     dim: int
 
     def encode(self, texts: list[str], batch_size: int = ...) -> np.ndarray: ...
-
-
-def driver_connection(connection: Connection) -> sqlite3.Connection:
-    """The DB-API connection under ``connection``: the hot vector reads skip SQLAlchemy's row objects."""
-    raw = connection.connection.driver_connection
-    if raw is None:  # only for a connection SQLAlchemy has invalidated or detached
-        raise RuntimeError("the index connection is closed")
-    return raw
 
 
 def to_blob(vector: np.ndarray) -> bytes:
@@ -66,9 +59,11 @@ _PENDING = text("""
 
 # Stored only if the caption still says what was embedded: an edit in between keeps its own (later) vector.
 _STORE = text("""
-    INSERT OR REPLACE INTO caption_embeddings (caption_id, model, dim, vector, created_at)
+    INSERT INTO caption_embeddings (caption_id, model, dim, vector, created_at)
     SELECT :id, :model, :dim, :vector, :created_at
     WHERE EXISTS (SELECT 1 FROM captions WHERE id = :id AND text = :text)
+    ON CONFLICT (caption_id) DO UPDATE SET model = excluded.model, dim = excluded.dim, vector = excluded.vector,
+        created_at = excluded.created_at
 """)
 
 
@@ -88,8 +83,10 @@ def _store(index: Index, encoder: Encoder, rows: list[tuple[int, str]], batch_si
             "SELECT max(created_at) FROM caption_embeddings WHERE model = :model AND dim = :dim"
         ), {"model": encoder.name, "dim": encoder.dim}).scalar()
         stamp = utcnow().replace(tzinfo=None)
-        if latest and datetime.strptime(latest, TIME_FORMAT) >= stamp:
-            stamp = datetime.strptime(latest, TIME_FORMAT) + timedelta(microseconds=1)
+        if isinstance(latest, str):  # SQLite's DATETIME is text; PostgreSQL's timestamp comes back a datetime
+            latest = datetime.strptime(latest, TIME_FORMAT)
+        if latest and latest >= stamp:
+            stamp = latest + timedelta(microseconds=1)
         for row in params:
             row["created_at"] = stamp.strftime(TIME_FORMAT)
         connection.execute(_STORE, params)

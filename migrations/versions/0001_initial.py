@@ -69,6 +69,113 @@ FTS_SQL = [
 
 FTS_TRIGGERS = ("files_fts_insert", "files_fts_delete", "files_fts_update", "images_fts_caption", "captions_fts_text")
 
+# PostgreSQL (docs/architecture.md §12): the same search rows in a plain table, its tsvector a
+# generated column under a GIN index, in the text search configuration 'alttext': PostgreSQL's 'english'
+# (Snowball stemmer; SQLite uses Porter) with diacritics folded by the unaccent extension where the server
+# has it (remove_diacritics on SQLite); file names split at every non-alphanumeric character as FTS5's
+# unicode61 tokenizer does. PL/pgSQL triggers keep it current, exactly like the SQLite triggers above.
+PG_CONFIG_SQL = "CREATE TEXT SEARCH CONFIGURATION alttext (COPY = english)"
+PG_UNACCENT_SQL = [
+    "CREATE EXTENSION IF NOT EXISTS unaccent",
+    "ALTER TEXT SEARCH CONFIGURATION alttext ALTER MAPPING FOR hword, hword_part, word WITH unaccent, english_stem",
+]
+PG_FTS_SQL = [
+    """
+    CREATE TABLE search_fts (
+        image_id integer PRIMARY KEY,
+        alt_text text NOT NULL,
+        name text NOT NULL DEFAULT '',
+        document tsvector GENERATED ALWAYS AS (
+            setweight(to_tsvector('alttext'::regconfig, alt_text), 'A')
+            || setweight(to_tsvector('alttext'::regconfig,
+                                     regexp_replace(name, '[^[:alnum:]]+', ' ', 'g')), 'B')
+        ) STORED
+    )
+    """,
+    "CREATE INDEX ix_search_fts_document ON search_fts USING gin (document)",
+    """
+    CREATE FUNCTION search_fts_refresh(image integer) RETURNS void LANGUAGE sql AS $$
+        DELETE FROM search_fts WHERE image_id = image;
+        INSERT INTO search_fts (image_id, alt_text, name)
+        SELECT i.id, c.text,
+               coalesce((SELECT string_agg(f.name, ' ' ORDER BY f.id) FROM files f
+                         WHERE f.image_id = i.id AND f.state = 'indexed'), '')
+        FROM images i JOIN captions c ON c.id = i.caption_id
+        WHERE i.id = image
+          AND EXISTS (SELECT 1 FROM files f WHERE f.image_id = i.id AND f.state = 'indexed');
+    $$
+    """,
+    """
+    CREATE FUNCTION search_fts_files() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.image_id IS NOT NULL THEN
+            PERFORM search_fts_refresh(OLD.image_id);
+        END IF;
+        IF TG_OP IN ('UPDATE', 'INSERT') AND NEW.image_id IS NOT NULL THEN
+            PERFORM search_fts_refresh(NEW.image_id);
+        END IF;
+        RETURN NULL;
+    END
+    $$
+    """,
+    """
+    CREATE FUNCTION search_fts_image() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM search_fts_refresh(NEW.id);
+        RETURN NULL;
+    END
+    $$
+    """,
+    """
+    CREATE FUNCTION search_fts_caption() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM search_fts_refresh(NEW.image_id);
+        RETURN NULL;
+    END
+    $$
+    """,
+    "CREATE TRIGGER files_fts_insert AFTER INSERT ON files FOR EACH ROW EXECUTE FUNCTION search_fts_files()",
+    "CREATE TRIGGER files_fts_delete AFTER DELETE ON files FOR EACH ROW EXECUTE FUNCTION search_fts_files()",
+    """CREATE TRIGGER files_fts_update AFTER UPDATE OF state, image_id, name ON files
+       FOR EACH ROW EXECUTE FUNCTION search_fts_files()""",
+    """CREATE TRIGGER images_fts_caption AFTER UPDATE OF caption_id ON images
+       FOR EACH ROW EXECUTE FUNCTION search_fts_image()""",
+    """CREATE TRIGGER captions_fts_text AFTER UPDATE OF text ON captions
+       FOR EACH ROW EXECUTE FUNCTION search_fts_caption()""",
+    # SQLite reads a unary + before a column as "don't use an index for this" (the queries use it as a
+    # planner hint); PostgreSQL has no + for text or bytea (paths). Identity operators make the same SQL
+    # run on both (an SQL function this simple is inlined: the planner sees the bare column).
+    *(f"CREATE FUNCTION alttext_identity({kind}) RETURNS {kind} LANGUAGE sql IMMUTABLE PARALLEL SAFE"
+      f" AS 'SELECT $1'" for kind in ("text", "bytea")),
+    *(f"CREATE OPERATOR + (RIGHTARG = {kind}, FUNCTION = alttext_identity)" for kind in ("text", "bytea")),
+]
+PG_FTS_DROP = [
+    *(f"DROP OPERATOR IF EXISTS + (NONE, {kind})" for kind in ("text", "bytea")),
+    *(f"DROP FUNCTION IF EXISTS alttext_identity({kind})" for kind in ("text", "bytea")),
+    *(f"DROP TRIGGER IF EXISTS {name} ON {table}" for name, table in (
+        ("files_fts_insert", "files"), ("files_fts_delete", "files"), ("files_fts_update", "files"),
+        ("images_fts_caption", "images"), ("captions_fts_text", "captions"))),
+    "DROP FUNCTION IF EXISTS search_fts_files()",
+    "DROP FUNCTION IF EXISTS search_fts_image()",
+    "DROP FUNCTION IF EXISTS search_fts_caption()",
+    "DROP FUNCTION IF EXISTS search_fts_refresh(integer)",
+    "DROP TABLE IF EXISTS search_fts",
+    "DROP TEXT SEARCH CONFIGURATION IF EXISTS alttext",
+]
+
+
+def _postgres_search_config() -> None:
+    """The 'alttext' configuration; with unaccent when this server has the extension and lets the owner
+    create it (a trusted extension since PostgreSQL 13), else without (then "café" != "cafe")."""
+    op.execute(PG_CONFIG_SQL)
+    usable = op.get_bind().execute(sa.text(
+        "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'unaccent')"
+        " AND has_database_privilege(current_database(), 'CREATE')"
+    )).scalar()
+    if usable:
+        for statement in PG_UNACCENT_SQL:
+            op.execute(statement)
+
 
 def upgrade() -> None:
     op.create_table(
@@ -156,11 +263,22 @@ def upgrade() -> None:
     )
     op.create_index("ix_jobs_next_try_at", "jobs", ["next_try_at"])
     op.create_index("ix_jobs_kind_target_id", "jobs", ["kind", "target_id"])
+    if op.get_bind().dialect.name == "postgresql":
+        _postgres_search_config()
+        for statement in PG_FTS_SQL:
+            op.execute(statement)
+        return
     for statement in FTS_SQL:
         op.execute(statement)
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for statement in PG_FTS_DROP:
+            op.execute(statement)
+        for table in ("jobs", "variants", "files", "captions", "images", "roots"):
+            op.drop_table(table)
+        return
     for trigger in FTS_TRIGGERS:
         op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
     op.execute("DROP TABLE IF EXISTS search_fts")

@@ -40,12 +40,41 @@ SQL = [
     """,
 ]
 
+# PostgreSQL: bytea for the vector, timestamp for the time, the trigger through a PL/pgSQL function.
+PG_SQL = [
+    """
+    CREATE TABLE caption_embeddings (
+        caption_id integer NOT NULL PRIMARY KEY REFERENCES captions (id) ON DELETE CASCADE,
+        model text NOT NULL,
+        dim integer NOT NULL,
+        vector bytea NOT NULL,
+        created_at timestamp NOT NULL
+    )
+    """,
+    """
+    CREATE FUNCTION caption_embeddings_stale() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        DELETE FROM caption_embeddings WHERE caption_id = NEW.id;
+        RETURN NULL;
+    END
+    $$
+    """,
+    """
+    CREATE TRIGGER caption_embeddings_stale AFTER UPDATE OF text ON captions
+    FOR EACH ROW WHEN (NEW.text IS DISTINCT FROM OLD.text) EXECUTE FUNCTION caption_embeddings_stale()
+    """,
+]
+
 
 def upgrade() -> None:
-    for statement in SQL:
+    for statement in PG_SQL if op.get_bind().dialect.name == "postgresql" else SQL:
         op.execute(statement)
 
 
 def downgrade() -> None:
-    op.execute("DROP TRIGGER IF EXISTS caption_embeddings_stale")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS caption_embeddings_stale ON captions")
+        op.execute("DROP FUNCTION IF EXISTS caption_embeddings_stale()")
+    else:
+        op.execute("DROP TRIGGER IF EXISTS caption_embeddings_stale")
     op.execute("DROP TABLE IF EXISTS caption_embeddings")

@@ -6,13 +6,13 @@ tries again. The daemon's pipeline drains the queue and never retries a held fil
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from helpers import sql_rows
 from sqlalchemy import select, update
 from web.planted import plant
 
@@ -23,15 +23,16 @@ from alttext.index.queries import index_status
 from alttext.index.writeback import EMBED_MAX_ATTEMPTS, EmbedOptions, embed_queue, embed_targets, write_roots
 from alttext.library.after_index import AfterIndexing
 
-pytestmark = pytest.mark.skipif(shutil.which("exiftool") is None, reason="a person's text is put in with exiftool")
+pytestmark = [pytest.mark.skipif(shutil.which("exiftool") is None, reason="a person's text is put in with exiftool"),
+              pytest.mark.both_backends]  # SQLite and PostgreSQL (tests/conftest.py)
 
 files = File.__table__
 jobs = Job.__table__
 
 
 @pytest.fixture
-def index(tmp_path: Path) -> Iterator[Index]:
-    with Index(tmp_path / "index.sqlite3") as opened:
+def index(db: Path | str) -> Iterator[Index]:
+    with Index(db) as opened:
         yield opened
 
 
@@ -76,10 +77,9 @@ def test_failed_and_skipped_write_backs_are_held_back_not_retried_every_time(ind
         assert embed_all(index, embed_queue(index)) == {"broken.png": "failed"}
     due_now(index)
     assert embed_queue(index) == []  # parked after its last attempt
-    with sqlite3.connect(index.path) as connection:
-        held = dict(connection.execute(
-            "SELECT f.name, j.state || ' ' || j.attempts FROM jobs j JOIN files f ON f.id = j.target_id"
-            " WHERE j.kind = 'embed'").fetchall())
+    held = dict(sql_rows(index,
+        "SELECT f.name, j.state || ' ' || j.attempts FROM jobs j JOIN files f ON f.id = j.target_id"
+        " WHERE j.kind = 'embed'"))
     assert held == {"broken.png": f"parked {EMBED_MAX_ATTEMPTS}", "person.png": "parked 1"}
 
     with index.write() as connection:  # a person edits the alt text: a new caption is a new write-back
@@ -100,11 +100,9 @@ def test_the_daemons_pipeline_drains_the_queue_and_says_when_work_is_left(index:
     assert pipeline.after_round(since, lambda: False) is True  # a chunk of 2: more may be waiting
     assert pipeline.after_round(since, lambda: False) is False  # the last one
     assert embed_queue(index) == []
-    with sqlite3.connect(index.path) as connection:
-        assert connection.execute("SELECT count(*) FROM jobs WHERE kind = 'embed'").fetchone()[0] == 2
+    assert sql_rows(index, "SELECT count(*) FROM jobs WHERE kind = 'embed'") == [(2,)]
     assert pipeline.after_round(since, lambda: False) is False  # held files are not tried again at once
-    with sqlite3.connect(index.path) as connection:
-        assert connection.execute("SELECT max(attempts) FROM jobs WHERE kind = 'embed'").fetchone()[0] == 1
+    assert sql_rows(index, "SELECT max(attempts) FROM jobs WHERE kind = 'embed'") == [(1,)]
     stopped = AfterIndexing(index, roots=[str(library)], write_back=EmbedOptions(), background=True)
     due_now(index)
     assert stopped.after_round(since, lambda: True) is True  # stopped before the queue was empty

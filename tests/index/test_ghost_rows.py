@@ -4,11 +4,11 @@ its row holds no caption, so the next scan drops it. A captioned file that goes 
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import sql_rows
 from web.planted import plant, write_image
 
 from alttext.index.db import Index
@@ -16,18 +16,19 @@ from alttext.index.ingest import Ingester
 from alttext.index.queries import index_status
 from alttext.index.reconcile import reconcile
 
+pytestmark = pytest.mark.both_backends  # SQLite and PostgreSQL (tests/conftest.py)
+
 
 @pytest.fixture
-def index(tmp_path: Path) -> Iterator[Index]:
-    with Index(tmp_path / "index.sqlite3") as opened:
+def index(db: Path | str) -> Iterator[Index]:
+    with Index(db) as opened:
         yield opened
 
 
-def rows(db: Path) -> dict[str, tuple[str, int | None]]:
-    """name -> (state, image_id), read with plain sqlite3."""
-    with sqlite3.connect(db) as connection:
-        found = connection.execute("SELECT path, state, image_id FROM files").fetchall()
-    return {Path(path.decode()).name: (state, image_id) for path, state, image_id in found}
+def rows(index: Index) -> dict[str, tuple[str, int | None]]:
+    """name -> (state, image_id), read with plain SQL."""
+    found = sql_rows(index, "SELECT path, state, image_id FROM files")
+    return {Path(bytes(path).decode()).name: (state, image_id) for path, state, image_id in found}
 
 
 def test_files_gone_before_they_were_read_are_not_counted_missing(index: Index, tmp_path: Path) -> None:
@@ -37,7 +38,7 @@ def test_files_gone_before_they_were_read_are_not_counted_missing(index: Index, 
     write_image(root / "renamed.png", 11)
     write_image(root / "sub" / "folder-gone.png", 12)
     reconcile(index, [str(root)])  # seen: three new rows, pending, never read
-    assert {name: state for name, (state, _) in rows(tmp_path / "index.sqlite3").items()} == {
+    assert {name: state for name, (state, _) in rows(index).items()} == {
         "kept.png": "indexed", "captioned.png": "indexed", "deleted.png": "pending", "renamed.png": "pending",
         "folder-gone.png": "pending"}
     (root / "deleted.png").unlink()
@@ -48,7 +49,7 @@ def test_files_gone_before_they_were_read_are_not_counted_missing(index: Index, 
 
     report = reconcile(index, [str(root)])
 
-    after = rows(tmp_path / "index.sqlite3")
+    after = rows(index)
     assert set(after) == {"kept.png", "captioned.png", "new-name.png"}
     assert after["captioned.png"][0] == "missing" and after["captioned.png"][1] is not None
     assert after["new-name.png"][0] == "pending"
@@ -68,11 +69,11 @@ def test_a_file_ingest_found_vanished_is_dropped_by_the_next_scan(index: Index, 
 
     Ingester(index, no_model, batch_size=8, max_pixels=10_000_000, accept=lambda _id, path: path.endswith("b.png")
              ).run()
-    assert rows(tmp_path / "index.sqlite3")["b.png"] == ("missing", None)
+    assert rows(index)["b.png"] == ("missing", None)
 
     reconcile(index, [str(root)])
 
-    assert "b.png" not in rows(tmp_path / "index.sqlite3")
+    assert "b.png" not in rows(index)
     assert index_status(index)["missing"] == 0
 
 
@@ -84,13 +85,12 @@ def test_a_failed_file_that_is_deleted_takes_its_retry_job_along(index: Index, t
     (root / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     reconcile(index, [str(root)])
     Ingester(index, lambda: None, batch_size=8, max_pixels=10_000_000).run()
-    assert rows(tmp_path / "index.sqlite3")["broken.jpg"][0] == "failed"
+    assert rows(index)["broken.jpg"][0] == "failed"
     assert file_retries.schedule_failed(index, base=60.0)
     (root / "broken.jpg").unlink()
 
     reconcile(index, [str(root)])
 
-    assert rows(tmp_path / "index.sqlite3") == {}
-    with sqlite3.connect(tmp_path / "index.sqlite3") as connection:
-        assert connection.execute("SELECT count(*) FROM jobs").fetchone()[0] == 0
+    assert rows(index) == {}
+    assert sql_rows(index, "SELECT count(*) FROM jobs") == [(0,)]
     assert index_status(index)["missing"] == 0 and index_status(index)["failed"] == 0

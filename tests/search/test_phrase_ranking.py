@@ -41,10 +41,10 @@ def _write_images(folder: Path) -> None:
 
 
 @pytest.fixture
-def planted(tmp_path: Path) -> Index:
+def planted(tmp_path: Path, db: Path | str) -> Index:
     root = tmp_path / "photos"
     _write_images(root)
-    index = Index(tmp_path / "index.sqlite3")
+    index = Index(db)
     reconcile(index, [str(root)])
 
     def no_model() -> None:
@@ -54,6 +54,9 @@ def planted(tmp_path: Path) -> Index:
     Ingester(index, no_model, read_existing=by_path.get).run()
     yield index
     index.close()
+
+
+pytestmark = pytest.mark.both_backends  # SQLite and PostgreSQL (tests/conftest.py)
 
 
 def _assert_phrases_first(names: list[str]) -> None:
@@ -98,7 +101,8 @@ def test_one_word_queries_have_no_phrase_tier(planted: Index) -> None:
 
 @pytest.mark.skipif(not semantic_available(), reason="the `semantic` extra is not installed")
 @pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool plants the descriptions")
-def test_default_search_command_fuses_meaning_and_keeps_the_phrase_first(tmp_path: Path, tiny_model: Path) -> None:
+def test_default_search_command_fuses_meaning_and_keeps_the_phrase_first(tmp_path: Path, tiny_model: Path,
+                                                                         db: Path | str) -> None:
     """The real `alttext search` as a user runs it: the scan imports the descriptions and stores their
     sentence vectors, so the default search fuses words with meaning."""
     folder = tmp_path / "photos"
@@ -106,7 +110,7 @@ def test_default_search_command_fuses_meaning_and_keeps_the_phrase_first(tmp_pat
     for name, caption in CAPTIONS.items():
         subprocess.run(["exiftool", "-q", "-overwrite_original", f"-XMP-dc:Description={caption}",
                         str(folder / name)], check=True)
-    db = str(tmp_path / "index.sqlite3")
+    db = str(db)
     scanned = run_alttext("--db", db, "scan", str(folder), "--model", str(tiny_model), "--json")
     assert scanned.returncode == 0, scanned.stderr
     assert json.loads(scanned.stdout)["imported"] == len(CAPTIONS)

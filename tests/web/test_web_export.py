@@ -16,6 +16,8 @@ from alttext.index.db import Index
 from alttext.index.review import edit
 from alttext.web.export import defuse_cell, md_escape
 
+pytestmark = pytest.mark.both_backends  # SQLite and PostgreSQL (tests/conftest.py)
+
 HOSTILE = {
     "a-script.png": "<script>alert('x')</script> & <img src=x onerror=alert(1)>",
     "b-link.png": "Click [here](javascript:alert(1)) or ![x](http://evil/x.png) | pipe",

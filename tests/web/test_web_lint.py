@@ -12,6 +12,8 @@ from planted import plant, write_image
 from alttext.index.db import Index
 from alttext.lint import lint_alt
 
+pytestmark = pytest.mark.both_backends  # SQLite and PostgreSQL (tests/conftest.py)
+
 CLEAN = "A brown dog runs along a sandy beach."
 
 

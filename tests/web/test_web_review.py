@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from helpers import run_alttext
 from PIL import Image
 from planted import plant
@@ -12,6 +13,8 @@ from sqlalchemy import text
 from alttext.index.captions import add_caption
 from alttext.index.db import Index
 from alttext.index.queries import describe_file
+
+pytestmark = pytest.mark.both_backends  # SQLite and PostgreSQL (tests/conftest.py)
 
 
 def test_edit_adds_a_human_caption_and_keeps_the_history(index: Index, tmp_path: Path, invoke) -> None:

