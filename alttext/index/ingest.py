@@ -16,7 +16,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import Connection, insert, select, update
 
 from alttext.alt_text import to_alt_text
@@ -242,8 +241,8 @@ class Ingester:
         batch.entries = {}
         done = sum(len(group) for group in groups)
         try:
-            pixels = np.stack([captioner.preprocess(_fingerprinted(group[0]).thumbnail) for group in groups])
-            raw_captions = captioner.generate(pixels)
+            prepared = [captioner.preprocess(_fingerprinted(group[0]).thumbnail) for group in groups]
+            raw_captions = captioner.generate(prepared)
             self.report.model_calls += 1
         except Exception as exc:  # e.g. out of memory: record, keep going with the next batch
             logger.exception("captioning a batch failed")

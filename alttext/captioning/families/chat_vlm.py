@@ -1,0 +1,52 @@
+"""Chat vision-language models (Idefics3/SmolVLM, Qwen-VL, ...) asked for alt text through their chat
+template (docs/architecture.md §10)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from alttext.captioning.families import CHAT_VLM
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from alttext.captioning.loading import LoadedModel
+
+ALT_TEXT_PROMPT = (
+    "Write alt text for this image: one factual sentence describing what it shows."
+    " Do not begin with 'image of' or 'picture of'. If the image contains legible text, say what it says."
+)
+
+
+class ChatVlmFamily:
+    name = CHAT_VLM
+
+    def __init__(self, loaded: LoadedModel, *, prompt: str | None = None) -> None:
+        self.loaded = loaded
+        self._prompt = prompt or ALT_TEXT_PROMPT
+        processor = loaded.processor
+        if not getattr(processor, "chat_template", None):  # load_model refuses such a model first
+            raise ValueError("the processor has no chat template, so alttext cannot prompt the model")
+        messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": self._prompt}]}]
+        self.chat_text: str = processor.apply_chat_template(messages, add_generation_prompt=True)
+        # Decoder-only models continue the prompt: batches must be padded on the left.
+        processor.tokenizer.padding_side = "left"
+
+    @property
+    def prompt(self) -> str:
+        return self._prompt
+
+    def prepare(self, image: Image.Image) -> Image.Image:
+        return image.convert("RGB")  # the processor runs on the whole batch in generate()
+
+    def generate(self, prepared: Sequence[Any], generation_kwargs: dict[str, Any]) -> list[str]:
+        processor = self.loaded.processor
+        inputs = processor(
+            images=[[image] for image in prepared], text=[self.chat_text] * len(prepared),
+            padding=True, return_tensors="pt",
+        ).to(self.loaded.device)
+        output = self.loaded.model.generate(**inputs, **generation_kwargs)
+        answers = output[:, inputs["input_ids"].shape[1]:]  # what the model added after the prompt
+        texts = processor.batch_decode(answers, skip_special_tokens=True)
+        return [" ".join(text.split()) for text in texts]
