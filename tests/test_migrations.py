@@ -127,3 +127,31 @@ def test_every_table_the_migrations_make_is_declared_in_models(tmp_path: Path) -
     ]
     columns = [d for d in differences if isinstance(d, list) and d[0][0] in {"add_column", "remove_column"}]
     assert structural == [] and columns == []
+
+
+def test_0007_keeps_every_caption_and_adds_an_empty_description(tmp_path: Path) -> None:
+    db = tmp_path / "old.sqlite3"
+    ini = str(REPO / "migrations" / "alembic.ini")
+
+    def alembic(*args: str) -> None:
+        result = subprocess.run([sys.executable, "-m", "alembic", "-c", ini, "-x", f"db={db}", *args],
+                                capture_output=True, text=True, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+
+    alembic("upgrade", "0004")
+    with sqlite3.connect(db) as connection:
+        connection.execute("INSERT INTO images (id, pixel_hash, width, height, created_at)"
+                           " VALUES (1, 'abc', 4, 3, '2026-11-01 00:00:00')")
+        connection.execute("INSERT INTO captions (id, image_id, text, raw_text, source, model, params, status,"
+                           " created_at) VALUES (1, 1, 'A dog.', 'a dog', 'model', 'm', '{\"num_beams\": 4}',"
+                           " 'generated', '2026-11-01 00:00:00')")
+        connection.execute("UPDATE images SET caption_id = 1 WHERE id = 1")
+    alembic("upgrade", "0007")
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute("SELECT id, text, raw_text, params, description FROM captions").fetchall()
+        assert rows == [(1, "A dog.", "a dog", '{"num_beams": 4}', None)]
+        assert connection.execute("SELECT caption_id FROM images").fetchall() == [(1,)]
+    alembic("downgrade", "0004")
+    assert _schema(db)[1] >= FTS_TRIGGERS
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("SELECT id, text FROM captions").fetchall() == [(1, "A dog.")]

@@ -19,7 +19,12 @@ from typing import Any, Generic, TypeVar
 from PIL import Image
 
 from alttext.alt_text import to_alt_text
-from alttext.captioning.families import PROMPTED_MAX_NEW_TOKENS, CaptionFamily
+from alttext.captioning.families import (
+    DESCRIPTION_MAX_NEW_TOKENS,
+    PROMPTED_MAX_NEW_TOKENS,
+    CaptionFamily,
+    clean_description,
+)
 from alttext.captioning.loading import LoadedModel, load_model
 from alttext.images import ImageError
 from alttext.vocabulary import QUANTIZE_CHOICES
@@ -38,6 +43,7 @@ class CaptionOutcome(Generic[T]):
     raw_caption: str | None = None
     alt_text: str | None = None
     error: str | None = None
+    description: str | None = None  # the long description, where asked for and the model gives one
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -75,9 +81,11 @@ class Captioner:
         threads: int | None = None,
         loaded: LoadedModel | None = None,
         prompt: str | None = None,
+        describe: bool = False,
     ) -> None:
         """``prompt`` replaces the chat-VLM family's alt-text prompt (the ``caption_prompt`` setting); the
-        other families ignore it (docs/architecture.md §10)."""
+        other families ignore it. With ``describe``, prompt-driven families also give a long description
+        (pixels-only ones give alt text only; docs/architecture.md §10)."""
         if quantize not in QUANTIZE_CHOICES:
             raise ValueError(f"quantize must be one of {', '.join(QUANTIZE_CHOICES)}, not {quantize!r}")
         if batch_size < 1:
@@ -95,6 +103,10 @@ class Captioner:
         self._shared_encoder = False
         self.family = self._family(prompt)
         self.generation_kwargs = self._generation_kwargs(beams, max_new_tokens)
+        self.describes = describe and self.family.description_prompt is not None
+        self.description_kwargs = {key: value for key, value in self.generation_kwargs.items()
+                                   if key not in ("max_length", "max_new_tokens")}
+        self.description_kwargs["max_new_tokens"] = DESCRIPTION_MAX_NEW_TOKENS
         self._model_lock = threading.Lock()  # one generate() at a time per model
         self.calls = 0  # model invocations (tests count these to prove a rescan captions nothing)
 
@@ -154,6 +166,9 @@ class Captioner:
             params["quantize"] = self.quantize
         if self.family.prompt is not None:
             params["prompt"] = self.family.prompt
+        if self.describes:
+            params["description_prompt"] = self.family.description_prompt
+            params["description_max_new_tokens"] = self.description_kwargs["max_new_tokens"]
         return params
 
     @property
@@ -184,6 +199,18 @@ class Captioner:
             texts = self.family.generate(batch, self.generation_kwargs)
             self.calls += 1
         return texts
+
+    def describe(self, batch: Sequence[Any]) -> list[str | None] | None:
+        """Long descriptions for a batch of preprocessed images (None for an empty one), or None when this
+        captioner doesn't describe (not asked to, or a pixels-only model)."""
+        import torch
+
+        if not self.describes:
+            return None
+        with self._model_lock, torch.inference_mode():
+            texts = self.family.generate(batch, self.description_kwargs, describe=True)
+            self.calls += 1
+        return [clean_description(text) for text in texts]
 
     def caption_images(self, images: list[Image.Image]) -> list[str]:
         """Raw captions for already-decoded images, in batches."""
@@ -243,8 +270,11 @@ class Captioner:
                     order.append((item, len(batch_items)))
                     batch_items.append((item, pixels))
                 captions: list[str] = []
+                descriptions: list[str | None] | None = None
                 if batch_items:
-                    captions = self.generate([pixels for _, pixels in batch_items])
+                    prepared = [pixels for _, pixels in batch_items]
+                    captions = self.generate(prepared)
+                    descriptions = self.describe(prepared)
                 failures = iter(failed)
                 for item, index in order:
                     if index is None:
@@ -253,6 +283,7 @@ class Captioner:
                         raw = captions[index]
                         alt = to_alt_text(raw)
                         if alt:
-                            yield CaptionOutcome(item, raw_caption=raw, alt_text=alt)
+                            described = descriptions[index] if descriptions is not None else None
+                            yield CaptionOutcome(item, raw_caption=raw, alt_text=alt, description=described)
                         else:
                             yield CaptionOutcome(item, raw_caption=raw, error="the model produced no caption")

@@ -29,4 +29,5 @@ def _captioner(settings: Settings) -> Captioner:
         quantize=settings.quantize,
         threads=settings.threads,
         prompt=settings.caption_prompt,
+        describe=settings.describe,
     )

@@ -45,6 +45,10 @@ class CaptionModel(Protocol):
         """Raw captions for a batch of preprocessed images, in order."""
         ...
 
+    def describe(self, batch: Sequence[Any]) -> list[str | None] | None:
+        """Long descriptions for the same batch, in order; None when this model gives none."""
+        ...
+
 
 # Called once, on first need, so a run with nothing to caption never loads a model.
 CaptionerFactory = Callable[[], CaptionModel]

@@ -38,6 +38,8 @@ def model_options(function: Any) -> Any:
         click.option("--batch-size", "batch_size", type=click.IntRange(min=1), help="Images per model call."),
         click.option("--quantize", type=click.Choice(QUANTIZE_CHOICES), help="int8: faster CPU inference."),
         click.option("--device", help="auto, cpu, cuda, cuda:N or mps."),
+        click.option("--describe", is_flag=True, default=None,
+                     help="Also a long description (Florence-2 and chat models only)."),
     ]
     for option in reversed(options):
         function = option(function)

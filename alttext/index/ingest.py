@@ -243,6 +243,7 @@ class Ingester:
         try:
             prepared = [captioner.preprocess(_fingerprinted(group[0]).thumbnail) for group in groups]
             raw_captions = captioner.generate(prepared)
+            descriptions = captioner.describe(prepared) or [None] * len(groups)
             self.report.model_calls += 1
         except Exception as exc:  # e.g. out of memory: record, keep going with the next batch
             logger.exception("captioning a batch failed")
@@ -254,7 +255,7 @@ class Ingester:
             return
         params = captioner.generation_params
         with self.index.write() as connection:
-            for group, raw in zip(groups, raw_captions, strict=True):
+            for group, raw, description in zip(groups, raw_captions, descriptions, strict=True):
                 alt = to_alt_text(raw)
                 if not alt:
                     for work in group:
@@ -266,6 +267,7 @@ class Ingester:
                     add_caption(
                         connection, image_id, text=alt, raw_text=raw, source=SOURCE_MODEL,
                         model=captioner.model_id, model_revision=captioner.revision, params=params,
+                        description=description,
                     )
                 for work in group:
                     _link(connection, work, image_id)

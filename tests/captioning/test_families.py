@@ -18,12 +18,14 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from alttext.captioning.families.chat_vlm import ALT_TEXT_PROMPT
+from alttext.captioning.families.chat_vlm import ALT_TEXT_PROMPT, DESCRIPTION_PROMPT
 from alttext.captioning.loading import load_model
 from alttext.cli import cli
 from alttext.library import Library
 
-FLORENCE_CAPTION_QUESTION = "what does the image describe ?"  # Florence2Processor's expansion of <CAPTION>
+# Florence2Processor's expansions of <CAPTION> and <DETAILED_CAPTION>
+FLORENCE_CAPTION_QUESTION = "what does the image describe ?"
+FLORENCE_DETAILED_QUESTION = "describe in detail what is shown in the image ."
 
 
 def words(text: str) -> str:
@@ -193,3 +195,80 @@ def test_a_chat_model_without_a_chat_template_gets_one_line(tmp_path: Path, phot
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "no chat template" in lines[0]
+
+
+# -- two lengths of text: alt text and, with --describe, a long description beside it -------------------------
+SHORT_DESCRIPTION = 10  # new tokens: random weights never stop by themselves, and 256 steps cost seconds
+
+
+@pytest.fixture(autouse=True)
+def short_descriptions(monkeypatch: pytest.MonkeyPatch) -> None:
+    import alttext.captioning.engine
+
+    monkeypatch.setattr(alttext.captioning.engine, "DESCRIPTION_MAX_NEW_TOKENS", SHORT_DESCRIPTION)
+
+
+def test_describe_gives_florence_a_second_task_and_a_separate_field(
+    florence: Path, photos: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from transformers import Florence2ForConditionalGeneration
+
+    calls = spy_generate(monkeypatch, Florence2ForConditionalGeneration)
+    items = caption_json(florence, photos, "--describe")
+    for item in items:
+        assert item["error"] is None and item["alt_text"] and item["description"]
+    assert prompts_seen(calls, florence) == [FLORENCE_CAPTION_QUESTION] * 2 + [FLORENCE_DETAILED_QUESTION] * 2
+    assert calls[0]["max_new_tokens"] == 6 and calls[1]["max_new_tokens"] == SHORT_DESCRIPTION
+
+
+def test_without_describe_there_is_no_description(florence: Path, photos: Path) -> None:
+    assert all(item["description"] is None and item["alt_text"] for item in caption_json(florence, photos))
+
+
+def test_scan_with_describe_stores_the_description_and_show_prints_it(
+    idefics3: Path, photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from transformers import Idefics3ForConditionalGeneration
+
+    calls = spy_generate(monkeypatch, Idefics3ForConditionalGeneration)
+    db = tmp_path / "index.sqlite3"
+    with Library(db, model=str(idefics3), describe=True) as library:
+        assert library.scan([str(photos)]).summary.captioned == 2
+        shown = library.show(str(photos / "blue.jpg"))
+    assert shown is not None and shown["alt_text"] and shown["description"]
+    assert shown["description"] != shown["alt_text"] or shown["captions"][0]["description"] == shown["description"]
+    assert shown["params"]["prompt"] == ALT_TEXT_PROMPT
+    assert shown["params"]["description_prompt"] == DESCRIPTION_PROMPT
+    seen = prompts_seen(calls, idefics3)
+    assert [words(ALT_TEXT_PROMPT) in text for text in seen] == [True, True, False, False]
+    assert [words(DESCRIPTION_PROMPT) in text for text in seen] == [False, False, True, True]
+    monkeypatch.setenv("ALTTEXT_DB", str(db))
+    result = CliRunner().invoke(cli, ["show", str(photos / "blue.jpg")])
+    assert result.exit_code == 0, result.output
+    assert f"description: {shown['description']}" in result.stdout
+    result = CliRunner().invoke(cli, ["show", str(photos / "blue.jpg"), "--json"])
+    assert json.loads(result.stdout)["description"] == shown["description"]
+
+
+def test_a_persons_edit_keeps_the_models_description_in_view(idefics3: Path, photos: Path, tmp_path: Path) -> None:
+    with Library(tmp_path / "index.sqlite3", model=str(idefics3), describe=True) as library:
+        library.scan([str(photos)])
+        described = library.show(str(photos / "red.png"))
+        library.edit(str(photos / "red.png"), "A red square.")
+        shown = library.show(str(photos / "red.png"))
+    assert described is not None and shown is not None
+    assert shown["alt_text"] == "A red square." and shown["source"] == "human"
+    assert shown["description"] == described["description"]
+
+
+def test_pixels_only_models_give_alt_text_only_even_with_describe(
+    tiny_model: Path, photos: Path, tmp_path: Path
+) -> None:
+    items = caption_json(tiny_model, photos, "--describe")
+    assert all(item["alt_text"] and item["description"] is None for item in items)
+    with Library(tmp_path / "index.sqlite3", model=str(tiny_model), describe=True) as library:
+        library.scan([str(photos)])
+        shown = library.show(str(photos / "red.png"))
+        assert library.load_captioner().calls == 1  # one batch, no second pass
+    assert shown is not None and shown["description"] is None
+    assert "description_prompt" not in shown["params"]

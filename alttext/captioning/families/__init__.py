@@ -34,6 +34,8 @@ SUPPORTED = (
 # Prompt-driven families stop here unless the model's generation config or --max-tokens says otherwise:
 # alt text is one sentence (docs/architecture.md §10).
 PROMPTED_MAX_NEW_TOKENS = 60
+# A long description (``describe``) may run to a paragraph.
+DESCRIPTION_MAX_NEW_TOKENS = 256
 
 
 class CaptionFamily(Protocol):
@@ -46,13 +48,33 @@ class CaptionFamily(Protocol):
         """The prompt the model is given (None for pixels-only models); stored with each caption."""
         ...
 
+    @property
+    def description_prompt(self) -> str | None:
+        """The prompt for a long description; None when the family gives alt text only."""
+        ...
+
     def prepare(self, image: Image.Image) -> Any:
         """What ``generate`` needs for one image; runs in the decode pool, so it must be thread-safe."""
         ...
 
-    def generate(self, prepared: Sequence[Any], generation_kwargs: dict[str, Any]) -> list[str]:
-        """Raw text for a batch of prepared images, in order (the caller holds the model lock)."""
+    def generate(
+        self, prepared: Sequence[Any], generation_kwargs: dict[str, Any], *, describe: bool = False
+    ) -> list[str]:
+        """Raw text for a batch of prepared images, in order (the caller holds the model lock): alt text, or
+        with ``describe`` the long description (only when ``description_prompt`` is not None)."""
         ...
+
+
+# A description is for a screen reader's "more" view, not an essay: cut at a word boundary past this.
+DESCRIPTION_MAX_CHARS = 2000
+
+
+def clean_description(raw: str) -> str | None:
+    """The model's long description with whitespace collapsed and a length cap; None when it said nothing."""
+    text = " ".join(raw.split())
+    if len(text) > DESCRIPTION_MAX_CHARS:
+        text = text[:DESCRIPTION_MAX_CHARS].rsplit(" ", 1)[0] + "…"
+    return text or None
 
 
 class UnsupportedModel(ValueError):

@@ -17,6 +17,10 @@ ALT_TEXT_PROMPT = (
     "Write alt text for this image: one factual sentence describing what it shows."
     " Do not begin with 'image of' or 'picture of'. If the image contains legible text, say what it says."
 )
+DESCRIPTION_PROMPT = (
+    "Describe this image in detail for someone who cannot see it, in a few factual sentences: the subject,"
+    " the setting, colours and any legible text. Do not begin with 'image of' or 'picture of'."
+)
 
 
 class ChatVlmFamily:
@@ -28,22 +32,34 @@ class ChatVlmFamily:
         processor = loaded.processor
         if not getattr(processor, "chat_template", None):  # load_model refuses such a model first
             raise ValueError("the processor has no chat template, so alttext cannot prompt the model")
-        messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": self._prompt}]}]
-        self.chat_text: str = processor.apply_chat_template(messages, add_generation_prompt=True)
+        self.chat_text = self._chat_text(self._prompt)
+        self.description_chat_text = self._chat_text(DESCRIPTION_PROMPT)
         # Decoder-only models continue the prompt: batches must be padded on the left.
         processor.tokenizer.padding_side = "left"
+
+    def _chat_text(self, prompt: str) -> str:
+        messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
+        text: str = self.loaded.processor.apply_chat_template(messages, add_generation_prompt=True)
+        return text
 
     @property
     def prompt(self) -> str:
         return self._prompt
 
+    @property
+    def description_prompt(self) -> str:
+        return DESCRIPTION_PROMPT
+
     def prepare(self, image: Image.Image) -> Image.Image:
         return image.convert("RGB")  # the processor runs on the whole batch in generate()
 
-    def generate(self, prepared: Sequence[Any], generation_kwargs: dict[str, Any]) -> list[str]:
+    def generate(
+        self, prepared: Sequence[Any], generation_kwargs: dict[str, Any], *, describe: bool = False
+    ) -> list[str]:
         processor = self.loaded.processor
+        chat_text = self.description_chat_text if describe else self.chat_text
         inputs = processor(
-            images=[[image] for image in prepared], text=[self.chat_text] * len(prepared),
+            images=[[image] for image in prepared], text=[chat_text] * len(prepared),
             padding=True, return_tensors="pt",
         ).to(self.loaded.device)
         output = self.loaded.model.generate(**inputs, **generation_kwargs)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 class EncoderDecoderFamily:
     name = ENCODER_DECODER
     prompt: str | None = None
+    description_prompt: str | None = None  # pixels only: alt text only
 
     def __init__(self, loaded: LoadedModel, *, shared_encoder: bool) -> None:
         self.loaded = loaded
@@ -34,8 +35,13 @@ class EncoderDecoderFamily:
     def _uses_shared_cross_cache(self) -> bool:
         return bool(getattr(self.loaded.model.config, "is_encoder_decoder", False))
 
-    def generate(self, prepared: Sequence[Any], generation_kwargs: dict[str, Any]) -> list[str]:
+    def generate(
+        self, prepared: Sequence[Any], generation_kwargs: dict[str, Any], *, describe: bool = False
+    ) -> list[str]:
         import torch
+
+        if describe:
+            raise ValueError("pixels-only models give alt text only")
 
         from alttext.captioning import fast_beam
 

@@ -37,12 +37,19 @@ class FlorenceFamily:
     def prompt(self) -> str:
         return self.task
 
+    @property
+    def description_prompt(self) -> str:
+        return DESCRIPTION_TASK
+
     def prepare(self, image: Image.Image) -> Image.Image:
         return image.convert("RGB")  # the processor runs on the whole batch in generate()
 
-    def generate(self, prepared: Sequence[Any], generation_kwargs: dict[str, Any]) -> list[str]:
+    def generate(
+        self, prepared: Sequence[Any], generation_kwargs: dict[str, Any], *, describe: bool = False
+    ) -> list[str]:
         processor = self.loaded.processor
-        inputs = processor(images=list(prepared), text=[self.task] * len(prepared), return_tensors="pt")
+        task = DESCRIPTION_TASK if describe else self.task
+        inputs = processor(images=list(prepared), text=[task] * len(prepared), return_tensors="pt")
         inputs = inputs.to(self.loaded.device)
         output = self.loaded.model.generate(
             input_ids=inputs["input_ids"], pixel_values=inputs["pixel_values"], **generation_kwargs
