@@ -137,7 +137,7 @@ def build_tiny_florence2(folder: Path, *, seed: int = 0) -> Path:
                        "max_temporal_embeddings": 4},
         text_config={"vocab_size": len(tokenizer), "d_model": 32, "encoder_layers": 1, "decoder_layers": 1,
                      "encoder_attention_heads": 2, "decoder_attention_heads": 2, "encoder_ffn_dim": 64,
-                     "decoder_ffn_dim": 64, "max_position_embeddings": 64, "pad_token_id": tokenizer.pad_token_id,
+                     "decoder_ffn_dim": 64, "max_position_embeddings": 300, "pad_token_id": tokenizer.pad_token_id,
                      "bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id,
                      "decoder_start_token_id": tokenizer.eos_token_id, "forced_eos_token_id": None},
         image_token_id=tokenizer.image_token_id,

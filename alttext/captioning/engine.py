@@ -274,7 +274,10 @@ class Captioner:
                 if batch_items:
                     prepared = [pixels for _, pixels in batch_items]
                     captions = self.generate(prepared)
-                    descriptions = self.describe(prepared)
+                    try:
+                        descriptions = self.describe(prepared)
+                    except Exception:  # the alt text is made: a failed description must not cost it
+                        logger.exception("describing a batch failed; its alt text is kept")
                 failures = iter(failed)
                 for item, index in order:
                     if index is None:

@@ -243,7 +243,6 @@ class Ingester:
         try:
             prepared = [captioner.preprocess(_fingerprinted(group[0]).thumbnail) for group in groups]
             raw_captions = captioner.generate(prepared)
-            descriptions = captioner.describe(prepared) or [None] * len(groups)
             self.report.model_calls += 1
         except Exception as exc:  # e.g. out of memory: record, keep going with the next batch
             logger.exception("captioning a batch failed")
@@ -253,6 +252,7 @@ class Ingester:
                     self._record_failure(work)
             self.on_progress(done)
             return
+        descriptions = self._describe(captioner, prepared) or [None] * len(groups)
         params = captioner.generation_params
         with self.index.write() as connection:
             for group, raw, description in zip(groups, raw_captions, descriptions, strict=True):
@@ -277,6 +277,15 @@ class Ingester:
                 if work.error is not None:
                     self._record_failure(work)
         self.on_progress(done)
+
+    def _describe(self, captioner: CaptionModel, prepared: list[Any]) -> list[str | None] | None:
+        """Long descriptions, where the captioner gives them; a failure here costs the descriptions, never
+        the alt text already made (docs/architecture.md §10)."""
+        try:
+            return captioner.describe(prepared)
+        except Exception:
+            logger.exception("describing a batch failed; its alt text is kept")
+            return None
 
     def run(self) -> IngestReport:
         batch = _Batch()

@@ -272,3 +272,24 @@ def test_pixels_only_models_give_alt_text_only_even_with_describe(
         assert library.load_captioner().calls == 1  # one batch, no second pass
     assert shown is not None and shown["description"] is None
     assert "description_prompt" not in shown["params"]
+
+
+def test_a_failing_description_never_costs_the_alt_text(
+    florence: Path, photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alttext.captioning.families.florence import FlorenceFamily
+
+    original = FlorenceFamily.generate
+
+    def generate(self: FlorenceFamily, prepared: Any, kwargs: dict[str, Any], *, describe: bool = False) -> list[str]:
+        if describe:
+            raise RuntimeError("out of memory")
+        return original(self, prepared, kwargs)
+
+    monkeypatch.setattr(FlorenceFamily, "generate", generate)
+    items = caption_json(florence, photos, "--describe")
+    assert all(item["alt_text"] and item["description"] is None and item["error"] is None for item in items)
+    with Library(tmp_path / "index.sqlite3", model=str(florence), describe=True) as library:
+        assert library.scan([str(photos)]).summary.captioned == 2
+        shown = library.show(str(photos / "red.png"))
+    assert shown is not None and shown["alt_text"] and shown["description"] is None
