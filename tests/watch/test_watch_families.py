@@ -18,6 +18,7 @@ def florence(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_florence2(tmp_path_factory.mktemp("tiny-florence2"))
 
 
+@pytest.mark.slow  # a daemon start and a 256-token description: ~10 s
 def test_watch_captions_and_describes_with_florence(tmp_path: Path, florence: Path) -> None:
     root = tmp_path / "photos"
     root.mkdir()
