@@ -135,10 +135,9 @@ def _index_before_0006(db: Path, photos: list[Path]) -> dict[str, str]:
     caption of each path."""
     from alembic import command
     from alembic.config import Config
-    from sqlalchemy import create_engine, insert
+    from sqlalchemy import create_engine, insert, text
 
     from alttext.images import open_image
-    from alttext.index.captions import add_caption
     from alttext.index.fingerprint import pixel_hash
     from alttext.index.models import INDEXED, SOURCE_MODEL, File, Image, Root, utcnow
 
@@ -158,8 +157,14 @@ def _index_before_0006(db: Path, photos: list[Path]) -> dict[str, str]:
                 pixel_hash=pixel_hash(pixels), width=pixels.width, height=pixels.height, created_at=utcnow(),
             )).lastrowid
             captions[str(path)] = f"what the model once said about {path.stem}"
-            add_caption(connection, image_id, text=captions[str(path)], raw_text=captions[str(path)],
-                        source=SOURCE_MODEL, model="an-old-model", model_revision="1", params={})
+            # The columns captions had at 0004 (today's add_caption writes later ones too).
+            caption_id = connection.execute(text(
+                "INSERT INTO captions (image_id, text, raw_text, source, model, model_revision, params, status,"
+                " created_at) VALUES (:image, :text, :text, :source, 'an-old-model', '1', '{}', 'generated',"
+                " :now)"), {"image": image_id, "text": captions[str(path)], "source": SOURCE_MODEL,
+                            "now": utcnow()}).lastrowid
+            connection.execute(text("UPDATE images SET caption_id = :caption WHERE id = :image"),
+                               {"caption": caption_id, "image": image_id})
             info = path.stat()
             connection.execute(insert(File.__table__).values(
                 root_id=root_id, path=str(path), dir=folder, name=path.name, dev=info.st_dev, inode=info.st_ino,
@@ -211,3 +216,31 @@ def test_an_index_keyed_by_pixels_is_rescanned_after_0006_without_a_model_call(t
                 "SELECT count(*), count(content_hash) FROM images UNION ALL SELECT count(*), 0 FROM captions"
             )).all()
         assert [tuple(row) for row in counts] == [(4, 4), (4, 0)]  # every old image keyed; nothing new
+
+
+def test_0007_keeps_every_caption_and_adds_an_empty_description(tmp_path: Path) -> None:
+    db = tmp_path / "old.sqlite3"
+    ini = str(REPO / "migrations" / "alembic.ini")
+
+    def alembic(*args: str) -> None:
+        result = subprocess.run([sys.executable, "-m", "alembic", "-c", ini, "-x", f"db={db}", *args],
+                                capture_output=True, text=True, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+
+    alembic("upgrade", "0004")
+    with sqlite3.connect(db) as connection:
+        connection.execute("INSERT INTO images (id, pixel_hash, width, height, created_at)"
+                           " VALUES (1, 'abc', 4, 3, '2026-11-01 00:00:00')")
+        connection.execute("INSERT INTO captions (id, image_id, text, raw_text, source, model, params, status,"
+                           " created_at) VALUES (1, 1, 'A dog.', 'a dog', 'model', 'm', '{\"num_beams\": 4}',"
+                           " 'generated', '2026-11-01 00:00:00')")
+        connection.execute("UPDATE images SET caption_id = 1 WHERE id = 1")
+    alembic("upgrade", "0007")
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute("SELECT id, text, raw_text, params, description FROM captions").fetchall()
+        assert rows == [(1, "A dog.", "a dog", '{"num_beams": 4}', None)]
+        assert connection.execute("SELECT caption_id FROM images").fetchall() == [(1,)]
+    alembic("downgrade", "0004")
+    assert _schema(db)[1] >= FTS_TRIGGERS
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("SELECT id, text FROM captions").fetchall() == [(1, "A dog.")]

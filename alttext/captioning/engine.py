@@ -11,15 +11,20 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-import numpy as np
 from PIL import Image
 
 from alttext.alt_text import to_alt_text
+from alttext.captioning.families import (
+    DESCRIPTION_MAX_NEW_TOKENS,
+    PROMPTED_MAX_NEW_TOKENS,
+    CaptionFamily,
+    clean_description,
+)
 from alttext.captioning.loading import LoadedModel, load_model
 from alttext.images import ImageError
 from alttext.vocabulary import QUANTIZE_CHOICES
@@ -38,6 +43,7 @@ class CaptionOutcome(Generic[T]):
     raw_caption: str | None = None
     alt_text: str | None = None
     error: str | None = None
+    description: str | None = None  # the long description, where asked for and the model gives one
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -74,7 +80,12 @@ class Captioner:
         quantize: str = "none",
         threads: int | None = None,
         loaded: LoadedModel | None = None,
+        prompt: str | None = None,
+        describe: bool = False,
     ) -> None:
+        """``prompt`` replaces the chat-VLM family's alt-text prompt (the ``caption_prompt`` setting); the
+        other families ignore it. With ``describe``, prompt-driven families also give a long description
+        (pixels-only ones give alt text only; docs/architecture.md §13)."""
         if quantize not in QUANTIZE_CHOICES:
             raise ValueError(f"quantize must be one of {', '.join(QUANTIZE_CHOICES)}, not {quantize!r}")
         if batch_size < 1:
@@ -89,10 +100,30 @@ class Captioner:
             from alttext.captioning.quantize import quantize_int8
 
             self.loaded.model = quantize_int8(self.loaded.model)
-        self._shared_encoder = self._uses_shared_encoder()
+        self._shared_encoder = False
+        self.family = self._family(prompt)
         self.generation_kwargs = self._generation_kwargs(beams, max_new_tokens)
+        self.describes = describe and self.family.description_prompt is not None
+        self.description_kwargs = {key: value for key, value in self.generation_kwargs.items()
+                                   if key not in ("max_length", "max_new_tokens")}
+        self.description_kwargs["max_new_tokens"] = DESCRIPTION_MAX_NEW_TOKENS
         self._model_lock = threading.Lock()  # one generate() at a time per model
         self.calls = 0  # model invocations (tests count these to prove a rescan captions nothing)
+
+    def _family(self, prompt: str | None) -> CaptionFamily:
+        from alttext.captioning.families import CHAT_VLM, FLORENCE
+        from alttext.captioning.families.encoder_decoder import EncoderDecoderFamily
+
+        if self.loaded.family == FLORENCE:
+            from alttext.captioning.families.florence import FlorenceFamily
+
+            return FlorenceFamily(self.loaded)
+        if self.loaded.family == CHAT_VLM:
+            from alttext.captioning.families.chat_vlm import ChatVlmFamily
+
+            return ChatVlmFamily(self.loaded, prompt=prompt)
+        self._shared_encoder = self._uses_shared_encoder()
+        return EncoderDecoderFamily(self.loaded, shared_encoder=self._shared_encoder)
 
     # -- settings ------------------------------------------------------------------------------
     def _generation_kwargs(self, beams: int | None, max_new_tokens: int | None) -> dict[str, Any]:
@@ -111,6 +142,8 @@ class Captioner:
             kwargs["max_new_tokens"] = max_new_tokens
         elif config.max_new_tokens is not None:
             kwargs["max_new_tokens"] = config.max_new_tokens
+        elif self.family.prompt is not None:  # max_length would count the prompt's tokens too
+            kwargs["max_new_tokens"] = PROMPTED_MAX_NEW_TOKENS
         else:
             kwargs["max_length"] = config.max_length or 20
         if config.min_length:
@@ -131,16 +164,23 @@ class Captioner:
         params = dict(self.generation_kwargs)
         if self.quantize != "none":
             params["quantize"] = self.quantize
+        if self.family.prompt is not None:
+            params["prompt"] = self.family.prompt
+        if self.describes:
+            params["description_prompt"] = self.family.description_prompt
+            params["description_max_new_tokens"] = self.description_kwargs["max_new_tokens"]
         return params
 
-    # -- the model -----------------------------------------------------------------------------
-    def preprocess(self, image: Image.Image) -> np.ndarray:
-        """Pixel values for one image, shape (C, H, W); thread-safe, runs in the prefetch pool."""
-        processed = self.loaded.image_processor(images=[image], return_tensors="np")
-        return np.asarray(processed["pixel_values"][0], dtype=np.float32)
+    @property
+    def prompt(self) -> str | None:
+        """The prompt the model is given (None for pixels-only models)."""
+        return self.family.prompt
 
-    def _uses_shared_cross_cache(self) -> bool:
-        return bool(getattr(self.loaded.model.config, "is_encoder_decoder", False))
+    # -- the model -----------------------------------------------------------------------------
+    def preprocess(self, image: Image.Image) -> Any:
+        """The model's input for one image (pixel values, shape (C, H, W), for pixels-only models);
+        thread-safe, runs in the prefetch pool."""
+        return self.family.prepare(image)
 
     def _uses_shared_encoder(self) -> bool:
         """Vision encoder-decoders (vit-gpt2, TrOCR, Donut) get fast_beam.generate_shared."""
@@ -151,31 +191,33 @@ class Captioner:
         fast_beam.enable_folded_cross_attention(self.loaded.model)  # GPT-2 decoders only; else no-op
         return True
 
-    def generate(self, pixel_values: np.ndarray) -> list[str]:
-        """Raw captions for a stacked batch of preprocessed images."""
+    def generate(self, batch: Sequence[Any]) -> list[str]:
+        """Raw captions for a batch of preprocessed images (a list, or stacked pixel values)."""
         import torch
 
-        from alttext.captioning import fast_beam
-
-        batch = torch.from_numpy(np.ascontiguousarray(pixel_values)).to(self.loaded.device)
-        kwargs = dict(self.generation_kwargs)
         with self._model_lock, torch.inference_mode():
-            if self._shared_encoder:
-                output = fast_beam.generate_shared(self.loaded.model, batch, **kwargs)
-            else:
-                if self._uses_shared_cross_cache():
-                    kwargs["cache"] = fast_beam.SharedCrossAttentionCache()
-                output = self.loaded.model.generate(pixel_values=batch, **kwargs)
+            texts = self.family.generate(batch, self.generation_kwargs)
             self.calls += 1
-        texts = self.loaded.tokenizer.batch_decode(output, skip_special_tokens=True)
-        return [" ".join(text.split()) for text in texts]
+        return texts
+
+    def describe(self, batch: Sequence[Any]) -> list[str | None] | None:
+        """Long descriptions for a batch of preprocessed images (None for an empty one), or None when this
+        captioner doesn't describe (not asked to, or a pixels-only model)."""
+        import torch
+
+        if not self.describes:
+            return None
+        with self._model_lock, torch.inference_mode():
+            texts = self.family.generate(batch, self.description_kwargs, describe=True)
+            self.calls += 1
+        return [clean_description(text) for text in texts]
 
     def caption_images(self, images: list[Image.Image]) -> list[str]:
         """Raw captions for already-decoded images, in batches."""
         captions: list[str] = []
         for start in range(0, len(images), self.batch_size):
             chunk = images[start : start + self.batch_size]
-            captions.extend(self.generate(np.stack([self.preprocess(image) for image in chunk])))
+            captions.extend(self.generate([self.preprocess(image) for image in chunk]))
         return captions
 
     # -- the pipeline --------------------------------------------------------------------------
@@ -191,12 +233,12 @@ class Captioner:
         Decoding runs up to two batches ahead of the model in ``workers`` threads.
         """
 
-        def prepare(item: T) -> np.ndarray:
+        def prepare(item: T) -> Any:
             return self.preprocess(load(item))
 
         window = self.batch_size * 2
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="alttext-decode") as pool:
-            pending: deque[tuple[T, Future[np.ndarray]]] = deque()
+            pending: deque[tuple[T, Future[Any]]] = deque()
             iterator = iter(items)
             exhausted = False
             while True:
@@ -209,7 +251,7 @@ class Captioner:
                     pending.append((item, pool.submit(prepare, item)))
                 if not pending:
                     return
-                batch_items: list[tuple[T, np.ndarray]] = []
+                batch_items: list[tuple[T, Any]] = []
                 failed: list[CaptionOutcome[T]] = []
                 order: list[tuple[T, int | None]] = []
                 while pending and len(batch_items) < self.batch_size:
@@ -228,8 +270,14 @@ class Captioner:
                     order.append((item, len(batch_items)))
                     batch_items.append((item, pixels))
                 captions: list[str] = []
+                descriptions: list[str | None] | None = None
                 if batch_items:
-                    captions = self.generate(np.stack([pixels for _, pixels in batch_items]))
+                    prepared = [pixels for _, pixels in batch_items]
+                    captions = self.generate(prepared)
+                    try:
+                        descriptions = self.describe(prepared)
+                    except Exception:  # the alt text is made: a failed description must not cost it
+                        logger.exception("describing a batch failed; its alt text is kept")
                 failures = iter(failed)
                 for item, index in order:
                     if index is None:
@@ -238,6 +286,7 @@ class Captioner:
                         raw = captions[index]
                         alt = to_alt_text(raw)
                         if alt:
-                            yield CaptionOutcome(item, raw_caption=raw, alt_text=alt)
+                            described = descriptions[index] if descriptions is not None else None
+                            yield CaptionOutcome(item, raw_caption=raw, alt_text=alt, description=described)
                         else:
                             yield CaptionOutcome(item, raw_caption=raw, error="the model produced no caption")

@@ -28,4 +28,6 @@ def _captioner(settings: Settings) -> Captioner:
         batch_size=settings.batch_size,
         quantize=settings.quantize,
         threads=settings.threads,
+        prompt=settings.caption_prompt,
+        describe=settings.describe,
     )

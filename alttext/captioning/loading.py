@@ -29,6 +29,8 @@ class LoadedModel:
     model_id: str
     revision: str | None
     device: str
+    family: str = "encoder-decoder"  # alttext.captioning.families: read from the config, never the name
+    processor: Any = None  # the AutoProcessor of prompt-driven families (its image processor and tokenizer above)
 
 
 def looks_like_path(ref: str) -> bool:
@@ -161,14 +163,39 @@ def load_model(ref: str, device: str = "auto") -> LoadedModel:
         offline = True
     chosen = pick_device(device)  # before the weights load: a device that isn't there is said at once
     import transformers  # after the checks above: a model that can't be loaded is said in a moment
-    from transformers import AutoImageProcessor, AutoModelForImageTextToText, AutoTokenizer
+    from transformers import (
+        AutoConfig,
+        AutoImageProcessor,
+        AutoModelForImageTextToText,
+        AutoProcessor,
+        AutoTokenizer,
+    )
+
+    from alttext.captioning.families import CHAT_VLM, ENCODER_DECODER, UnsupportedModel, detect_family
 
     transformers.logging.set_verbosity_error()  # the torchvision fallback notice is not for our users
     transformers.logging.disable_progress_bar()  # "Loading weights" bars would clutter every command
+    processor: Any = None
+    image_processor: Any
+    tokenizer: Any
     try:
+        family = detect_family(AutoConfig.from_pretrained(source, local_files_only=offline))
         model = AutoModelForImageTextToText.from_pretrained(source, local_files_only=offline)
-        image_processor = AutoImageProcessor.from_pretrained(source, local_files_only=offline)
-        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=offline)
+        if family == ENCODER_DECODER:
+            image_processor = AutoImageProcessor.from_pretrained(source, local_files_only=offline)
+            tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=offline)
+        else:  # prompt-driven: the processor pairs images with text
+            processor = AutoProcessor.from_pretrained(source, local_files_only=offline)
+            image_processor = getattr(processor, "image_processor", None)
+            tokenizer = getattr(processor, "tokenizer", None)
+            if image_processor is None or tokenizer is None:
+                raise UnsupportedModel(f"its processor ({type(processor).__name__}) has no image processor and"
+                                       f" tokenizer; {family} models need both")
+            if family == CHAT_VLM and not getattr(processor, "chat_template", None):
+                raise UnsupportedModel("it is a chat vision-language model, but its processor has no chat template"
+                                       " to put alttext's prompt in")
+    except UnsupportedModel as exc:
+        raise ModelLoadError(f"cannot caption with {ref!r}: {exc}") from exc
     except OSError as exc:
         text = str(exc)
         if not local and (
@@ -177,12 +204,13 @@ def load_model(ref: str, device: str = "auto") -> LoadedModel:
             raise ModelLoadError(_offline_message(ref)) from exc
         first_line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
         raise ModelLoadError(f"cannot load model {ref!r}: {first_line}") from exc
-    except ValueError as exc:  # e.g. a config that is not an image-to-text architecture
-        first_line = str(exc).strip().splitlines()[0]
+    except (ValueError, ImportError, TypeError, AttributeError) as exc:
+        # e.g. a config that is not an image-to-text architecture, or a processor that needs a missing library
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ModelLoadError(f"{ref!r} is not an image-to-text model this version supports: {first_line}") from exc
 
     # transformers wraps ``to`` with functools.wraps(Module.to), which hides the method from type checkers.
     cast("torch.nn.Module", model).to(chosen)
     model.eval()
     revision = getattr(model.config, "_commit_hash", None)
-    return LoadedModel(model, image_processor, tokenizer, source if local else ref, revision, chosen)
+    return LoadedModel(model, image_processor, tokenizer, source if local else ref, revision, chosen, family, processor)

@@ -6,11 +6,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    import numpy as np
     from PIL import Image
 
 
@@ -34,15 +33,20 @@ class CaptionModel(Protocol):
 
     @property
     def generation_params(self) -> dict[str, Any]:
-        """The settings that shaped a caption (beams, max tokens, quantisation), stored with it."""
+        """The settings that shaped a caption (beams, max tokens, quantisation, the prompt), stored with it."""
         ...
 
-    def preprocess(self, image: Image.Image) -> np.ndarray:
-        """Pixel values for one image, shape (C, H, W); must be thread-safe."""
+    def preprocess(self, image: Image.Image) -> Any:
+        """The model's input for one image (its family decides what: pixel values, or the image for a
+        processor that runs per batch); must be thread-safe."""
         ...
 
-    def generate(self, pixel_values: np.ndarray) -> list[str]:
-        """Raw captions for a stacked batch of preprocessed images, in order."""
+    def generate(self, batch: Sequence[Any]) -> list[str]:
+        """Raw captions for a batch of preprocessed images, in order."""
+        ...
+
+    def describe(self, batch: Sequence[Any]) -> list[str | None] | None:
+        """Long descriptions for the same batch, in order; None when this model gives none."""
         ...
 
 

@@ -48,6 +48,8 @@ def model_options(function: Any) -> Any:
         click.option("--batch-size", "batch_size", type=click.IntRange(min=1), help="Images per model call."),
         click.option("--quantize", type=click.Choice(QUANTIZE_CHOICES), help="int8: faster CPU inference."),
         click.option("--device", callback=_device, help=f"{api.DEVICE_HELP}."),
+        click.option("--describe", is_flag=True, default=None,
+                     help="Also a long description (Florence-2 and chat models only)."),
     ]
     for option in reversed(options):
         function = option(function)

@@ -27,6 +27,7 @@ def show(ctx: click.Context, path: str, as_json: bool) -> None:
         ("state", info["state"]),
         ("alt text", info["alt_text"]),
         ("raw caption", info["raw_caption"]),
+        ("description", info["description"]),
         ("source", info["source"]),
         ("status", info["status"]),
         ("model", info["model"]),

@@ -67,11 +67,13 @@ def add_caption(
     model_revision: str | None = None,
     params: dict[str, Any] | None = None,
     status: str = STATUS_GENERATED,
+    description: str | None = None,
 ) -> int:
     caption_id = inserted_id(connection.execute(
         insert(captions).values(
             image_id=image_id, text=text, raw_text=raw_text, source=source, model=model,
             model_revision=model_revision, params=params, status=status, created_at=utcnow(),
+            description=description,
         )
     ))
     refresh_current_caption(connection, image_id)

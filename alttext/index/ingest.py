@@ -18,7 +18,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import Connection, select, update
 
 from alttext.alt_text import to_alt_text
@@ -317,8 +316,8 @@ class Ingester:
         groups = batch.take_all()
         done = sum(len(group) for group in groups)
         try:
-            pixels = np.stack([captioner.preprocess(self._model_input(group[0])) for group in groups])
-            raw_captions = captioner.generate(pixels)
+            prepared = [captioner.preprocess(self._model_input(group[0])) for group in groups]
+            raw_captions = captioner.generate(prepared)
             self.report.model_calls += 1
         except Exception as exc:  # e.g. out of memory: record, keep going with the next batch
             logger.exception("captioning a batch failed")
@@ -328,9 +327,10 @@ class Ingester:
                     self._record_failure(work)
             self.on_progress(done)
             return
+        descriptions = self._describe(captioner, prepared) or [None] * len(groups)
         params = captioner.generation_params
         with self.index.write() as connection:
-            for group, raw in zip(groups, raw_captions, strict=True):
+            for group, raw, description in zip(groups, raw_captions, descriptions, strict=True):
                 alt = to_alt_text(raw)
                 if not alt:
                     for work in group:
@@ -342,6 +342,7 @@ class Ingester:
                     add_caption(
                         connection, image_id, text=alt, raw_text=raw, source=SOURCE_MODEL,
                         model=captioner.model_id, model_revision=captioner.revision, params=params,
+                        description=description,
                     )
                 for work in group:
                     _link(connection, work, image_id)
@@ -351,6 +352,15 @@ class Ingester:
                 if work.error is not None:
                     self._record_failure(work)
         self.on_progress(done)
+
+    def _describe(self, captioner: CaptionModel, prepared: list[Any]) -> list[str | None] | None:
+        """Long descriptions, where the captioner gives them; a failure here costs the descriptions, never
+        the alt text already made (docs/architecture.md §13)."""
+        try:
+            return captioner.describe(prepared)
+        except Exception:
+            logger.exception("describing a batch failed; its alt text is kept")
+            return None
 
     def run(self) -> IngestReport:
         if has_unkeyed_images(self.index):  # an index made before migration 0006

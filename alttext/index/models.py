@@ -145,6 +145,8 @@ class Caption(Base):
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
     text: Mapped[str] = mapped_column(Text)  # the alt text
     raw_text: Mapped[str | None] = mapped_column(Text)  # what the model (or the file) said
+    # A prompt-driven model's long description of the same picture (migration 0007; docs/architecture.md §13).
+    description: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(16))
     model: Mapped[str | None] = mapped_column(Text)
     model_revision: Mapped[str | None] = mapped_column(String(64))

@@ -41,6 +41,7 @@ def _caption_dict(row: Any) -> dict[str, Any]:
         "id": row.id,
         "alt_text": row.text,
         "raw_caption": row.raw_text,
+        "description": row.description,
         "source": row.source,
         "status": row.status,
         "model": row.model,
@@ -62,6 +63,7 @@ def describe_file(index: Index, path: str) -> dict[str, Any] | None:
             "state": file_row.state,
             "alt_text": None,
             "raw_caption": None,
+            "description": None,
             "source": None,
             "status": None,
             "model": None,
@@ -93,6 +95,11 @@ def describe_file(index: Index, path: str) -> dict[str, Any] | None:
                 alt_text=current.text, raw_caption=current.raw_text, source=current.source, status=current.status,
                 model=current.model, model_revision=current.model_revision, params=current.params,
                 captioned_at=_iso(current.created_at),
+            )
+            # A person's edit has no description of its own: the newest model description still describes
+            # the same picture (docs/architecture.md §13).
+            result["description"] = next(
+                (row.description for row in [current, *all_captions] if row.description), None
             )
             result["variants"] = [
                 {"text": row.text, "style": row.style, "model": row.llm_model, "created_at": _iso(row.created_at)}

@@ -143,7 +143,7 @@ class Library:
 
         for outcome in captioner.caption_stream(sources, load):
             yield CaptionResult(outcome.item.location, outcome.item.is_url, outcome.alt_text, outcome.raw_caption,
-                                captioner.model_id, outcome.error)
+                                captioner.model_id, outcome.error, description=outcome.description)
 
     # -- indexing ----------------------------------------------------------------------------------
     def scan(self, folders: Iterable[str], *, embed: bool = False, import_metadata: bool = True,

@@ -61,6 +61,7 @@ class CaptionResult:
     model: str
     error: str | None
     seconds: float | None = None  # time the model took for this item, where measured on its own
+    description: str | None = None  # the long description, with ``describe`` and a prompt-driven model
 
     @property
     def ok(self) -> bool:
