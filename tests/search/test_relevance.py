@@ -27,9 +27,11 @@ CIRCLES = {f"c{i}.png": f"a {colour} circle on a {background} background"
                                                      ("green", "white"), ("red", "black")])}
 CAPTIONS = {**TRIANGLES, **CIRCLES}
 
+pytestmark = pytest.mark.both_backends  # SQLite and PostgreSQL (tests/conftest.py)
+
 
 @pytest.fixture
-def library(tmp_path: Path) -> Iterator[Library]:
+def library(tmp_path: Path, db: Path | str) -> Iterator[Library]:
     if not semantic_available():
         pytest.skip("the `semantic` extra is not installed")
     from alttext.search.vectors import compute_pending_vectors
@@ -38,7 +40,6 @@ def library(tmp_path: Path) -> Iterator[Library]:
     root.mkdir()
     for i, name in enumerate(CAPTIONS):
         Image.new("RGB", (16, 16), (i * 30, 90, 200 - i * 25)).save(root / name)
-    db = tmp_path / "index.sqlite3"
     index = Index(db)
     reconcile(index, [str(root)])
     by_path = {str(root / name): caption for name, caption in CAPTIONS.items()}
