@@ -202,3 +202,12 @@ def test_a_moved_file_is_found_by_its_new_folder(indexed: Index, library_folder:
     assert report.moved == 1  # the same row (and caption) at its new path
     assert _search(indexed, "rome") == {"tower.jpg"}
     assert _search(indexed, "spain") == set()
+
+
+def test_a_date_within_a_folder(indexed: Index, library_folder: Path) -> None:
+    dates = parse_dated_query("2023").dates
+    assert dates is not None
+    dogs = str(library_folder / "dogs")
+    assert _names(search_taken_between(indexed, dates, under=dogs)) == {"dog-june.jpg"}  # not cat.jpg (2023)
+    assert _names(search(indexed, "dog", taken=dates, under=dogs)) == {"dog-june.jpg"}
+    assert _names(search(indexed, "dog", taken=parse_dated_query("1999").dates)) == set()  # an empty span
