@@ -27,6 +27,7 @@ from alttext.index.db import Index
 from alttext.index.queries import describe_file
 from alttext.index.scan import ScanSummary, scan
 
+pytestmark = pytest.mark.both_backends  # SQLite and PostgreSQL (tests/conftest.py)
 needs_exiftool = pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool not installed")
 
 
@@ -121,13 +122,12 @@ def test_the_preview_obeys_the_pixel_limit_and_bad_raw_is_an_image_error(tmp_pat
         open_image(broken)
 
 
-def test_scan_captions_raw_and_embed_writes_a_sidecar_not_the_raw(tmp_path: Path) -> None:
+def test_scan_captions_raw_and_embed_writes_a_sidecar_not_the_raw(tmp_path: Path, db: Path | str) -> None:
     root = tmp_path / "photos"
     root.mkdir()
     cr2 = write_jpeg_in_raw(root / "IMG_0004.CR2", picture(6))
     dng = write_dng(root / "scan.DNG", picture(7))
     before = {cr2: sha256(cr2), dng: sha256(dng)}
-    db = tmp_path / "index.sqlite3"
     captioner = CountingCaptioner()
     with Index(db) as index:
         summary = run_scan(index, root, captioner)
@@ -198,12 +198,12 @@ def test_a_link_to_a_folder_is_named_once_and_not_followed(tmp_path: Path, index
     assert len(lines) == 1 and "trips" in lines[0] and "loop" in lines[0] and "outside" in lines[0]
 
 
-def test_cli_scan_embed_rescan_of_a_pair_keeps_one_caption(tmp_path: Path, tiny_model: Path) -> None:
+def test_cli_scan_embed_rescan_of_a_pair_keeps_one_caption(tmp_path: Path, tiny_model: Path,
+                                                          db: Path | str) -> None:
     """The whole CLI path (metadata import on): after embed wrote the JPEG and the RAW's sidecar, a rescan
     calls no model and imports nothing."""
     raw_path, jpeg_path = _pair(tmp_path / "photos", seed=40)
     raw_digest = sha256(raw_path)
-    db = tmp_path / "index.sqlite3"
 
     def run(*args: str) -> dict:  # type: ignore[type-arg]
         result = CliRunner().invoke(cli, ["--db", str(db), *args])

@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 import click
 
 import alttext.library as api
-from alttext.library import QUANTIZE_CHOICES, Library, Settings, display_path, escape_line, to_json
+from alttext.library import QUANTIZE_CHOICES, Library, Settings, display_path, escape_line, redact, to_json
 
 # The commands import these from here, with the other helpers. ``escape_line`` is for every name, caption
 # or message printed as text: control characters shown as escapes, never executed by the terminal.
@@ -123,12 +123,14 @@ def interrupted(what: str | None = None, *, kept: str | None = None) -> NoReturn
 # errno -> what a person should be told; sqlite's result codes (the low byte of sqlite_errorcode) likewise.
 _FULL_ERRNOS = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded", errno.EROFS: "read-only file system"}
 _SQLITE_FULL, _SQLITE_READONLY = 13, 8
+_POSTGRES_DISK_FULL = "53100"  # SQLSTATE disk_full: the database server's disk (docs/architecture.md §12)
 
 
 def storage_failure(exc: BaseException, index_path: str | None) -> str | None:
     """The one line for an error that means "the disk can't take the write" (full, over quota, read-only),
-    or None for any other error. Looks through the causes: SQLAlchemy wraps sqlite3's error (``.orig``),
-    and the library may wrap both (``raise ... from``). Duck-typed: the command line imports no SQL."""
+    or None for any other error. Looks through the causes: SQLAlchemy wraps sqlite3's and psycopg's errors
+    (``.orig``), and the library may wrap both (``raise ... from``). Duck-typed: the command line imports no
+    SQL."""
     seen: set[int] = set()
     pending: list[BaseException] = [exc]
     while pending:
@@ -144,16 +146,21 @@ def storage_failure(exc: BaseException, index_path: str | None) -> str | None:
             return _full_line("disk full", index_path, "database or disk is full")
         if code is not None and code & 0xFF == _SQLITE_READONLY:
             return _full_line("read-only index", index_path, str(error))
+        if getattr(error, "sqlstate", None) == _POSTGRES_DISK_FULL:  # the server's first line, not its HINT
+            return _full_line("disk full on the database server", index_path,
+                              (str(error).strip().splitlines() or ["could not write"])[0])
         causes = (error.__context__, error.__cause__, getattr(error, "orig", None))
         pending.extend(cause for cause in causes if isinstance(cause, BaseException))
     return None
 
 
 def _full_line(what: str, where: object, detail: str) -> str:
-    """``where``: a path (str, bytes, PathLike), or None/a descriptor number when the file is unknown."""
+    """``where``: a path (str, bytes, PathLike) or a database address (its password never shown), or
+    None/a descriptor number when the file is unknown."""
     place = ""
     if isinstance(where, str | bytes | os.PathLike) and os.fspath(where):
-        place = f" while writing {escape_line(os.fsdecode(where))}"
+        name = os.fsdecode(where)
+        place = f" while writing {escape_line(redact(name) if '://' in name else name)}"
     return f"alttext: error: {what}{place}: {escape_line(detail)}"
 
 

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ def stored_revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
         try:
             return connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-        except OperationalError:  # no such table: nothing migrated yet
+        except (OperationalError, ProgrammingError):  # no such table (SQLite; PostgreSQL): nothing migrated yet
             return None
 
 
@@ -208,7 +208,8 @@ class Index:
         self.writer = _make_server_engine(url, write=True)
         self.reader = _make_server_engine(url, write=False)
         try:
-            upgrade(self.writer)
+            if stored_revision(self.reader) != SCHEMA_HEAD:  # as for SQLite: at the head, no Alembic
+                upgrade(self.writer)
         except Exception as exc:
             self.close()
             # The driver's own first line ("connection refused", "database does not exist"), not

@@ -161,7 +161,7 @@ def _filtered_matches(
     if under and (bounds := _image_id_span(connection, params)) is not None:
         spans.append(bounds)
     if "taken_from" in params:
-        spans.append(_taken_image_id_span(connection, params))
+        spans.append(taken_image_id_span(connection, params))
     span = ""
     if spans:
         span = " AND m.rowid BETWEEN :span_lo AND :span_hi"
@@ -176,7 +176,7 @@ def _filtered_matches(
     """
 
 
-def _taken_image_id_span(connection: Connection, params: dict[str, object]) -> tuple[int, int]:
+def taken_image_id_span(connection: Connection, params: dict[str, object]) -> tuple[int, int]:
     """Lowest and highest image id of the files taken in the date range ((1, 0) when none), read from the
     (taken_at, image_id) index alone. Photos are mostly indexed in the order they were taken or filed, so
     a year's images tend to sit in a narrow id span: "dog 2015" then walks that span's matches only."""

@@ -26,8 +26,17 @@ from sqlalchemy import text
 
 from alttext.index.db import Index
 from alttext.index.selection import file_filters
-from alttext.search.dates import DateRange
-from alttext.search.fts import RANK_WINDOW, STOPWORDS, SearchHit, query_terms
+from alttext.search.dates import DateRange, capture_date_filters
+from alttext.search.fts import (
+    RANK_WINDOW,
+    STOPWORDS,
+    TIER_ALL_WORDS,
+    TIER_ANY_WORD,
+    TIER_PHRASE,
+    SearchHit,
+    query_terms,
+    taken_image_id_span,
+)
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _ADJACENT_MARKS = re.compile("\x03(\\s+)\x02")  # "[red] [circle]" -> "[red circle]", as FTS5 marks a phrase
@@ -78,48 +87,49 @@ def search(
     index: Index, query: str, *, limit: int = 20, under: str | None = None, status: str | None = None,
     taken: DateRange | None = None,
 ) -> list[SearchHit]:
-    if taken is not None:  # FIXME(merge): the date filter of §11 is not on PostgreSQL yet
-        raise NotImplementedError("search by capture date is not available on PostgreSQL yet")
     terms = query_terms(query)
     if not terms:
         return []
-    tiers: list[tuple[_Query, str, bool]] = []
+    tiers: list[tuple[_Query, str, int]] = []
     phrase_query = _Query()
     if (phrase := _phrase_tier(query, phrase_query)) is not None:
-        tiers.append((phrase_query, phrase, True))
+        tiers.append((phrase_query, phrase, TIER_PHRASE))
     all_query = _Query()
-    tiers.append((all_query, "(" + " && ".join(all_query.word(term) for term in terms) + ")", False))
+    tiers.append((all_query, "(" + " && ".join(all_query.word(term) for term in terms) + ")", TIER_ALL_WORDS))
     if len(terms) > 1:
         any_query = _Query()
-        tiers.append((any_query, "(" + " || ".join(any_query.word(term) for term in terms) + ")", False))
+        tiers.append((any_query, "(" + " || ".join(any_query.word(term) for term in terms) + ")", TIER_ANY_WORD))
     hits: list[SearchHit] = []
     seen: set[int] = set()
-    for q, expression, is_phrase in tiers:
-        for hit in _run(index, q, expression, limit + len(seen), under, status):
+    for q, expression, tier in tiers:
+        is_phrase = tier == TIER_PHRASE
+        for hit in _run(index, q, expression, limit + len(seen), under, status, taken):
             if hit.file_id not in seen and len(hits) < limit:
                 seen.add(hit.file_id)
                 marked = _ADJACENT_MARKS.sub(r"\1", hit.highlighted) if is_phrase else hit.highlighted
-                hits.append(replace(hit, phrase=is_phrase, highlighted=marked))
+                hits.append(replace(hit, phrase=is_phrase, tier=tier, highlighted=marked))
         if len(hits) >= limit:
             break
     return hits
 
 
 def _run(index: Index, q: _Query, expression: str, limit: int, under: str | None,
-         status: str | None) -> list[SearchHit]:
+         status: str | None, taken: DateRange | None) -> list[SearchHit]:
     filters, params = file_filters(under, status)
+    filters += capture_date_filters(taken, params)
     params.update(q.params, limit=limit, window=RANK_WINDOW)
     where = (" AND " + " AND ".join(filters)) if filters else ""
     captions = " JOIN captions c ON c.id = i.caption_id" if status else ""
     passes = (f""" AND EXISTS (SELECT 1 FROM images i{captions} JOIN files f ON f.image_id = i.id
                    WHERE i.id = s.image_id AND f.state = 'indexed'{where})""" if filters else "")
+    span = " AND s.image_id BETWEEN :span_lo AND :span_hi" if taken is not None else ""
     # Like the SQLite side: rank only the newest RANK_WINDOW matches (that pass the filters), then one hit
     # per present file of each matching image.
     sql = f"""
         WITH q AS (SELECT {expression} AS query),
         window_ AS (
             SELECT s.image_id, s.document FROM search_fts s, q
-            WHERE s.document @@ q.query{passes}
+            WHERE s.document @@ q.query{span}{passes}
             ORDER BY s.image_id DESC LIMIT :window
         ),
         m AS (
@@ -128,7 +138,7 @@ def _run(index: Index, q: _Query, expression: str, limit: int, under: str | None
         )
         SELECT f.id AS file_id, f.path AS path, c.text AS alt_text, m.rank AS rank,
                ts_headline({CONFIG}, c.text, q.query, {HIGHLIGHT_OPTIONS}) AS highlighted,
-               c.status AS status, c.source AS source
+               c.status AS status, c.source AS source, f.taken_at AS taken_at
         FROM m CROSS JOIN q
         JOIN images i ON i.id = m.image_id
         JOIN captions c ON c.id = i.caption_id
@@ -138,11 +148,14 @@ def _run(index: Index, q: _Query, expression: str, limit: int, under: str | None
         LIMIT :limit
     """
     with index.read() as connection:
+        if taken is not None:  # as on SQLite: only the date range's images' id span (ix_files_taken_at)
+            params["span_lo"], params["span_hi"] = taken_image_id_span(connection, params)
         rows = connection.execute(text(sql), params).all()
     return [
         SearchHit(
             file_id=row.file_id, path=os.fsdecode(row.path), alt_text=row.alt_text, highlighted=row.highlighted,
             score=round(float(row.rank), 4), status=row.status, source=row.source,
+            taken_at=row.taken_at or None,
         )
         for row in rows
     ]

@@ -1,30 +1,59 @@
 """Migration 0005 on an index made at 0004: captions kept (none re-made), folders filled from the stored
-paths and searchable, capture dates left to read on the next scan."""
+paths and searchable, capture dates left to read on the next scan; and back down to 0004. On SQLite and
+PostgreSQL (docs/architecture.md §12)."""
 
 from __future__ import annotations
 
 import os
-import sqlite3
-import subprocess
-import sys
+from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, text
+
 from alttext.index.capture_dates import fill_missing_capture_dates
-from alttext.index.db import Index
+from alttext.index.db import Index, migrations_dir, server_url
 from alttext.search.fts import search
 
-REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.both_backends  # SQLite and PostgreSQL (tests/conftest.py)
 
 
-def _alembic(db: Path, *args: str) -> None:
-    result = subprocess.run([sys.executable, "-m", "alembic", "-c", str(REPO / "migrations" / "alembic.ini"),
-                             "-x", f"db={db}", *args], capture_output=True, text=True, cwd=db.parent)
-    assert result.returncode == 0, result.stderr
+@pytest.fixture
+def empty_db(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Iterator[str | Path]:
+    """Where an index with no schema yet lives (not the migrated ``db`` fixture)."""
+    if backend != "postgresql":
+        yield tmp_path / "index.sqlite3"
+        return
+    server = request.getfixturevalue("postgres_server")
+    name = server.new_database()
+    yield server.url(name)
+    server.drop_database(name)
 
 
-def test_an_index_at_0004_upgrades_keeping_its_captions(tmp_path: Path) -> None:
-    db = tmp_path / "index.sqlite3"
-    _alembic(db, "upgrade", "0004")
+def _engine(db: str | Path) -> Engine:
+    return create_engine(server_url(db) if isinstance(db, str) else f"sqlite:///{db}")
+
+
+def _migrate(engine: Engine, verb: str, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        getattr(command, verb)(config, revision)
+
+
+def _rows(engine: Engine, sql: str) -> list[tuple[object, ...]]:
+    with engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(text(sql)).all()]
+
+
+def test_an_index_at_0004_upgrades_keeping_its_captions_and_downgrades(empty_db: str | Path,
+                                                                        tmp_path: Path) -> None:
+    engine = _engine(empty_db)
+    _migrate(engine, "upgrade", "0004")
     root = tmp_path / "photos"
     folder = os.fsencode(root) + b"/Holiday Spain/caf\xe9"
     os.makedirs(folder)
@@ -32,26 +61,41 @@ def test_an_index_at_0004_upgrades_keeping_its_captions(tmp_path: Path) -> None:
     from PIL import Image
 
     Image.new("RGB", (8, 8), (1, 2, 3)).save(os.fsdecode(photo))
-    with sqlite3.connect(db) as connection:
-        connection.executescript(f"""
-            INSERT INTO roots (id, path, added_at) VALUES (1, X'{os.fsencode(root).hex()}', '2024-01-01');
-            INSERT INTO images (id, pixel_hash, width, height, created_at) VALUES (1, 'h', 8, 8, '2024-01-01');
-            INSERT INTO captions (id, image_id, text, source, status, created_at)
-                VALUES (1, 1, 'a church tower', 'human', 'edited', '2024-01-01');
-            UPDATE images SET caption_id = 1;
-            INSERT INTO files (id, root_id, path, dir, name, dev, inode, size, mtime_ns, image_id, state, attempts,
-                               seen_at)
-                VALUES (1, 1, X'{photo.hex()}', X'{folder.hex()}', 'tower.png', 1, 1, 1, 1, 1, 'indexed', 0,
-                        '2024-01-01');
-        """)
-    with Index(db) as index:  # opening upgrades to head
+    day = datetime(2024, 1, 1)
+    with engine.begin() as connection:
+        for statement in (
+            "INSERT INTO roots (id, path, added_at) VALUES (1, :root, :day)",
+            "INSERT INTO images (id, pixel_hash, width, height, created_at) VALUES (1, 'h', 8, 8, :day)",
+            """INSERT INTO captions (id, image_id, text, source, status, created_at)
+               VALUES (1, 1, 'a church tower', 'human', 'edited', :day)""",
+            "UPDATE images SET caption_id = 1",
+            """INSERT INTO files (id, root_id, path, dir, name, dev, inode, size, mtime_ns, image_id, state,
+                                  attempts, seen_at)
+               VALUES (1, 1, :photo, :folder, 'tower.png', 1, 1, 1, 1, 1, 'indexed', 0, :day)""",
+        ):
+            connection.execute(text(statement), {"root": os.fsencode(root), "photo": photo, "folder": folder,
+                                                 "day": day})
+    assert _rows(engine, "SELECT name FROM search_fts") == [("tower.png",)]
+    with Index(empty_db) as index:  # opening upgrades to head
         assert [os.path.basename(hit.path) for hit in search(index, "spain")] == ["tower.png"]
+        assert [os.path.basename(hit.path) for hit in search(index, "holiday tower")] == ["tower.png"]
         assert [hit.alt_text for hit in search(index, "church")] == ["a church tower"]
         with index.read() as connection:
-            rows = connection.exec_driver_sql("SELECT folder, taken_at FROM files").all()
-            captions = connection.exec_driver_sql("SELECT id, text, source FROM captions").all()
+            rows = connection.execute(text("SELECT folder, taken_at FROM files")).all()
+            captions = connection.execute(text("SELECT id, text, source FROM captions")).all()
         assert [tuple(row) for row in rows] == [("Holiday Spain/caf\ufffd", None)]  # date: not read yet
         assert [tuple(row) for row in captions] == [(1, "a church tower", "human")]
         assert fill_missing_capture_dates(index) == 1  # what the next scan does: a header read, no model
         with index.read() as connection:
-            assert connection.exec_driver_sql("SELECT taken_at FROM files").scalar() == ""
+            assert connection.execute(text("SELECT taken_at FROM files")).scalar() == ""
+        with index.write() as connection:  # a renamed folder is searched by its new name at once
+            connection.execute(text("UPDATE files SET folder = 'Rome'"))
+        assert search(index, "spain") == []
+        assert [os.path.basename(hit.path) for hit in search(index, "rome")] == ["tower.png"]
+    _migrate(engine, "downgrade", "0004")
+    assert _rows(engine, "SELECT name FROM search_fts") == [("tower.png",)]  # the file names only, again
+    assert _rows(engine, "SELECT text FROM captions") == [("a church tower",)]
+    with engine.begin() as connection:  # the triggers work without the folder column
+        connection.execute(text("UPDATE files SET name = 'spire.png'"))
+    assert _rows(engine, "SELECT name FROM search_fts") == [("spire.png",)]
+    engine.dispose()

@@ -101,3 +101,26 @@ def test_standard_output_on_a_full_disk_is_one_line(tmp_path: Path) -> None:
                               text=True, timeout=120)
     assert done.returncode == 1, done.stderr
     assert done.stderr.splitlines() == ["alttext: error: disk full: No space left on device"], done.stderr
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_edit_on_a_full_database_server_is_one_line_without_the_password(
+        index: Index, postgres_server, db: str, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import psycopg.errors
+    from click.testing import CliRunner
+
+    from alttext.cli import cli
+
+    plant(index, tmp_path / "photos", {"a.png": "A red kite over a green hill."})
+    user = postgres_server.user  # the test server trusts any password
+    with_password = db.replace(f"://{user}@", f"://{user}:s3cret-pw@", 1)
+    assert "s3cret-pw" in with_password
+
+    def full(*args: object, **kwargs: object) -> None:  # what SQLAlchemy raises when the server's disk is full
+        raise sqlalchemy.exc.OperationalError("INSERT INTO captions ...", {}, psycopg.errors.DiskFull(
+            'could not extend file "base/16384/16400": No space left on device\nHINT:  Check free disk space.'))
+
+    monkeypatch.setattr("alttext.index.review.add_caption", full)
+    result = CliRunner().invoke(cli, ["--db", with_password, "edit", str(tmp_path / "photos" / "a.png"), "Two."])
+    line = _one_line(result, "disk full on the database server while writing postgresql://")
+    assert "s3cret-pw" not in result.output and line.endswith("No space left on device"), line

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from sqlalchemy import text
 
 from alttext.index.db import Index
 from alttext.index.ingest import Ingester
@@ -27,9 +28,11 @@ CIRCLES = {f"c{i}.png": f"a {colour} circle on a {background} background"
                                                      ("green", "white"), ("red", "black")])}
 CAPTIONS = {**TRIANGLES, **CIRCLES}
 
+pytestmark = pytest.mark.both_backends  # SQLite and PostgreSQL (tests/conftest.py)
+
 
 @pytest.fixture
-def library(tmp_path: Path) -> Iterator[Library]:
+def library(tmp_path: Path, db: Path | str) -> Iterator[Library]:
     if not semantic_available():
         pytest.skip("the `semantic` extra is not installed")
     from alttext.search.vectors import compute_pending_vectors
@@ -38,7 +41,6 @@ def library(tmp_path: Path) -> Iterator[Library]:
     root.mkdir()
     for i, name in enumerate(CAPTIONS):
         Image.new("RGB", (16, 16), (i * 30, 90, 200 - i * 25)).save(root / name)
-    db = tmp_path / "index.sqlite3"
     index = Index(db)
     reconcile(index, [str(root)])
     by_path = {str(root / name): caption for name, caption in CAPTIONS.items()}
@@ -70,6 +72,17 @@ def test_meaning_still_answers_when_no_caption_has_the_words(library: Library) -
     by_meaning = library.search("a round shape", limit=20, mode="meaning")
     assert [hit.path for hit in results] == [hit.path for hit in by_meaning]  # the strict floor needs words
     assert any(hit.score < FUSED_MIN_SIMILARITY for hit in by_meaning)  # (which this test relies on)
+
+
+@pytest.mark.parametrize("mode", ["meaning", "both"])
+def test_a_date_keeps_only_the_photos_taken_then(library: Library, db: Path | str, mode: str) -> None:
+    with Index(db) as index, index.write() as connection:
+        connection.execute(text("UPDATE files SET taken_at = CASE WHEN name IN ('t1.png', 'c0.png')"
+                                " THEN '2023-05-01T10:00:00' ELSE '2024-05-01T10:00:00' END"))
+    results = library.search("triangle 2023", limit=20, mode=mode)  # type: ignore[arg-type]
+    names = {Path(hit.path).name for hit in results}
+    assert "t1.png" in names and names <= {"t1.png", "c0.png"}, names  # not t2.png: taken in 2024
+    assert all(hit.taken_at == "2023-05-01T10:00:00" for hit in results)
 
 
 def _hit(file_id: int, tier: int, score: float = 0.0) -> SearchHit:
