@@ -7,10 +7,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from alttext.index.models import Base
+from alttext.index.models import metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def _url() -> str:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from alttext.cli import cli
 from alttext.index.captions import add_caption
 from alttext.index.db import Index
-from alttext.index.models import SOURCE_HUMAN, STATUS_EDITED, File
+from alttext.index.models import SOURCE_HUMAN, STATUS_EDITED, files
 
 pytestmark = [pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool is the oracle"),
               pytest.mark.both_backends]  # SQLite and PostgreSQL (tests/conftest.py)
@@ -105,8 +105,8 @@ def test_edited_caption_replaces_our_earlier_model_text(library: Path, tmp_path:
     target = library / "rocket.webp"
     assert cli_run(db, "embed").exit_code == 0  # everything, with model captions
     with Index(db) as index, index.write() as connection:
-        image_id = connection.execute(select(File.__table__.c.image_id)
-                                      .where(File.__table__.c.path == str(target))).scalar()
+        image_id = connection.execute(select(files.c.image_id)
+                                      .where(files.c.path == str(target))).scalar()
         add_caption(connection, image_id, text="A rocket on its launch pad.", raw_text=None, source=SOURCE_HUMAN,
                     status=STATUS_EDITED)
     result = cli_run(db, "embed", "--json")  # no PATH: only what isn't embedded yet

@@ -110,23 +110,56 @@ def test_packages_list_covers_every_subpackage() -> None:
     assert migrations_dir().joinpath("versions").is_dir()
 
 
-def test_every_table_the_migrations_make_is_declared_in_models(tmp_path: Path) -> None:
-    """index/models.py declares the whole schema (FTS5's own tables apart): no table, column or index
-    that the migrations create is missing there, and none is declared that they don't create."""
+# What a fresh index differs in from index/models.py, on purpose (each since the first migrations):
+KNOWN_SCHEMA_DIFFERENCES = {
+    # 0002 creates caption_embeddings in SQL, its foreign key unnamed; the declared one carries the
+    # naming convention's name. Same columns, same ON DELETE CASCADE.
+    ("remove_fk", "caption_embeddings", ("caption_id",), None),
+    ("add_fk", "caption_embeddings", ("caption_id",), "fk_caption_embeddings_caption_id_captions"),
+    # images.caption_id -> captions.id closes a cycle; SQLite can't add that foreign key afterwards (0001).
+    ("add_fk", "images", ("caption_id",), "fk_images_caption_id_captions"),
+    # The migrations give these a server default of 0 (for rows that existed when they were added); the
+    # declared columns have the same default on the Python side.
+    ("modify_default", "files", "attempts", None),
+    ("modify_default", "jobs", "attempts", None),
+}
+
+
+def _schema_differences(connection: object) -> set[tuple[object, ...]]:
+    """Alembic's autogenerate comparison of the database against index/models.py's MetaData (types and
+    server defaults compared too), as hashable summaries; FTS5's own tables (not declared) left out."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from alttext.index.models import Base
+    from alttext.index.models import metadata
 
+    context = MigrationContext.configure(connection, opts={"compare_type": True, "compare_server_default": True})
+    summary: set[tuple[object, ...]] = set()
+    for difference in compare_metadata(context, metadata):
+        for change in difference if isinstance(difference, list) else [difference]:
+            kind = change[0]
+            if kind in {"add_table", "remove_table"}:
+                if not change[1].name.startswith("search_fts"):
+                    summary.add((kind, change[1].name))
+            elif kind in {"add_index", "remove_index"}:
+                summary.add((kind, change[1].table.name, change[1].name))
+            elif kind in {"add_fk", "remove_fk"}:
+                summary.add((kind, change[1].table.name, tuple(change[1].column_keys), change[1].name))
+            elif kind in {"add_column", "remove_column"}:
+                summary.add((kind, change[2], change[3].name))
+            elif kind.startswith("modify_"):
+                summary.add((kind, change[2], change[3], None))
+            else:
+                summary.add((kind, repr(change[1:])))
+    return summary
+
+
+def test_the_declared_tables_are_exactly_what_the_migrations_make(tmp_path: Path) -> None:
+    """index/models.py declares the whole schema (FTS5's own tables apart): every table, column (type,
+    nullability), index, unique and foreign key that the migrations create, and nothing more; the few
+    deliberate differences are listed above, so a new one fails."""
     with Index(tmp_path / "index.sqlite3") as index, index.writer.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
-    structural = [
-        difference for difference in differences
-        if isinstance(difference, tuple) and difference[0] in {"add_table", "remove_table", "add_index", "remove_index"}
-        and not (difference[0] == "remove_table" and difference[1].name.startswith("search_fts"))
-    ]
-    columns = [d for d in differences if isinstance(d, list) and d[0][0] in {"add_column", "remove_column"}]
-    assert structural == [] and columns == []
+        assert _schema_differences(connection) == KNOWN_SCHEMA_DIFFERENCES
 
 
 def _index_before_0006(db: Path, photos: list[Path]) -> dict[str, str]:
@@ -139,7 +172,7 @@ def _index_before_0006(db: Path, photos: list[Path]) -> dict[str, str]:
 
     from alttext.images import open_image
     from alttext.index.fingerprint import pixel_hash
-    from alttext.index.models import INDEXED, SOURCE_MODEL, File, Image, Root, utcnow
+    from alttext.index.models import INDEXED, SOURCE_MODEL, files, images, roots, utcnow
 
     engine = create_engine(f"sqlite:///{db}")
     config = Config()
@@ -150,10 +183,10 @@ def _index_before_0006(db: Path, photos: list[Path]) -> dict[str, str]:
     captions: dict[str, str] = {}
     with engine.begin() as connection:
         folder = str(photos[0].parent)
-        root_id = connection.execute(insert(Root.__table__).values(path=folder, added_at=utcnow())).lastrowid
+        root_id = connection.execute(insert(roots).values(path=folder, added_at=utcnow())).lastrowid
         for path in photos:
             pixels = open_image(str(path))
-            image_id = connection.execute(insert(Image.__table__).values(
+            image_id = connection.execute(insert(images).values(
                 pixel_hash=pixel_hash(pixels), width=pixels.width, height=pixels.height, created_at=utcnow(),
             )).lastrowid
             captions[str(path)] = f"what the model once said about {path.stem}"
@@ -166,7 +199,7 @@ def _index_before_0006(db: Path, photos: list[Path]) -> dict[str, str]:
             connection.execute(text("UPDATE images SET caption_id = :caption WHERE id = :image"),
                                {"caption": caption_id, "image": image_id})
             info = path.stat()
-            connection.execute(insert(File.__table__).values(
+            connection.execute(insert(files).values(
                 root_id=root_id, path=str(path), dir=folder, name=path.name, dev=info.st_dev, inode=info.st_ino,
                 size=info.st_size, mtime_ns=info.st_mtime_ns, image_id=image_id, state=INDEXED, attempts=0,
                 seen_at=utcnow(), indexed_at=utcnow(),

@@ -17,7 +17,7 @@ from web.planted import plant, write_image
 
 from alttext.cli import cli
 from alttext.index.db import Index, IndexUnavailable, is_server_url, upgrade
-from alttext.index.models import File
+from alttext.index.models import files
 from alttext.index.reconcile import reconcile
 
 
@@ -89,7 +89,7 @@ def test_file_names_that_are_not_utf8_are_kept_byte_for_byte(db: str, tmp_path: 
         report = reconcile(index, [str(root)])
         assert report.new == 2
         with index.read() as connection:
-            paths = sorted(os.fsencode(path) for path in connection.execute(select(File.__table__.c.path)).scalars())
+            paths = sorted(os.fsencode(path) for path in connection.execute(select(files.c.path)).scalars())
         assert paths == sorted([os.fsencode(root) + b"/" + name, os.fsencode(root / "plain.png")])
         assert reconcile(index, [str(root)]).new == 0  # the rescan finds them by their exact bytes
 

@@ -17,7 +17,7 @@ from alttext.cli import cli
 from alttext.index.captions import add_caption
 from alttext.index.db import Index
 from alttext.index.ingest import Ingester
-from alttext.index.models import SOURCE_HUMAN, STATUS_APPROVED, STATUS_EDITED, Caption, File
+from alttext.index.models import SOURCE_HUMAN, STATUS_APPROVED, STATUS_EDITED, captions, files
 from alttext.index.reconcile import reconcile
 from alttext.search.fts import query_terms, search
 
@@ -88,9 +88,9 @@ def test_under_and_status_filters(planted: tuple[Index, Path]) -> None:
     assert search(index, "park", under=str(root / "par")) == []  # a prefix of a name is not a folder
     with index.write() as connection:
         file_id = connection.execute(
-            File.__table__.select().where(File.__table__.c.name == "tree.png")
+            files.select().where(files.c.name == "tree.png")
         ).first()
-        connection.execute(update(Caption.__table__).where(Caption.__table__.c.image_id == file_id.image_id)
+        connection.execute(update(captions).where(captions.c.image_id == file_id.image_id)
                            .values(status=STATUS_APPROVED))
     assert paths(search(index, "park", status=STATUS_APPROVED)) == ["tree.png"]
 
@@ -100,7 +100,7 @@ def test_new_caption_updates_the_search_index(planted: tuple[Index, Path]) -> No
     assert search(index, "zebra") == []
     with index.write() as connection:
         row = connection.execute(
-            File.__table__.select().where(File.__table__.c.name == "tree.png")
+            files.select().where(files.c.name == "tree.png")
         ).first()
         add_caption(connection, row.image_id, text="A zebra under a tall tree.", raw_text=None,
                     source=SOURCE_HUMAN, status=STATUS_EDITED)

@@ -25,7 +25,7 @@ from variants.fake_llm_server import TEST_API_KEY, FakeLLMServer, Reply, echo_au
 import alttext.index.variant_jobs as variant_jobs
 from alttext.cli import cli
 from alttext.index.db import Index
-from alttext.index.models import Job
+from alttext.index.models import jobs
 from alttext.index.queries import describe_file
 from alttext.index.scan import scan
 from alttext.index.variant_jobs import (
@@ -138,7 +138,7 @@ def invoke(db: Path, *args: str, env: dict[str, str] | None = None):
 
 def jobs_of(db: Path) -> list[dict]:
     with Index(db) as index, index.read() as connection:
-        return [dict(row._mapping) for row in connection.execute(select(Job.__table__).order_by(Job.id))]
+        return [dict(row._mapping) for row in connection.execute(select(jobs).order_by(jobs.c.id))]
 
 
 def variant_rows(db: Path) -> list[tuple]:

@@ -16,14 +16,11 @@ from alttext.index.models import (
     STATUS_APPROVED,
     STATUS_EDITED,
     STATUS_GENERATED,
-    Caption,
-    Image,
+    captions,
+    images,
     inserted_id,
     utcnow,
 )
-
-captions = Caption.__table__
-images = Image.__table__
 
 # A person wrote it (edit) or signed it off (approve): no model run replaces it, and write-back may
 # replace a person's text in a photo only with such a caption.

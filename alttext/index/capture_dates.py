@@ -9,10 +9,9 @@ from collections.abc import Callable
 from sqlalchemy import bindparam, select, update
 
 from alttext.index.db import Index
-from alttext.index.models import INDEXED, File
+from alttext.index.models import INDEXED, files
 from alttext.metadata.capture_date import read_capture_date
 
-files = File.__table__
 BATCH = 500
 
 

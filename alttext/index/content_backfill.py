@@ -18,12 +18,10 @@ from alttext.images import ImageError, read_header
 from alttext.index.content_hash import picture_data_hash
 from alttext.index.db import Index
 from alttext.index.fingerprint import FileChanging, content_key, read_bytes
-from alttext.index.models import INDEXED, File, Image
+from alttext.index.models import INDEXED, files, images
 
 logger = logging.getLogger(__name__)
 
-files = File.__table__
-images = Image.__table__
 CHUNK = 256
 
 

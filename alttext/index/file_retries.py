@@ -18,15 +18,12 @@ from sqlalchemy import and_, delete, exists, func, insert, select, update
 
 from alttext.backoff import backoff_seconds
 from alttext.index.db import Index
-from alttext.index.models import FAILED, PENDING, File, Job, utcnow
+from alttext.index.models import FAILED, PENDING, files, jobs, utcnow
 from alttext.index.reconcile import MAX_ATTEMPTS
 
 KIND = "retry-file"
 QUEUED, PARKED = "queued", "parked"
 MAX_DELAY = timedelta(hours=6)
-
-files = File.__table__
-jobs = Job.__table__
 
 
 @dataclass
@@ -102,7 +99,6 @@ def next_due(index: Index) -> datetime | None:
         return connection.execute(
             select(func.min(jobs.c.next_try_at)).where(jobs.c.kind == KIND, jobs.c.state == QUEUED)
         ).scalar()
-
 
 
 def hold_back(index: Index) -> int:

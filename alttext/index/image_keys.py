@@ -11,9 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from alttext.index.fingerprint import Fingerprint
-from alttext.index.models import Image, inserted_id, utcnow
-
-images = Image.__table__
+from alttext.index.models import images, inserted_id, utcnow
 
 
 def find_image(connection: Connection, fingerprint: Fingerprint) -> Any | None:

@@ -34,9 +34,9 @@ from alttext.index.models import (
     PENDING,
     SOURCE_METADATA,
     SOURCE_MODEL,
-    Caption,
-    File,
-    Image,
+    captions,
+    files,
+    images,
     utcnow,
 )
 from alttext.index.pairing import PairKey, captioned_partner_image, folder_has_raw, pair_key, partners
@@ -48,10 +48,6 @@ if TYPE_CHECKING:
     from alttext.captioning.protocols import CaptionerFactory, CaptionModel
 
 logger = logging.getLogger(__name__)
-
-files = File.__table__
-images = Image.__table__
-captions = Caption.__table__
 
 CHUNK = 256  # pending rows read per query
 RAW_FOLDER_CACHE = 1024  # folders remembered as holding RAW files or not (pairing), per run

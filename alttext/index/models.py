@@ -1,4 +1,6 @@
-"""The index's tables (docs/architecture.md §2–3). The schema itself is created only by Alembic migrations.
+"""The index's tables (docs/architecture.md §2–3). The schema itself is created only by Alembic migrations;
+these are SQLAlchemy Core ``Table`` objects on one ``MetaData`` (no ORM: importing it costs the read
+commands ~50 ms, docs/architecture.md §6), which tests/test_migrations.py checks against the migrations.
 
 A *file* is a path with a cheap change check (device, inode, size, mtime). An *image* is content: the
 hash of its compressed picture data and orientation (or of its decoded pixels). Captions belong to
@@ -9,11 +11,12 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Column,
     CursorResult,
     DateTime,
     ForeignKey,
@@ -26,7 +29,6 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Caption provenance and review status: the words live in alttext.vocabulary; re-exported for the index.
 from alttext.vocabulary import SOURCE_HUMAN as SOURCE_HUMAN
@@ -93,14 +95,7 @@ NAMING = {
 }
 
 
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
-
-    if TYPE_CHECKING:
-        # Every model here is a plain declarative table, so ``Model.__table__`` is a Table (which
-        # insert/update/delete accept), not the general FromClause SQLAlchemy declares.
-        __table__: ClassVar[Table]
-
+metadata = MetaData(naming_convention=NAMING)
 
 # File states. "pending" rows are the durable work queue of a scan.
 PENDING, INDEXED, FAILED, MISSING = "pending", "indexed", "failed", "missing"
@@ -112,138 +107,130 @@ EMBED_JOB = "embed"  # alttext.index.writeback: a write-back held back after it 
 FILE_JOB_KINDS = (RETRY_FILE_JOB, EMBED_JOB)
 
 
-class Root(Base):
-    __tablename__ = "roots"
+roots = Table(
+    "roots",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("path", FsPath, nullable=False, unique=True),
+    Column("added_at", UtcDateTime, nullable=False, default=utcnow),
+    Column("last_scan_at", UtcDateTime),
+)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    path: Mapped[str] = mapped_column(FsPath, unique=True)
-    added_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    last_scan_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-
-
-class Image(Base):
-    __tablename__ = "images"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+images = Table(
+    "images",
+    metadata,
+    Column("id", Integer, primary_key=True),
     # The key the image was made with: the hash of its decoded pixels for images indexed before migration
     # 0006 (and for formats keyed by pixels); since then, for JPEG/PNG/WebP, the same value as content_hash.
-    pixel_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    Column("pixel_hash", String(64), nullable=False, unique=True),
     # The key of its compressed picture data and orientation (index/fingerprint.py, docs/architecture.md §2);
     # NULL for an image of an older index until one of its files is read again (index/content_backfill.py).
-    content_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
-    width: Mapped[int] = mapped_column(Integer)
-    height: Mapped[int] = mapped_column(Integer)
+    Column("content_hash", String(64), unique=True, index=True),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
     # The caption shown and searched: the best one by docs/architecture.md §3 (human > metadata > newest model).
-    caption_id: Mapped[int | None] = mapped_column(ForeignKey("captions.id", use_alter=True), index=True)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    Column("caption_id", Integer, ForeignKey("captions.id", use_alter=True), index=True),
+    Column("created_at", UtcDateTime, nullable=False, default=utcnow),
+)
 
-
-class Caption(Base):
-    __tablename__ = "captions"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
-    text: Mapped[str] = mapped_column(Text)  # the alt text
-    raw_text: Mapped[str | None] = mapped_column(Text)  # what the model (or the file) said
+captions = Table(
+    "captions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("image_id", Integer, ForeignKey("images.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("text", Text, nullable=False),  # the alt text
+    Column("raw_text", Text),  # what the model (or the file) said
     # A prompt-driven model's long description of the same picture (migration 0007; docs/architecture.md §13).
-    description: Mapped[str | None] = mapped_column(Text)
-    source: Mapped[str] = mapped_column(String(16))
-    model: Mapped[str | None] = mapped_column(Text)
-    model_revision: Mapped[str | None] = mapped_column(String(64))
-    params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default=STATUS_GENERATED)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    Column("description", Text),
+    Column("source", String(16), nullable=False),
+    Column("model", Text),
+    Column("model_revision", String(64)),
+    Column("params", JSON),
+    Column("status", String(16), nullable=False, default=STATUS_GENERATED),
+    Column("created_at", UtcDateTime, nullable=False, default=utcnow),
+)
 
-
-class File(Base):
-    __tablename__ = "files"
-    __table_args__ = (
-        Index("ix_files_image_id_state", "image_id", "state"),
-        # date filters: a range of dates, and their images' id span from the index alone (migration 0005)
-        Index("ix_files_taken_at", "taken_at", "image_id"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    root_id: Mapped[int | None] = mapped_column(ForeignKey("roots.id", ondelete="SET NULL"), index=True)
-    path: Mapped[str] = mapped_column(FsPath, unique=True)
-    dir: Mapped[str] = mapped_column(FsPath, index=True)  # parent folder: a rescan reads one folder at a time
-    name: Mapped[str] = mapped_column(Text)  # display name (UTF-8), searched by FTS
+files = Table(
+    "files",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("root_id", Integer, ForeignKey("roots.id", ondelete="SET NULL"), index=True),
+    Column("path", FsPath, nullable=False, unique=True),
+    Column("dir", FsPath, nullable=False, index=True),  # parent folder: a rescan reads one folder at a time
+    Column("name", Text, nullable=False),  # display name (UTF-8), searched by FTS
     # The folders between the scan root and the file ("2024/Holiday Spain"), display text (UTF-8, a
     # non-UTF-8 name decoded lossily), searched by FTS with the name (migration 0005); path stays the identity.
-    folder: Mapped[str | None] = mapped_column(Text)
+    Column("folder", Text),
     # When the photo was taken, by the camera's clock: EXIF DateTimeOriginal (else DateTimeDigitized) as
     # "YYYY-MM-DDTHH:MM:SS", read from the header at ingest; "" when the file has none, NULL until read
     # (migration 0005; docs/architecture.md §11).
-    taken_at: Mapped[str | None] = mapped_column(String(19))
-    dev: Mapped[int] = mapped_column(BigInteger)
-    inode: Mapped[int] = mapped_column(BigInteger, index=True)
-    size: Mapped[int] = mapped_column(BigInteger)
-    mtime_ns: Mapped[int] = mapped_column(BigInteger)
-    image_id: Mapped[int | None] = mapped_column(ForeignKey("images.id", ondelete="SET NULL"))
-    state: Mapped[str] = mapped_column(String(16), default=PENDING, index=True)
-    error: Mapped[str | None] = mapped_column(Text)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    missing_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    indexed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    Column("taken_at", String(19)),
+    Column("dev", BigInteger, nullable=False),
+    Column("inode", BigInteger, nullable=False, index=True),
+    Column("size", BigInteger, nullable=False),
+    Column("mtime_ns", BigInteger, nullable=False),
+    Column("image_id", Integer, ForeignKey("images.id", ondelete="SET NULL")),
+    Column("state", String(16), nullable=False, default=PENDING, index=True),
+    Column("error", Text),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("seen_at", UtcDateTime, nullable=False, default=utcnow),
+    Column("missing_since", UtcDateTime),
+    Column("indexed_at", UtcDateTime),
     # Metadata write-back (alttext embed): what was written, where, when.
-    embedded_caption_id: Mapped[int | None] = mapped_column(ForeignKey("captions.id", ondelete="SET NULL"))
-    embedded_where: Mapped[str | None] = mapped_column(Text)
-    embedded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    Column("embedded_caption_id", Integer, ForeignKey("captions.id", ondelete="SET NULL")),
+    Column("embedded_where", Text),
+    Column("embedded_at", UtcDateTime),
+    Index("ix_files_image_id_state", "image_id", "state"),
+    # date filters: a range of dates, and their images' id span from the index alone (migration 0005)
+    Index("ix_files_taken_at", "taken_at", "image_id"),
+)
 
+variants = Table(
+    "variants",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("caption_id", Integer, ForeignKey("captions.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("style", String(32), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("llm_model", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False, default=utcnow),
+)
 
-class Variant(Base):
-    __tablename__ = "variants"
+# Durable background work (embedding, variants, retries) that must survive a restart.
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("target_id", Integer, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_try_at", UtcDateTime, nullable=False, default=utcnow, index=True),
+    Column("last_error", Text),
+    Column("state", String(16), nullable=False, default="queued"),
+    Column("payload", JSON),
+    Column("created_at", UtcDateTime, nullable=False, default=utcnow),
+    Index("ix_jobs_kind_target_id", "kind", "target_id"),
+)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    caption_id: Mapped[int] = mapped_column(ForeignKey("captions.id", ondelete="CASCADE"), index=True)
-    style: Mapped[str] = mapped_column(String(32))
-    text: Mapped[str] = mapped_column(Text)
-    llm_model: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+# A caption's sentence vector, for search by meaning (``alttext.search.vectors``; migrations 0002-0003).
+# Raw little-endian float32 bytes of unit length, keyed by caption: an edit is a new caption, which has no
+# vector until one is computed, and a trigger (0002) drops a vector whose caption text changes in place.
+caption_embeddings = Table(
+    "caption_embeddings",
+    metadata,
+    Column("caption_id", Integer, ForeignKey("captions.id", ondelete="CASCADE"), primary_key=True),
+    Column("model", Text, nullable=False),
+    Column("dim", Integer, nullable=False),
+    Column("vector", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_caption_embeddings_model_dim_created", "model", "dim", "created_at", "caption_id"),
+)
 
-
-class Job(Base):
-    """Durable background work (embedding, variants, retries) that must survive a restart."""
-
-    __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_kind_target_id", "kind", "target_id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    target_id: Mapped[int] = mapped_column(Integer)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_try_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(16), default="queued")
-    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-
-
-class CaptionVector(Base):
-    """A caption's sentence vector, for search by meaning (``alttext.search.vectors``; migrations 0002-0003).
-
-    Raw little-endian float32 bytes of unit length, keyed by caption: an edit is a new caption, which has
-    no vector until one is computed, and a trigger (0002) drops a vector whose caption text changes in
-    place. The table keeps the name it was created with.
-    """
-
-    __tablename__ = "caption_embeddings"
-    __table_args__ = (Index("ix_caption_embeddings_model_dim_created", "model", "dim", "created_at", "caption_id"),)
-
-    caption_id: Mapped[int] = mapped_column(ForeignKey("captions.id", ondelete="CASCADE"), primary_key=True)
-    model: Mapped[str] = mapped_column(Text)
-    dim: Mapped[int] = mapped_column(Integer)
-    vector: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-
-
-
-class IndexIdentity(Base):
-    """One row: this index's random id (migration 0004), which tells its row ids from another index's."""
-
-    __tablename__ = "index_identity"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    uid: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+# One row: this index's random id (migration 0004), which tells its row ids from another index's.
+index_identity = Table(
+    "index_identity",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uid", String(32), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False, default=utcnow),
+)

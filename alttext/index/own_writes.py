@@ -17,9 +17,7 @@ from typing import Any
 from sqlalchemy import update
 
 from alttext.index.db import Index
-from alttext.index.models import INDEXED, File
-
-files = File.__table__
+from alttext.index.models import INDEXED, files
 
 
 def _parts(info: Any) -> tuple[int, int, int, int | None]:

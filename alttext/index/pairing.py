@@ -14,11 +14,8 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection, and_, or_, select
 
-from alttext.index.models import INDEXED, File, Image
+from alttext.index.models import INDEXED, files, images
 from alttext.raw import is_raw_name
-
-files = File.__table__
-images = Image.__table__
 
 
 class PairKey(NamedTuple):

@@ -16,20 +16,14 @@ from alttext.index.models import (
     MISSING,
     PENDING,
     SOURCE_MODEL,
-    Caption,
-    File,
-    Image,
-    Root,
-    Variant,
+    captions,
+    files,
+    images,
+    roots,
+    variants,
 )
 from alttext.index.selection import named
 from alttext.index.writeback import embed_backlog
-
-files = File.__table__
-images = Image.__table__
-captions = Caption.__table__
-roots = Root.__table__
-variants = Variant.__table__
 
 
 def _iso(value: Any) -> str | None:

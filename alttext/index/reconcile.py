@@ -34,19 +34,15 @@ from alttext.index.models import (
     INDEXED,
     MISSING,
     PENDING,
-    File,
-    Job,
-    Root,
+    files,
     inserted_id,
+    jobs,
+    roots,
     utcnow,
 )
 from alttext.paths import display_path, folders_below_root, is_under, is_under_any
 
 logger = logging.getLogger(__name__)
-
-files = File.__table__
-roots = Root.__table__
-jobs = Job.__table__
 
 # Failed files are retried on later scans until they have failed this often with the same stat.
 MAX_ATTEMPTS = 3

@@ -22,16 +22,12 @@ from alttext.index.models import (
     STATUS_APPROVED,
     STATUS_EDITED,
     STATUS_GENERATED,
-    Caption,
-    File,
-    Image,
+    captions,
+    files,
+    images,
 )
 from alttext.paths import folder_range
 from alttext.text_safety import clean_text as safe_text
-
-files = File.__table__
-images = Image.__table__
-captions = Caption.__table__
 
 
 class ReviewError(Exception):

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from alttext.index.capture_dates import fill_missing_capture_dates
 from alttext.index.db import Index
 from alttext.index.ingest import Ingester, IngestReport
-from alttext.index.models import PENDING, File
+from alttext.index.models import PENDING, files
 from alttext.index.reconcile import ReconcileReport, reconcile
 
 
@@ -59,7 +59,7 @@ class ScanSummary:
 
 def pending_count(index: Index) -> int:
     with index.read() as connection:
-        return int(connection.execute(select(func.count()).where(File.__table__.c.state == PENDING)).scalar() or 0)
+        return int(connection.execute(select(func.count()).where(files.c.state == PENDING)).scalar() or 0)
 
 
 def scan(

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Select, text
 
 from alttext.index.db import Index
+from alttext.index.models import files
 from alttext.paths import folder_range
 
 PAGE = 1000
@@ -24,9 +25,6 @@ PAGE = 1000
 def named(query: Select[Any], path: str) -> tuple[Select[Any], bool]:
     """``query`` narrowed to what a person names on a command line: the file itself, or every file below a
     folder (by the raw-byte path range); also whether it named a folder."""
-    from alttext.index.models import File  # here: word search imports this module, and needs no ORM
-
-    files = File.__table__
     absolute = os.path.abspath(path)
     if os.path.isdir(absolute):
         low, high = folder_range(absolute)

@@ -32,7 +32,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 
 from alttext.backoff import backoff_seconds
 from alttext.index.db import Index
-from alttext.index.models import Caption, Image, Job, Variant, inserted_id, utcnow
+from alttext.index.models import captions, images, inserted_id, jobs, utcnow, variants
 from alttext.redact import redact
 
 if TYPE_CHECKING:
@@ -49,11 +49,6 @@ BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=6)
 # Longer than one job can take (3 calls x 4 tries x 30 s timeout plus Retry-After waits).
 LEASE = timedelta(minutes=15)
-
-jobs = Job.__table__
-variants = Variant.__table__
-captions = Caption.__table__
-images = Image.__table__
 
 
 def retry_delay(attempts: int) -> timedelta:

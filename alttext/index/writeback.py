@@ -24,16 +24,10 @@ from alttext.backoff import backoff_seconds
 from alttext.config import Settings
 from alttext.index.captions import reviewed_by_person
 from alttext.index.db import Index
-from alttext.index.models import EMBED_JOB, INDEXED, SOURCE_METADATA, Caption, File, Image, Job, Root, utcnow
+from alttext.index.models import EMBED_JOB, INDEXED, SOURCE_METADATA, captions, files, images, jobs, roots, utcnow
 from alttext.index.selection import named
 from alttext.paths import display_path, folder_range, is_under_any
 from alttext.vocabulary import EMBED_FIELDS
-
-files = File.__table__
-images = Image.__table__
-captions = Caption.__table__
-jobs = Job.__table__
-roots = Root.__table__
 
 # Holds (``jobs`` rows of kind ``embed``): a failed write-back is retried after 1 min, 4 min, then
 # parked; a skipped one is parked at once. Parked holds wait for a new caption or `alttext embed`.

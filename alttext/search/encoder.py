@@ -49,6 +49,35 @@ def model_dir() -> Path:
     return folder
 
 
+# safetensors' dtype names (https://huggingface.co/docs/safetensors, "Format") for the types this model has.
+SAFETENSORS_DTYPES = {"F32": "<f4", "F64": "<f8", "I64": "<i8", "I32": "<i4"}
+
+
+def mapped_tensors(path: Path) -> dict[str, np.ndarray]:
+    """The tensors of a safetensors file as read-only views of the memory-mapped file: nothing is copied,
+    and only the pages used are read (a query touches a few rows of the 47 MB token-embedding table).
+    safetensors.numpy.load_file copies all 90 MB first: ~45 ms of every `alttext search`.
+
+    The format: an 8-byte little-endian header length, a JSON header {name: {dtype, shape,
+    data_offsets: [begin, end]}} (offsets counted from the end of the header), then the data. A dtype
+    not listed here falls back to safetensors' own loader."""
+    data = np.memmap(path, dtype=np.uint8, mode="r")
+    header_length = int(data[:8].view("<u8")[0])
+    header = json.loads(data[8 : 8 + header_length].tobytes())
+    start = 8 + header_length
+    tensors: dict[str, np.ndarray] = {}
+    for name, spec in header.items():
+        if name == "__metadata__":
+            continue
+        if spec["dtype"] not in SAFETENSORS_DTYPES:
+            from safetensors.numpy import load_file
+
+            return load_file(str(path))
+        begin, end = spec["data_offsets"]
+        tensors[name] = data[start + begin : start + end].view(SAFETENSORS_DTYPES[spec["dtype"]]).reshape(spec["shape"])
+    return tensors
+
+
 def _erf(x: np.ndarray) -> np.ndarray:
     """Abramowitz & Stegun 7.1.26 (max error 1.5e-7, below float32 noise); numpy has no erf and scipy is
     not a dependency. BERT's GELU is the exact, erf-based one, not the tanh approximation."""
@@ -76,7 +105,6 @@ class SentenceEncoder:
     name = MODEL_NAME
 
     def __init__(self, folder: Path | None = None) -> None:
-        from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
         folder = folder or model_dir()
@@ -84,7 +112,7 @@ class SentenceEncoder:
         self.heads = int(config["num_attention_heads"])
         self.layers = int(config["num_hidden_layers"])
         self.eps = float(config.get("layer_norm_eps", 1e-12))
-        weights = load_file(str(folder / "model.safetensors"))
+        weights = mapped_tensors(folder / "model.safetensors")
         # Linear weights are stored (out, in); transpose once so every product is x @ W.
         self.w = {
             key.removeprefix("bert."): (np.ascontiguousarray(value.T) if value.ndim == 2 and "embeddings" not in key

@@ -22,7 +22,7 @@ from alttext.index.db import driver_connection as driver_connection
 
 
 def utcnow() -> datetime:
-    """Now, in UTC (as alttext.index.models.utcnow; not imported from there: search needs no ORM models)."""
+    """Now, in UTC (as alttext.index.models.utcnow)."""
     return datetime.now(UTC)
 
 

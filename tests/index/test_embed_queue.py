@@ -18,16 +18,13 @@ from web.planted import plant
 
 from alttext.index.captions import add_caption
 from alttext.index.db import Index
-from alttext.index.models import SOURCE_HUMAN, STATUS_EDITED, File, Job, utcnow
+from alttext.index.models import SOURCE_HUMAN, STATUS_EDITED, files, jobs, utcnow
 from alttext.index.queries import index_status
 from alttext.index.writeback import EMBED_MAX_ATTEMPTS, EmbedOptions, embed_queue, embed_targets, write_roots
 from alttext.library.after_index import AfterIndexing
 
 pytestmark = [pytest.mark.skipif(shutil.which("exiftool") is None, reason="a person's text is put in with exiftool"),
               pytest.mark.both_backends]  # SQLite and PostgreSQL (tests/conftest.py)
-
-files = File.__table__
-jobs = Job.__table__
 
 
 @pytest.fixture

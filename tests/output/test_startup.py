@@ -1,6 +1,7 @@
 """Start-up of the everyday read commands: importing the command line, and a ``status`` or ``search`` on
-an index already at the newest migration, don't import Alembic (0.1-0.2 s); ``search`` doesn't import
-SQLAlchemy's ORM either. Timings are in bench/startup_bench.py; this is the deterministic guard."""
+an index already at the newest migration, don't import Alembic (0.1-0.2 s), and none of them imports
+SQLAlchemy's ORM (~50 ms: the tables are Core ``Table`` objects, docs/architecture.md §6). Timings are in
+bench/startup_bench.py; this is the deterministic guard."""
 
 from __future__ import annotations
 
@@ -54,3 +55,13 @@ def test_status_on_an_index_at_the_head_imports_no_alembic(tmp_path: Path) -> No
     assert outcome == {"code": 0, "heavy": [], "orm": False}  # word search: SQL text only, no ORM models
     outcome = _run("--db", str(db), "search", "anything")  # the default (fused when vectors exist)
     assert outcome["heavy"] == [] and outcome["orm"] is False
+
+
+def test_status_and_show_import_no_orm(tmp_path: Path) -> None:
+    """index/models.py declares Core tables: reading the index (status, show) needs no sqlalchemy.orm."""
+    from alttext.index.db import Index
+
+    db = tmp_path / "index.sqlite3"
+    Index(db).close()
+    assert _run("--db", str(db), "status")["orm"] is False
+    assert _run("--db", str(db), "show", str(tmp_path / "never-scanned.jpg"))["orm"] is False

@@ -17,16 +17,12 @@ from watchkit import noise_image, write_photo
 from alttext.cli.watch import parse_duration
 from alttext.index import file_retries as retry
 from alttext.index.db import Index
-from alttext.index.models import FAILED, INDEXED, MISSING, PENDING, File, Image, Job, Root, utcnow
+from alttext.index.models import FAILED, INDEXED, MISSING, PENDING, files, images, jobs, roots, utcnow
 from alttext.index.own_writes import record_own_write
 from alttext.index.reconcile import Reconciler, reconcile
 from alttext.watch.notify import Notifier
 from alttext.watch.observe import Hint, HintHandler
 from alttext.watch.settle import Settler, stat_key
-
-files = File.__table__
-images = Image.__table__
-jobs = Job.__table__
 
 
 class Clock:
@@ -144,7 +140,7 @@ def test_a_folder_scan_sees_only_that_folder(index: Index, tmp_path: Path) -> No
     reconciler.scan_root(str(root), below=str(root / "sub"), recursive=True)
     assert _states(index) == {"one.png": PENDING, "two.png": PENDING}
     with index.read() as connection:  # a partial scan is not a full scan
-        assert connection.execute(select(Root.__table__.c.last_scan_at)).scalar() is None
+        assert connection.execute(select(roots.c.last_scan_at)).scalar() is None
 
 
 def test_a_folder_that_went_away_has_its_files_marked_missing(index: Index, tmp_path: Path) -> None:
