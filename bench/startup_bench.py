@@ -53,6 +53,9 @@ class StandInCaptioner:
     def preprocess(self, image: Image.Image) -> np.ndarray:
         return np.asarray(image.convert("RGB"), dtype=np.float32)[:1, :1, :]
 
+    def describe(self, pixels: np.ndarray) -> None:
+        return None  # a pixels-only model: alt text only
+
     def generate(self, pixels: np.ndarray) -> list[str]:
         return [self.captions[tuple(round(float(v)) for v in item[0, 0])] for item in pixels]
 

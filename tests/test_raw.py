@@ -45,6 +45,9 @@ class CountingCaptioner:
     def preprocess(self, image: Image.Image) -> np.ndarray:
         return np.zeros((1, 1, 3), dtype=np.float32)
 
+    def describe(self, pixels: np.ndarray) -> None:
+        return None  # a pixels-only model: alt text only
+
     def generate(self, pixels: np.ndarray) -> list[str]:
         captions = [f"A photo number {self.images + i + 1}." for i in range(len(pixels))]
         self.images += len(pixels)

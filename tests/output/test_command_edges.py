@@ -229,6 +229,9 @@ RUNNER = textwrap.dedent('''
         def preprocess(self, image):
             return np.zeros((1, 1, 3), dtype=np.float32)
 
+        def describe(self, pixels):
+            return None  # a pixels-only model: alt text only
+
         def generate(self, pixels):
             ready()
             time.sleep(0.4)
