@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "approve": "alttext.cli.review:approve",
     "caption": "alttext.cli.caption:caption",
     "config": "alttext.cli.config_cmd:config",
+    "db": "alttext.cli.db:db",
     "embed": "alttext.cli.embed:embed",
     "edit": "alttext.cli.review:edit",
     "export": "alttext.cli.export:export",

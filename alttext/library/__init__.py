@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from alttext.config import DEVICE_HELP, SPECS, ConfigError, Settings, config_path, load_settings, parse_device
 from alttext.library.core import Library
+from alttext.library.db_copy import CopiedTable, CopyRefused, copy_index
 from alttext.library.results import (
     BrowsePage,
     CaptionResult,
@@ -74,6 +75,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "CopiedTable",
+    "CopyRefused",
     "DEVICE_HELP",
     "EMBED_FIELDS",
     "EXPORT_FORMATS",
@@ -86,6 +89,7 @@ __all__ = [
     "CaptionResult",
     "Change",
     "ConfigError",
+    "copy_index",
     "EmbedRun",
     "EmbedSettingsError",
     "IndexMissing",
