@@ -167,8 +167,8 @@ def _link_captions(source: Index, destination: Index, tables: list[Table], batch
         if not rows:
             return
         with destination.write() as connection:
-            connection.execute(
-                update(images_copy).where(images_copy.c.id == bindparam("image")).values(caption_id=bindparam("caption")),
-                [{"image": row.id, "caption": row.caption_id} for row in rows])
+            link = update(images_copy).where(images_copy.c.id == bindparam("image"))
+            connection.execute(link.values(caption_id=bindparam("caption")),
+                               [{"image": row.id, "caption": row.caption_id} for row in rows])
         after = rows[-1].id
 

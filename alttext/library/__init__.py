@@ -75,8 +75,6 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "CopiedTable",
-    "CopyRefused",
     "DEVICE_HELP",
     "EMBED_FIELDS",
     "EXPORT_FORMATS",
@@ -89,7 +87,8 @@ __all__ = [
     "CaptionResult",
     "Change",
     "ConfigError",
-    "copy_index",
+    "CopiedTable",
+    "CopyRefused",
     "EmbedRun",
     "EmbedSettingsError",
     "IndexMissing",
@@ -112,6 +111,7 @@ __all__ = [
     "VariantsItem",
     "VariantsReport",
     "config_path",
+    "copy_index",
     "display_path",
     "escape_line",
     "has_controls",
