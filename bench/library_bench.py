@@ -82,9 +82,10 @@ def _base_photos() -> list[Any]:
 
 
 def camera_size(megapixels: float) -> tuple[int, int]:
-    """A 4:3 landscape size of about ``megapixels`` (12 -> 4000x3000, 24 -> 5657x4243)."""
-    width = round(math.sqrt(megapixels * 1e6 * 4 / 3))
-    return width, round(width * 3 / 4)
+    """A 4:3 landscape size of about ``megapixels`` (12 -> 4000x3000, 24 -> 5664x4248), both sides even:
+    libheif cannot decode the 4:2:0 HEIC that pillow-heif writes at an odd height (5657x4243)."""
+    width = max(16, round(math.sqrt(megapixels * 1e6 * 4 / 3) / 16) * 16)
+    return width, width * 3 // 4
 
 
 def _exif(index: int) -> Any:
