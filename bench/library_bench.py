@@ -8,7 +8,7 @@
 The library is made in a temp folder from scikit-image's bundled photos (astronaut, chelsea, coffee, ...),
 fitted to 4:3 camera sizes and given pixel noise so they compress like real photos (~3 MB per 12 MP JPEG):
 JPEGs with EXIF (Make, Model, DateTimeOriginal, Orientation), baseline and progressive, and every eighth
-photo a HEIC, every eighth (offset by four) a PNG. Every photo has its own noise, so none is a duplicate.
+photo a HEIC (at most 12 MP, as phones write them), every eighth (offset by four) a PNG. Every photo has its own noise, so none is a duplicate.
 
 The model (unless ``--model``) is the full-size ``nlpconnect/vit-gpt2-image-captioning`` architecture with
 seeded random weights (bench/caption_bench.py's ``build_model``), at the model card's settings: 4 beams,
@@ -48,6 +48,7 @@ QUICK_PHOTOS = 4
 PROJECTED_PHOTOS = 10_000
 BASE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "retina")
 NOISE = 12  # +-12 levels of uniform noise: ~3 MB per 12 MP JPEG at quality 90, like a camera's
+HEIC_MAX_MEGAPIXELS = 12
 CAMERAS = (("Canon", "Canon EOS R6"), ("NIKON CORPORATION", "NIKON Z 6_2"), ("Apple", "iPhone 14 Pro"))
 
 
@@ -82,8 +83,7 @@ def _base_photos() -> list[Any]:
 
 
 def camera_size(megapixels: float) -> tuple[int, int]:
-    """A 4:3 landscape size of about ``megapixels`` (12 -> 4000x3000, 24 -> 5664x4248), both sides even:
-    libheif cannot decode the 4:2:0 HEIC that pillow-heif writes at an odd height (5657x4243)."""
+    """A 4:3 landscape size of about ``megapixels`` (12 -> 4000x3000, 24 -> 5664x4248), sides multiples of 16."""
     width = max(16, round(math.sqrt(megapixels * 1e6 * 4 / 3) / 16) * 16)
     return width, width * 3 // 4
 
@@ -120,6 +120,9 @@ def make_library(folder: Path, count: int, megapixels: float, seed: int = SEED) 
         image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
         exif = _exif(index)
         if index % 8 == 7:
+            # Phone HEICs are 12 MP; pillow-heif cannot read back the 24 MP HEIC it writes (libheif error).
+            if megapixels > HEIC_MAX_MEGAPIXELS:
+                image = image.resize(camera_size(HEIC_MAX_MEGAPIXELS), Image.Resampling.BICUBIC)
             path = folder / f"IMG_{index:04d}.heic"
             image.save(path, format="HEIF", quality=80, exif=exif.tobytes())
         elif index % 8 == 3:
