@@ -8,7 +8,8 @@
 The library is made in a temp folder from scikit-image's bundled photos (astronaut, chelsea, coffee, ...),
 fitted to 4:3 camera sizes and given pixel noise so they compress like real photos (~3 MB per 12 MP JPEG):
 JPEGs with EXIF (Make, Model, DateTimeOriginal, Orientation), baseline and progressive, and every eighth
-photo a HEIC (at most 12 MP, as phones write them), every eighth (offset by four) a PNG. Every photo has its own noise, so none is a duplicate.
+photo a HEIC (at most 12 MP, as phones write them), every eighth (offset by four) a PNG. Every photo has
+its own noise, so none is a duplicate.
 
 The model (unless ``--model``) is the full-size ``nlpconnect/vit-gpt2-image-captioning`` architecture with
 seeded random weights (bench/caption_bench.py's ``build_model``), at the model card's settings: 4 beams,
