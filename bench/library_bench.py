@@ -1,0 +1,333 @@
+"""End to end on camera-size photos: ``scan`` of a library against the model alone, in one run.
+
+    python bench/library_bench.py                         # full-size vit-gpt2, 16 photos at 12 and 24 MP
+    python bench/library_bench.py --photos 64 --megapixels 12
+    python bench/library_bench.py --model PATH            # a real local model instead of random weights
+    python bench/library_bench.py --arch tiny --quick     # tiny random model, small photos (what the test runs)
+
+The library is made in a temp folder from scikit-image's bundled photos (astronaut, chelsea, coffee, ...),
+fitted to 4:3 camera sizes and given pixel noise so they compress like real photos (~3 MB per 12 MP JPEG):
+JPEGs with EXIF (Make, Model, DateTimeOriginal, Orientation), baseline and progressive, and every eighth
+photo a HEIC (at most 12 MP, as phones write them), every eighth (offset by four) a PNG. Every photo has
+its own noise, so none is a duplicate.
+
+The model (unless ``--model``) is the full-size ``nlpconnect/vit-gpt2-image-captioning`` architecture with
+seeded random weights (bench/caption_bench.py's ``build_model``), at the model card's settings: 4 beams,
+16 new tokens (random weights never stop early). For each ``--quantize`` variant (default none and int8),
+each phase runs in a fresh subprocess:
+
+- ``caption``: the model alone: photos decoded beforehand (as ``alttext caption`` decodes them, at draft
+  scale), then ``Captioner.caption_images`` (preprocess + generate, in batches) timed after loading.
+- ``scan``: ``alttext.Library(index).scan([library])`` into a fresh index, timed from the subprocess's
+  start (Python start-up, imports and model loading included), once per ``--megapixels`` size.
+
+Reported: images/s of each, ``ratio`` = scan images/s / caption images/s (target >= 0.85), s/photo and the
+projected hours for 10,000 photos (from the scan), and each subprocess's peak RSS (``ru_maxrss``): the
+target is that a photo's megapixels don't show in it (12 MP and 24 MP scans about equal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+SEED = 0
+DEFAULT_PHOTOS = 16
+QUICK_PHOTOS = 4
+PROJECTED_PHOTOS = 10_000
+BASE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "retina")
+NOISE = 12  # +-12 levels of uniform noise: ~3 MB per 12 MP JPEG at quality 90, like a camera's
+HEIC_MAX_MEGAPIXELS = 12
+CAMERAS = (("Canon", "Canon EOS R6"), ("NIKON CORPORATION", "NIKON Z 6_2"), ("Apple", "iPhone 14 Pro"))
+
+
+def _caption_bench() -> ModuleType:
+    """bench/caption_bench.py, for its random-weight vit-gpt2 builder (one place builds the model)."""
+    spec = importlib.util.spec_from_file_location("bench_caption_bench", Path(__file__).with_name("caption_bench.py"))
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+# -- the library ---------------------------------------------------------------------------------------
+def _base_photos() -> list[Any]:
+    import numpy as np
+    import skimage.data
+    from PIL import Image
+
+    photos = []
+    for name in BASE_PHOTOS:
+        try:
+            array = getattr(skimage.data, name)()
+        except Exception:  # a photo that needs a download (pooch) or is missing
+            continue
+        if array.ndim == 2:
+            array = np.stack([array] * 3, axis=-1)
+        photos.append(Image.fromarray(array[..., :3].astype("uint8")).convert("RGB"))
+    if not photos:
+        raise SystemExit("scikit-image's bundled photos are missing")
+    return photos
+
+
+def camera_size(megapixels: float) -> tuple[int, int]:
+    """A 4:3 landscape size of about ``megapixels`` (12 -> 4000x3000, 24 -> 5664x4248), sides multiples of 16."""
+    width = max(16, round(math.sqrt(megapixels * 1e6 * 4 / 3) / 16) * 16)
+    return width, width * 3 // 4
+
+
+def _exif(index: int) -> Any:
+    from PIL import Image
+
+    exif = Image.Exif()
+    make, model = CAMERAS[index % len(CAMERAS)]
+    exif[0x010F], exif[0x0110] = make, model
+    exif[0x0112] = 6 if index % 5 == 3 else 1  # some shot in portrait: "rotate 90 CW to display"
+    exif.get_ifd(0x8769)[0x9003] = f"2024:{index % 12 + 1:02d}:{index % 28 + 1:02d} 10:{index % 60:02d}:00"
+    return exif
+
+
+def make_library(folder: Path, count: int, megapixels: float, seed: int = SEED) -> list[Path]:
+    """``count`` camera-like photos of ``megapixels`` in ``folder``; the same files for the same arguments."""
+    import numpy as np
+    import pillow_heif
+    from PIL import Image, ImageOps
+
+    pillow_heif.register_heif_opener()
+    rng = np.random.default_rng(seed)
+    bases = _base_photos()
+    size = camera_size(megapixels)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    for index in range(count):
+        base = bases[index % len(bases)]
+        if index // len(bases) % 2:
+            base = ImageOps.mirror(base)
+        pixels = np.asarray(ImageOps.fit(base, size, Image.Resampling.BICUBIC), dtype=np.int16)
+        pixels = pixels + rng.integers(-NOISE, NOISE + 1, pixels.shape, dtype=np.int16)
+        image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+        exif = _exif(index)
+        if index % 8 == 7:
+            # Phone HEICs are 12 MP; pillow-heif cannot read back the 24 MP HEIC it writes (libheif error).
+            if megapixels > HEIC_MAX_MEGAPIXELS:
+                image = image.resize(camera_size(HEIC_MAX_MEGAPIXELS), Image.Resampling.BICUBIC)
+            path = folder / f"IMG_{index:04d}.heic"
+            image.save(path, format="HEIF", quality=80, exif=exif.tobytes())
+        elif index % 8 == 3:
+            path = folder / f"IMG_{index:04d}.png"
+            image.save(path, compress_level=1, exif=exif)
+        else:
+            path = folder / f"IMG_{index:04d}.jpg"
+            image.save(path, quality=90, progressive=bool(index % 2), exif=exif)
+        paths.append(path)
+    return paths
+
+
+# -- one phase (in a subprocess) -----------------------------------------------------------------------
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    return {"model": args.model, "beams": args.beams, "max_tokens": args.new_tokens, "quantize": args.quantize_one,
+            "batch_size": args.batch_size, "threads": args.threads, "device": "cpu"}
+
+
+def run_caption(args: argparse.Namespace, paths: list[Path]) -> dict[str, Any]:
+    """The model alone: photos decoded first (at alttext caption's draft scale), then preprocess + generate."""
+    from alttext.captioning.factory import build_captioner
+    from alttext.config import load_settings
+    from alttext.images import open_image
+    from alttext.library.core import _draft_size
+
+    started = time.perf_counter()
+    settings = load_settings().replace(**_settings(args))
+    captioner = build_captioner(settings)
+    load_s = time.perf_counter() - started
+    draft = _draft_size(captioner)
+    images = [open_image(path, max_pixels=settings.max_image_pixels, draft_size=draft) for path in paths]
+    captioner.caption_images(images[:1])  # warm-up
+    wall = time.perf_counter()
+    captions = captioner.caption_images(images)
+    wall = time.perf_counter() - wall
+    return {"wall_s": wall, "load_s": load_s, "captioned": len(captions),
+            "generation_params": captioner.generation_params}
+
+
+def run_scan(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    """``Library(index).scan([folder])`` into a fresh index; the driver times the whole subprocess."""
+    import alttext
+
+    with alttext.Library(Path(args.result).with_suffix(".sqlite3"), **_settings(args)) as library:
+        result = library.scan([str(folder)], import_metadata=False)
+    summary = result.summary
+    return {"captioned": summary.captioned, "failed": summary.failed, "model_calls": summary.model_calls,
+            "errors": summary.errors[:3]}
+
+
+def worker(args: argparse.Namespace) -> int:
+    if args.worker == "build":
+        _caption_bench().build_model(Path(args.model), args.arch, args.new_tokens, args.beams)
+        return 0
+    folder = Path(args.library)
+    result = run_caption(args, sorted(folder.iterdir())) if args.worker == "caption" else run_scan(args, folder)
+    result["peak_rss_mib"] = _peak_rss_mib()
+    Path(args.result).write_text(json.dumps(result))
+    return 0
+
+
+# -- the driver ----------------------------------------------------------------------------------------
+def _subprocess(args: argparse.Namespace, role: str, library: Path, result: Path, quantize: str) -> float:
+    """Run one phase in a fresh Python; its wall time from start to exit."""
+    command = [
+        sys.executable, str(Path(__file__).resolve()), "--worker", role, "--model", str(args.model),
+        "--library", str(library), "--result", str(result), "--arch", args.arch, "--beams", str(args.beams),
+        "--new-tokens", str(args.new_tokens), "--threads", str(args.threads), "--batch-size", str(args.batch_size),
+        "--quantize-one", quantize,
+    ]
+    env = dict(os.environ, TOKENIZERS_PARALLELISM="false")
+    started = time.perf_counter()
+    completed = subprocess.run(command, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if completed.returncode != 0:
+        sys.stderr.write(completed.stderr[-4000:])
+        raise SystemExit(f"{role} ({quantize}) failed (exit {completed.returncode})")
+    return wall
+
+
+def drive(args: argparse.Namespace) -> dict[str, Any]:
+    count = args.photos or (QUICK_PHOTOS if args.quick else DEFAULT_PHOTOS)
+    scratch = Path(tempfile.mkdtemp(prefix="alttext-library-bench-"))
+    try:
+        if args.model is None:
+            args.model = str(scratch / "model")
+            print(f"building the {args.arch} vit-gpt2 with random weights ...", flush=True)
+            _subprocess(args, "build", scratch, scratch / "build.json", "none")
+        libraries: dict[float, dict[str, Any]] = {}
+        for megapixels in args.megapixels:
+            folder = scratch / f"library-{megapixels:g}mp"
+            paths = make_library(folder, count, megapixels)
+            libraries[megapixels] = {"folder": folder, "bytes": sum(p.stat().st_size for p in paths)}
+        results: dict[str, dict[str, Any]] = {}
+        for quantize in args.quantize:
+            first = libraries[args.megapixels[0]]["folder"]
+            print(f"{quantize}: caption-only on {count} photos ...", flush=True)
+            out = scratch / f"caption-{quantize}.json"
+            _subprocess(args, "caption", first, out, quantize)
+            caption = json.loads(out.read_text())
+            variant: dict[str, Any] = {
+                "caption_images_per_s": count / caption["wall_s"], "caption_load_s": caption["load_s"],
+                "caption_peak_rss_mib": caption["peak_rss_mib"], "generation_params": caption["generation_params"],
+                "scans": {},
+            }
+            for megapixels, library in libraries.items():
+                print(f"{quantize}: scan of {count} photos at {megapixels:g} MP ...", flush=True)
+                out = scratch / f"scan-{quantize}-{megapixels:g}.json"
+                wall = _subprocess(args, "scan", library["folder"], out, quantize)
+                scan = json.loads(out.read_text())
+                if scan["captioned"] != count:
+                    raise SystemExit(f"scan captioned {scan['captioned']} of {count} photos: {scan['errors']}")
+                images_per_s = count / wall
+                variant["scans"][f"{megapixels:g}"] = {
+                    "wall_s": wall, "images_per_s": images_per_s, "s_per_photo": wall / count,
+                    "projected_hours_10k": wall / count * PROJECTED_PHOTOS / 3600,
+                    "ratio": images_per_s / variant["caption_images_per_s"],
+                    "peak_rss_mib": scan["peak_rss_mib"], "model_calls": scan["model_calls"],
+                }
+            results[quantize] = variant
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return {
+        "photos": count, "megapixels": args.megapixels, "arch": args.arch if args.model_given is None else "local",
+        "model": args.model_given or f"{args.arch} vit-gpt2, random weights", "beams": args.beams,
+        "new_tokens": args.new_tokens, "threads": args.threads, "batch_size": args.batch_size,
+        "mb_per_photo": {f"{mp:g}": lib["bytes"] / count / 1e6 for mp, lib in libraries.items()},
+        "cpus": os.cpu_count(), "load_average": os.getloadavg(), "results": results,
+    }
+
+
+def report(summary: dict[str, Any]) -> str:
+    sizes = ", ".join(f"{mp} MP ({mb:.1f} MB/photo)" for mp, mb in summary["mb_per_photo"].items())
+    lines = [
+        f"{summary['model']}; {summary['photos']} photos at {sizes}; beams {summary['beams']},"
+        f" {summary['new_tokens']} new tokens, batch {summary['batch_size']}, {summary['threads']} threads;"
+        f" load average at the end {summary['load_average'][0]:.2f} on {summary['cpus']} CPUs",
+        f"{'variant':<6} {'phase':<12} {'images/s':>9} {'s/photo':>8} {'10k photos':>10} {'ratio':>6} {'peak RSS':>10}",
+    ]
+    for quantize, result in summary["results"].items():
+        caption_rate = result["caption_images_per_s"]
+        lines.append(f"{quantize:<6} {'caption-only':<12} {caption_rate:>9.3f} {1 / caption_rate:>8.3f}"
+                     f" {1 / caption_rate * PROJECTED_PHOTOS / 3600:>9.2f}h {'':>6}"
+                     f" {result['caption_peak_rss_mib']:>6.0f} MiB")
+        for megapixels, scan in result["scans"].items():
+            lines.append(f"{quantize:<6} {'scan ' + megapixels + ' MP':<12} {scan['images_per_s']:>9.3f}"
+                         f" {scan['s_per_photo']:>8.3f} {scan['projected_hours_10k']:>9.2f}h {scan['ratio']:>6.2f}"
+                         f" {scan['peak_rss_mib']:>6.0f} MiB")
+    lines.append("(scan: start-up and model loading included; ratio = scan images/s / caption-only images/s,"
+                 " target >= 0.85; peak RSS should not grow with the photos' megapixels)")
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    caption_bench = _caption_bench()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--photos", type=int,
+                        help=f"photos per library (default {DEFAULT_PHOTOS}, --quick {QUICK_PHOTOS})")
+    parser.add_argument("--megapixels", help="comma-separated library sizes (default 12,24; --quick 0.3,0.6)")
+    parser.add_argument("--quantize", default="none,int8", help="comma-separated variants: none (fp32), int8")
+    parser.add_argument("--model", help="a local model folder (default: random-weight vit-gpt2 in a temp folder)")
+    parser.add_argument("--arch", choices=sorted(caption_bench.ARCHS), default="full",
+                        help="size of the random model: full (vit-gpt2) or tiny (tests)")
+    parser.add_argument("--beams", type=int, default=4)
+    parser.add_argument("--new-tokens", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=caption_bench._configured_batch_size())
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (alttext's threads setting)")
+    parser.add_argument("--quick", action="store_true", help="few, small photos: a smoke run")
+    parser.add_argument("--json", dest="json_path", help="also write the figures to this file")
+    parser.add_argument("--worker", choices=("build", "caption", "scan"), help=argparse.SUPPRESS)
+    parser.add_argument("--library", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    parser.add_argument("--quantize-one", default="none", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.model_given = args.model
+    args.quantize = [q.strip() for q in args.quantize.split(",") if q.strip()]
+    if not args.quantize or set(args.quantize) - {"none", "int8"}:
+        parser.error("--quantize: choose from none, int8")
+    megapixels = args.megapixels or ("0.3,0.6" if args.quick else "12,24")
+    try:
+        args.megapixels = [float(value) for value in megapixels.split(",") if value.strip()]
+    except ValueError:
+        parser.error("--megapixels: numbers, e.g. 12,24")
+    if not args.megapixels or min(args.megapixels) <= 0:
+        parser.error("--megapixels: positive numbers, e.g. 12,24")
+    if (args.photos is not None and args.photos < 1) or args.batch_size < 1 or args.threads < 1:
+        parser.error("--photos, --batch-size and --threads must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.worker:
+        return worker(args)
+    summary = drive(args)
+    if args.json_path:
+        Path(args.json_path).write_text(json.dumps(summary, indent=2) + "\n")
+    print(report(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
