@@ -16,7 +16,8 @@ def embed_options(function: Any) -> Any:
     """The write-back flags of `alttext embed` (scan --embed and watch --embed use the settings)."""
     options = [
         click.option("--fields", default=None, metavar="LIST",
-                     help="Comma list of alt,description,exif,iptc (default: alt, or the embed_fields setting)."),
+                     help="Comma list of alt,description,exif,iptc,extdescr (default: alt,extdescr, or the "
+                          "embed_fields setting; extdescr: the long description, where there is one)."),
         click.option("--lang", default=None, help="Language of the alt text (default: the lang setting)."),
         click.option("--sidecar", "force_sidecar", is_flag=True, help="Always write an XMP sidecar."),
         click.option("--sidecar-name", type=click.Choice(["ext.xmp", "xmp"]), default=None,

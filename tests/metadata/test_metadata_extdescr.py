@@ -104,3 +104,55 @@ def test_an_unusable_description_is_left_out_with_a_note(photos, exiftool) -> No
     assert result.status is Status.WRITTEN
     assert any("long description not embedded" in note for note in result.notes)
     assert not [t for t in exiftool.tags(path) if "ExtDescr" in t]
+
+
+# Through the index and the write-back queue: which description goes to each file.
+
+def _describe(library, path: Path, description: str) -> None:
+    """A prompt-driven model's caption with a long description becomes the picture's current caption."""
+    from alttext.index.captions import add_caption
+
+    image_id = library.show(str(path))["image"]["id"]
+    with library.index.write() as connection:
+        add_caption(connection, image_id, text=ALT, raw_text=ALT, source="model", model="tiny-florence2",
+                    description=description)
+
+
+@pytest.mark.both_backends
+def test_embed_from_the_index_writes_the_description_show_shows(db, shapes_model, tmp_path: Path, exiftool) -> None:
+    from PIL import Image
+
+    from alttext.library import Library
+
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    described, edited, plain = folder / "described.jpg", folder / "edited.png", folder / "plain.jpg"
+    for path, colour in ((described, "red"), (edited, "blue"), (plain, "green")):
+        Image.new("RGB", (96, 64), colour).save(path)
+    with Library(db, model=str(shapes_model)) as library:
+        assert library.scan([str(folder)]).summary.failed == 0
+        _describe(library, described, LONG)
+        _describe(library, edited, LONG)
+        library.edit(str(edited), "My blue square.")  # a person's edit: no description of its own
+        outcomes = {Path(target.path).name: result for target, result in library.embed().results}
+        assert {name: r.status for name, r in outcomes.items()} == dict.fromkeys(
+            ("described.jpg", "edited.png", "plain.jpg"), Status.WRITTEN), outcomes
+
+        tags = _read_back(exiftool, described)
+        assert tags["XMP-iptcCore:AltTextAccessibility"] == ALT
+        assert tags["XMP-iptcCore:ExtDescrAccessibility"] == LONG
+        assert tags["XMP-iptcCore:ExtDescrAccessibility-en"] == LONG
+
+        shown = library.show(str(edited))
+        assert shown["alt_text"] == "My blue square." and shown["description"] == LONG
+        tags = _read_back(exiftool, edited)
+        assert tags["XMP-iptcCore:AltTextAccessibility"] == "My blue square."
+        assert tags["XMP-iptcCore:ExtDescrAccessibility"] == LONG  # the model's, as show picks it
+        # ... marked as a model's text: the person approved the alt text, not the description.
+        marks = exiftool.get(edited, "-XMP-alttext:all")
+        assert str(marks["XMP-alttext:ExtDescrAccessibility"]).startswith("model ")
+        assert str(marks["XMP-alttext:AltTextAccessibility"]).startswith("human ")
+
+        tags = exiftool.tags(plain)
+        assert "XMP-iptcCore:AltTextAccessibility" in tags
+        assert not [t for t in tags if "ExtDescr" in t]
