@@ -4,7 +4,8 @@ Who wrote an existing value
 ---------------------------
 alttext marks every value it writes with an XMP property in its own namespace
 (``alttext:AltTextAccessibility``, ``alttext:Description``, ``alttext:ImageDescription``,
-``alttext:CaptionAbstract``, ``alttext:ExtDescrAccessibility``) holding ``"model sha256:<hash>"`` or ``"human sha256:<hash>"`` of the text
+``alttext:CaptionAbstract``, ``alttext:ExtDescrAccessibility``) holding ``"model sha256:<hash>"`` or
+``"human sha256:<hash>"`` of the text
 (``human``: the caption was human-approved in the index). An existing value then counts as
 
 - *empty* when it is missing, blank or camera/editor boilerplate (see :mod:`.boilerplate`): written;
