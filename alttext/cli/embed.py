@@ -87,9 +87,10 @@ def _report(run: EmbedRun, bar: Bar, *, dry_run: bool, as_json: bool, results: l
             entry = result.to_dict()
             entry["path"] = target.path  # raw: echo_json keeps a non-UTF-8 name's bytes
             entry["alt_text"] = target.text
+            entry["description"] = target.description
             results.append(entry)
         elif dry_run and result.ok:
-            _show_plan(bar, target.path, target.text, result)
+            _show_plan(bar, target.path, target.text, result, description=target.description)
         elif result.ok:
             where = f" -> {escape_line(result.target)}" if result.target and str(result.where) == "sidecar" else ""
             skipped = "; ".join(f"{field}: {reason}" for field, reason in result.skipped.items())
@@ -103,7 +104,7 @@ def _report(run: EmbedRun, bar: Bar, *, dry_run: bool, as_json: bool, results: l
 _PLACES = {"file": "in the file", "sidecar": "XMP sidecar", "exiftool": "in the file, through exiftool"}
 
 
-def _show_plan(bar: Bar, path: str, text: str, result: Any) -> None:
+def _show_plan(bar: Bar, path: str, text: str, result: Any, *, description: str | None = None) -> None:
     """``--dry-run``: where each field would be written, what it holds now and what it would hold."""
     target = result.target or path
     place = _PLACES.get(str(result.where), str(result.where))
@@ -112,7 +113,8 @@ def _show_plan(bar: Bar, path: str, text: str, result: Any) -> None:
     for outcome in result.fields:
         if outcome.action == "write":
             old = repr(outcome.previous) if outcome.previous is not None else "(empty)"
-            bar.echo(f"    {outcome.label}: {escape_line(old)} -> {escape_line(repr(text))}"
+            new = description if outcome.field == "extdescr" else text  # the long description's own text
+            bar.echo(f"    {outcome.label}: {escape_line(old)} -> {escape_line(repr(new))}"
                        f"  [{escape_line(outcome.reason)}]")
         else:
             bar.echo(f"    {outcome.label}: not written ({escape_line(outcome.reason)})")

@@ -156,3 +156,25 @@ def test_embed_from_the_index_writes_the_description_show_shows(db, shapes_model
         tags = exiftool.tags(plain)
         assert "XMP-iptcCore:AltTextAccessibility" in tags
         assert not [t for t in tags if "ExtDescr" in t]
+
+
+def test_cli_dry_run_shows_the_description_as_the_new_value(db, shapes_model, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from alttext.cli import cli
+    from alttext.library import Library
+
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    path = folder / "described.jpg"
+    Image.new("RGB", (96, 64), "red").save(path)
+    with Library(db, model=str(shapes_model)) as library:
+        library.scan([str(folder)])
+        _describe(library, path, LONG)
+    before = path.read_bytes()
+    result = CliRunner().invoke(cli, ["--db", str(db), "embed", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert f"XMP-iptcCore:AltTextAccessibility: (empty) -> {ALT!r}" in result.output
+    assert f"XMP-iptcCore:ExtDescrAccessibility: (empty) -> {LONG!r}" in result.output
+    assert path.read_bytes() == before
