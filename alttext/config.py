@@ -89,7 +89,7 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("url_timeout", 20.0, float, "seconds before a URL download gives up"),
     SettingSpec("scan_interval", 3600.0, float, "seconds between reconcile scans in `watch`"),
     SettingSpec("settle_seconds", 2.0, float, "a file must be unchanged this long before captioning"),
-    SettingSpec("embed_fields", "alt", str, "comma list of alt,description,exif,iptc"),
+    SettingSpec("embed_fields", "alt,extdescr", str, "comma list of alt,description,exif,iptc,extdescr"),
     SettingSpec("sidecar_name", "ext.xmp", str, "sidecar naming: ext.xmp (IMG.jpg.xmp) or xmp (IMG.xmp)"),
     SettingSpec("openai_base_url", None, str, "OpenAI-compatible endpoint for variants"),
     SettingSpec("openai_model", "gpt-3.5-turbo", str, "chat model for creative variants"),

@@ -12,7 +12,8 @@ STATUS_GENERATED, STATUS_EDITED, STATUS_APPROVED = "generated", "edited", "appro
 REVIEW_STATUSES = (STATUS_GENERATED, STATUS_EDITED, STATUS_APPROVED)
 
 QUANTIZE_CHOICES = ("none", "int8")  # int8: dynamic quantization of the linear layers, CPU only
-EMBED_FIELDS = ("alt", "description", "exif", "iptc")  # what write-back may write into a photo
+# What write-back may write into a photo; "extdescr" carries the long description, when there is one.
+EMBED_FIELDS = ("alt", "description", "exif", "iptc", "extdescr")
 EXPORT_FORMATS = ("csv", "json", "jsonl", "html", "md")
 
 # Around the matched words in a search hit's ``highlighted`` text (control characters no caption holds).

@@ -16,7 +16,8 @@ def embed_options(function: Any) -> Any:
     """The write-back flags of `alttext embed` (scan --embed and watch --embed use the settings)."""
     options = [
         click.option("--fields", default=None, metavar="LIST",
-                     help="Comma list of alt,description,exif,iptc (default: alt, or the embed_fields setting)."),
+                     help="Comma list of alt,description,exif,iptc,extdescr (default: alt,extdescr, or the "
+                          "embed_fields setting; extdescr: the long description, where there is one)."),
         click.option("--lang", default=None, help="Language of the alt text (default: the lang setting)."),
         click.option("--sidecar", "force_sidecar", is_flag=True, help="Always write an XMP sidecar."),
         click.option("--sidecar-name", type=click.Choice(["ext.xmp", "xmp"]), default=None,
@@ -86,9 +87,10 @@ def _report(run: EmbedRun, bar: Bar, *, dry_run: bool, as_json: bool, results: l
             entry = result.to_dict()
             entry["path"] = target.path  # raw: echo_json keeps a non-UTF-8 name's bytes
             entry["alt_text"] = target.text
+            entry["description"] = target.description
             results.append(entry)
         elif dry_run and result.ok:
-            _show_plan(bar, target.path, target.text, result)
+            _show_plan(bar, target.path, target.text, result, description=target.description)
         elif result.ok:
             where = f" -> {escape_line(result.target)}" if result.target and str(result.where) == "sidecar" else ""
             skipped = "; ".join(f"{field}: {reason}" for field, reason in result.skipped.items())
@@ -102,7 +104,7 @@ def _report(run: EmbedRun, bar: Bar, *, dry_run: bool, as_json: bool, results: l
 _PLACES = {"file": "in the file", "sidecar": "XMP sidecar", "exiftool": "in the file, through exiftool"}
 
 
-def _show_plan(bar: Bar, path: str, text: str, result: Any) -> None:
+def _show_plan(bar: Bar, path: str, text: str, result: Any, *, description: str | None = None) -> None:
     """``--dry-run``: where each field would be written, what it holds now and what it would hold."""
     target = result.target or path
     place = _PLACES.get(str(result.where), str(result.where))
@@ -111,7 +113,8 @@ def _show_plan(bar: Bar, path: str, text: str, result: Any) -> None:
     for outcome in result.fields:
         if outcome.action == "write":
             old = repr(outcome.previous) if outcome.previous is not None else "(empty)"
-            bar.echo(f"    {outcome.label}: {escape_line(old)} -> {escape_line(repr(text))}"
+            new = description if outcome.field == "extdescr" else text  # the long description's own text
+            bar.echo(f"    {outcome.label}: {escape_line(old)} -> {escape_line(repr(new))}"
                        f"  [{escape_line(outcome.reason)}]")
         else:
             bar.echo(f"    {outcome.label}: not written ({escape_line(outcome.reason)})")

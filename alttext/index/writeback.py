@@ -54,7 +54,7 @@ class EmbedSettingsError(ValueError):
 
 
 def parse_fields(value: str) -> frozenset[str]:
-    """``alt,description`` -> the fields to write."""
+    """``alt,extdescr`` -> the fields to write."""
     fields = frozenset(part.strip() for part in value.split(",") if part.strip())
     if not fields or fields - set(EMBED_FIELDS):
         raise EmbedSettingsError(f"choose from {','.join(EMBED_FIELDS)} (comma-separated)")
@@ -85,12 +85,33 @@ class Target:
     source: str
     status: str
     embedded_caption_id: int | None
+    # The long description for ExtDescrAccessibility: the caption's own, else (a person's edit has none)
+    # the newest model description of the picture, as `show` picks it (docs/architecture.md §13).
+    description: str | None = None
+    description_is_own: bool = False
+
+    @property
+    def description_approved(self) -> bool:
+        """A person approved the description only by approving the caption it belongs to."""
+        return self.description_is_own and reviewed_by_person(self.source, self.status)
+
+
+def _newest_description() -> Any:
+    older = captions.alias("older")
+    return (
+        select(older.c.description)
+        .where(older.c.image_id == images.c.id, older.c.description.is_not(None), older.c.description != "")
+        .order_by(older.c.created_at.desc(), older.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 def _target_query() -> Any:
     return (
         select(files.c.id, files.c.path, files.c.embedded_caption_id, captions.c.id.label("caption_id"),
-               captions.c.text, captions.c.source, captions.c.status)
+               captions.c.text, captions.c.source, captions.c.status,
+               captions.c.description.label("own_description"), _newest_description().label("newest_description"))
         .join(images, images.c.id == files.c.image_id)
         .join(captions, captions.c.id == images.c.caption_id)
         .where(files.c.state == INDEXED)
@@ -99,7 +120,9 @@ def _target_query() -> Any:
 
 
 def _target(row: Any) -> Target:
-    return Target(row.id, row.path, row.caption_id, row.text, row.source, row.status, row.embedded_caption_id)
+    own = bool(row.own_description)
+    return Target(row.id, row.path, row.caption_id, row.text, row.source, row.status, row.embedded_caption_id,
+                  description=row.own_description if own else row.newest_description, description_is_own=own)
 
 
 def _not_embedded(query: Any) -> Any:
@@ -234,6 +257,7 @@ def embed_targets(
             force=options.force or previously_ours, human_approved=reviewed_by_person(target.source, target.status),
             sidecar=options.sidecar, sidecar_name=options.sidecar_name, backup=options.backup,
             keep_mtime=options.keep_mtime, dry_run=options.dry_run,
+            long_description=target.description, long_description_approved=target.description_approved,
         )
         if result.status in (Status.WRITTEN, Status.UNCHANGED):
             if result.status == Status.WRITTEN and result.stat is not None and result.where != Where.SIDECAR:

@@ -382,7 +382,7 @@ class Library:
               dry_run: bool = False) -> EmbedRun:
         """Write alt text into the photos' metadata: the named files and folders, or (none named) every
         indexed file whose current alt text isn't in it yet. ``fields``: comma list of
-        alt,description,exif,iptc (ValueError for others). Nothing outside the paths named (none named:
+        alt,description,exif,iptc,extdescr (ValueError for others). Nothing outside the paths named (none named:
         the scanned folders) is written: a file that links out is a failed result saying so."""
         from alttext.index.writeback import embed_targets, select_targets, write_roots
 

@@ -10,16 +10,19 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-# Field names as the CLI spells them (`--fields alt,description,exif,iptc`).
+# Field names as the CLI spells them (`--fields alt,description,exif,iptc,extdescr`).
 ALT = "alt"
 DESCRIPTION = "description"
 EXIF = "exif"
 IPTC = "iptc"
-ALL_FIELDS = (ALT, DESCRIPTION, EXIF, IPTC)
+# The long description (captions.description, docs/architecture.md §13): its own text, not the alt text.
+EXTDESCR = "extdescr"
+ALL_FIELDS = (ALT, DESCRIPTION, EXIF, IPTC, EXTDESCR)
 
 # exiv2 keys. exiv2's prefix for Iptc4xmpCore (http://iptc.org/std/Iptc4xmpCore/1.0/xmlns/) is "iptc";
 # exiftool shows the same property as XMP-iptcCore:AltTextAccessibility.
 KEY_ALT = "Xmp.iptc.AltTextAccessibility"
+KEY_EXTDESCR = "Xmp.iptc.ExtDescrAccessibility"
 KEY_DESCRIPTION = "Xmp.dc.description"
 KEY_IMAGE_DESCRIPTION = "Exif.Image.ImageDescription"
 KEY_CAPTION_ABSTRACT = "Iptc.Application2.Caption"
@@ -40,6 +43,7 @@ FIELD_KEYS = {
     DESCRIPTION: KEY_DESCRIPTION,
     EXIF: KEY_IMAGE_DESCRIPTION,
     IPTC: KEY_CAPTION_ABSTRACT,
+    EXTDESCR: KEY_EXTDESCR,
 }
 # The same fields as exiftool names them (what a person checks a write with: `exiftool -G1 -a FILE`).
 FIELD_LABELS = {
@@ -47,6 +51,7 @@ FIELD_LABELS = {
     DESCRIPTION: "XMP-dc:Description",
     EXIF: "EXIF:ImageDescription",
     IPTC: "IPTC:Caption-Abstract",
+    EXTDESCR: "XMP-iptcCore:ExtDescrAccessibility",
 }
 # One mark per field, value "<origin> sha256:<hex>" with origin "model" or "human" (human-approved).
 MARK_KEYS = {
@@ -54,8 +59,9 @@ MARK_KEYS = {
     DESCRIPTION: "Xmp.alttext.Description",
     EXIF: "Xmp.alttext.ImageDescription",
     IPTC: "Xmp.alttext.CaptionAbstract",
+    EXTDESCR: "Xmp.alttext.ExtDescrAccessibility",
 }
-LANG_ALT_FIELDS = frozenset({ALT, DESCRIPTION})
+LANG_ALT_FIELDS = frozenset({ALT, DESCRIPTION, EXTDESCR})
 
 # Limits. Alt text should be a sentence or two; 16 KiB is far beyond any sensible caption and keeps the
 # XMP of a JPEG (alt text and dc:description, each twice: x-default + language) inside the one 64 KB APP1

@@ -4,7 +4,8 @@ Who wrote an existing value
 ---------------------------
 alttext marks every value it writes with an XMP property in its own namespace
 (``alttext:AltTextAccessibility``, ``alttext:Description``, ``alttext:ImageDescription``,
-``alttext:CaptionAbstract``) holding ``"model sha256:<hash>"`` or ``"human sha256:<hash>"`` of the text
+``alttext:CaptionAbstract``, ``alttext:ExtDescrAccessibility``) holding ``"model sha256:<hash>"`` or
+``"human sha256:<hash>"`` of the text
 (``human``: the caption was human-approved in the index). An existing value then counts as
 
 - *empty* when it is missing, blank or camera/editor boilerplate (see :mod:`.boilerplate`): written;
@@ -20,6 +21,7 @@ a sidecar must not override a person's embedded text.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from alttext import __version__
@@ -62,7 +64,7 @@ INAPPLICABLE = "inapplicable"
 class FieldOutcome:
     """What happened (or, in a dry run, would happen) to one field."""
 
-    field: str  # "alt", "description", "exif" or "iptc"
+    field: str  # "alt", "description", "exif", "iptc" or "extdescr"
     action: str  # "write", "unchanged" or "skip"
     reason: str  # one line
     previous: str | None = None  # the value found there, when it mattered
@@ -163,14 +165,18 @@ def iptc_obstacle(meta: Metadata, text: str) -> str | None:
 
 
 def build_plan(outcomes: list[FieldOutcome], text: str, lang: str, meta: Metadata, *,
-               human_approved: bool, xmp_only: bool = False) -> Plan:
-    """The keys to set for every field decided WRITE, plus alttext's marks."""
+               human_approved: bool, xmp_only: bool = False,
+               own_texts: Mapping[str, tuple[str, bool]] | None = None) -> Plan:
+    """The keys to set for every field decided WRITE, plus alttext's marks. ``own_texts``: fields that
+    carry a text of their own instead of ``text`` (the long description), with its human approval."""
     lang_alt: dict[str, dict[str, str]] = {}
     strings: dict[str, str] = {}
-    origin = "human" if human_approved else "model"
+    caption = text
     for outcome in outcomes:
         if outcome.action != WRITE:
             continue
+        text, approved = (own_texts or {}).get(outcome.field, (caption, human_approved))
+        origin = "human" if approved else "model"
         key = FIELD_KEYS[outcome.field]
         if outcome.field in LANG_ALT_FIELDS:
             lang_alt[key] = {"x-default": text, lang: text} if lang != "x-default" else {"x-default": text}

@@ -17,7 +17,7 @@ from typing import Any
 from alttext.metadata import atomic, container, exiftool, exiv2io, jpeg, legacy_xmp, photoshop, pixels, png, policy
 from alttext.metadata.atomic import SafetyError, Snapshot, TempFile
 from alttext.metadata.exiv2io import Metadata, MetadataError, Plan
-from alttext.metadata.fields import ALL_FIELDS, EXIF, IPTC, TextError, check_lang, clean_text
+from alttext.metadata.fields import ALL_FIELDS, EXIF, EXTDESCR, IPTC, TextError, check_lang, clean_text
 from alttext.metadata.formats import EXIFTOOL, IN_PLACE, NOT_AN_IMAGE, SIDECAR_STYLES, classify, sidecar_path
 from alttext.metadata.policy import WRITE, FieldOutcome
 from alttext.metadata.results import EmbedResult, FileStat, Status, Where
@@ -60,12 +60,18 @@ def embed(
     backup: bool = False,
     keep_mtime: bool = True,
     dry_run: bool = False,
+    long_description: str | None = None,
+    long_description_approved: bool | None = None,
 ) -> EmbedResult:
     """Embed ``alt_text`` into the photo at ``path``; never raises for a problem with the file.
 
     ``fields``: any of "alt" (XMP Iptc4xmpCore:AltTextAccessibility, the default), "description"
     (XMP dc:description), "exif" (EXIF ImageDescription) and "iptc" (IPTC-IIM Caption-Abstract, only
-    where the file already has IIM). ``sidecar``: True always writes ``IMG.ext.xmp`` (or ``IMG.xmp``
+    where the file already has IIM) and "extdescr" (XMP Iptc4xmpCore:ExtDescrAccessibility, written
+    with ``long_description`` instead of the alt text, and left out when there is none).
+    ``long_description_approved``: whether a person approved the long description (default:
+    ``human_approved``); it decides, like ``human_approved`` for the alt text, whether a person's
+    value may be replaced. ``sidecar``: True always writes ``IMG.ext.xmp`` (or ``IMG.xmp``
     with ``sidecar_name="xmp"``), False only writes the file itself, None chooses by format and
     permissions. ``force`` replaces existing values; a person's value only when ``human_approved``
     too (see :mod:`alttext.metadata.policy`). Caller mistakes (unknown field, bad language tag,
@@ -79,7 +85,9 @@ def embed(
     try:
         return _embed(given, alt_text, lang=lang, fields=chosen, force=force, human_approved=human_approved,
                       sidecar=sidecar, sidecar_name=sidecar_name, backup=backup, keep_mtime=keep_mtime,
-                      dry_run=dry_run)
+                      dry_run=dry_run, long_description=long_description,
+                      long_description_approved=human_approved if long_description_approved is None
+                      else long_description_approved)
     except _Failed as exc:
         return EmbedResult(given, Status.FAILED, exc.where, exc.target, error=str(exc),
                            stat=FileStat.of(given))
@@ -90,18 +98,25 @@ def embed(
 
 def _embed(given: str, alt_text: str, *, lang: str, fields: tuple[str, ...], force: bool,
            human_approved: bool, sidecar: bool | None, sidecar_name: str, backup: bool, keep_mtime: bool,
-           dry_run: bool) -> EmbedResult:
+           dry_run: bool, long_description: str | None, long_description_approved: bool) -> EmbedResult:
     try:
         text = clean_text(alt_text)
     except TextError as exc:
         raise _Failed(str(exc)) from exc
+    notes: list[str] = []
+    own_texts: dict[str, tuple[str, bool]] = {}
+    if EXTDESCR in fields and long_description is not None:
+        try:
+            own_texts[EXTDESCR] = (clean_text(long_description), long_description_approved)
+        except TextError as exc:  # the alt text still goes in; the description is left out, and said so
+            notes.append(f"long description not embedded: {str(exc).replace('alt text', 'it')}")
     real = os.path.realpath(given)  # write the symlink's target, keep the link
     if not os.path.lexists(real):
         raise _Failed("no such file")
     if not os.path.isfile(real):
         raise _Failed("not a regular file")
     folder = os.path.dirname(real)
-    notes = [f"removed stale temp file {os.path.basename(p)}" for p in atomic.clean_folder_once(folder)]
+    notes += [f"removed stale temp file {os.path.basename(p)}" for p in atomic.clean_folder_once(folder)]
     snap = _snapshot(real)
     atomic.checkpoint("snapshot", real)
 
@@ -118,7 +133,7 @@ def _embed(given: str, alt_text: str, *, lang: str, fields: tuple[str, ...], for
         raise _Failed("the folder is read-only: nothing can be written beside the file", where, target)
 
     common: dict[str, Any] = dict(text=text, lang=lang, fields=fields, force=force, human_approved=human_approved,
-                                  backup=backup, dry_run=dry_run, notes=notes)
+                                  backup=backup, dry_run=dry_run, notes=notes, own_texts=own_texts)
     if where is Where.SIDECAR:
         return _into_sidecar(given, real, snap, image_type, sidecar_name, **common)
     return _into_file(given, real, snap, fmt.image_type, where, keep_mtime=keep_mtime, **common)
@@ -168,9 +183,13 @@ def _route(kind: str, label: str, real: str, sidecar: bool | None) -> tuple[Wher
 
 
 def _decide(fields: tuple[str, ...], text: str, lang: str, target: Metadata, *, image: Metadata | None,
-            where: Where, force: bool, human_approved: bool) -> list[FieldOutcome]:
+            where: Where, force: bool, human_approved: bool,
+            own_texts: dict[str, tuple[str, bool]]) -> list[FieldOutcome]:
     outcomes = []
     for name in fields:
+        if name == EXTDESCR and name not in own_texts:
+            continue  # no long description: the field is not touched (nor reported)
+        field_text, field_approved = own_texts.get(name, (text, human_approved))
         if where is Where.SIDECAR and name in (EXIF, IPTC):
             outcomes.append(policy.inapplicable(name, "a sidecar holds XMP only"))
             continue
@@ -178,12 +197,12 @@ def _decide(fields: tuple[str, ...], text: str, lang: str, target: Metadata, *, 
             outcomes.append(policy.inapplicable(name, "HEIC/AVIF files carry no IPTC-IIM"))
             continue
         if name == IPTC:
-            obstacle = policy.iptc_obstacle(target, text)
+            obstacle = policy.iptc_obstacle(target, field_text)
             if obstacle:
                 outcomes.append(policy.inapplicable(name, obstacle))
                 continue
-        outcomes.append(policy.decide(name, text, lang, target, image=image, force=force,
-                                      human_approved=human_approved))
+        outcomes.append(policy.decide(name, field_text, lang, target, image=image, force=force,
+                                      human_approved=field_approved))
     return outcomes
 
 
@@ -204,14 +223,14 @@ def _read(data: bytes | None, what: str, where: Where, target: str) -> Metadata:
 
 def _into_file(given: str, real: str, snap: Snapshot, image_type: str, where: Where, *, text: str, lang: str,
                fields: tuple[str, ...], force: bool, human_approved: bool, backup: bool, dry_run: bool,
-               keep_mtime: bool, notes: list[str]) -> EmbedResult:
+               keep_mtime: bool, notes: list[str], own_texts: dict[str, tuple[str, bool]]) -> EmbedResult:
     try:
         contents = container.read(snap.data, image_type)
     except MetadataError as exc:
         raise _Failed(f"cannot read the file's metadata (damaged file?): {exc}", where, real) from exc
     before = contents.meta
     outcomes = _decide(fields, text, lang, before, image=None, where=where, force=force,
-                       human_approved=human_approved)
+                       human_approved=human_approved, own_texts=own_texts)
     status = _status(outcomes, dry_run)
     result: dict[str, Any] = dict(path=given, where=where, target=real, fields=tuple(outcomes),
                                   notes=tuple(notes), stat_before=_stat_of(snap))
@@ -221,7 +240,7 @@ def _into_file(given: str, real: str, snap: Snapshot, image_type: str, where: Wh
     if image_type == "jpeg" and jpeg.has_nonstandard_xmp(snap.data):
         raise _Failed("the file has an XMP segment with a non-standard header; not adding a second one "
                       "(a sidecar would work)", where, real)
-    plan = policy.build_plan(outcomes, text, lang, before, human_approved=human_approved)
+    plan = policy.build_plan(outcomes, text, lang, before, human_approved=human_approved, own_texts=own_texts)
     xmp_before = _xmp_before(real, snap, before, plan, where)
     try:
         original_pixels = pixels.pixel_digest(snap.data)
@@ -229,7 +248,7 @@ def _into_file(given: str, real: str, snap: Snapshot, image_type: str, where: Wh
             new_data = _rewrite(snap.data, image_type, plan)
         else:  # exiftool gets the finished XMP packet; EXIF ImageDescription travels on its own
             xmp_plan = policy.build_plan(outcomes, text, lang, before, human_approved=human_approved,
-                                         xmp_only=True)
+                                         xmp_only=True, own_texts=own_texts)
             packet = exiv2io.xmp_packet(contents.xmp_packet, xmp_plan)
             description = text if any(o.field == EXIF and o.action == WRITE for o in outcomes) else None
     except (pixels.PixelError, MetadataError, png.PngError) as exc:
@@ -327,7 +346,7 @@ def _verify_independent(xmp_before: dict[str, object] | None, temp_path: str, pl
 
 def _into_sidecar(given: str, real: str, snap: Snapshot, image_type: str, sidecar_name: str, *, text: str,
                   lang: str, fields: tuple[str, ...], force: bool, human_approved: bool, backup: bool,
-                  dry_run: bool, notes: list[str]) -> EmbedResult:
+                  dry_run: bool, notes: list[str], own_texts: dict[str, tuple[str, bool]]) -> EmbedResult:
     where = Where.SIDECAR
     target = os.path.realpath(sidecar_path(real, sidecar_name))
     other = sidecar_path(real, "xmp" if sidecar_name == "ext.xmp" else "ext.xmp")
@@ -349,14 +368,15 @@ def _into_sidecar(given: str, real: str, snap: Snapshot, image_type: str, sideca
         except MetadataError:
             notes.append("could not read the image's own metadata")
     outcomes = _decide(fields, text, lang, before, image=image, where=where, force=force,
-                       human_approved=human_approved)
+                       human_approved=human_approved, own_texts=own_texts)
     status = _status(outcomes, dry_run)
     result: dict[str, Any] = dict(path=given, where=where, target=target, fields=tuple(outcomes),
                                   notes=tuple(notes), stat_before=_stat_of(snap))
     if status is not Status.WRITTEN:
         return EmbedResult(status=status, stat=FileStat.of(real), target_stat=FileStat.of(target), **result)
 
-    plan = policy.build_plan(outcomes, text, lang, before, human_approved=human_approved, xmp_only=True)
+    plan = policy.build_plan(outcomes, text, lang, before, human_approved=human_approved, xmp_only=True,
+                             own_texts=own_texts)
     xmp_before = _xmp_before(target, side, before, plan, where)
     try:
         new_data = exiv2io.write(side.data if side.exists else None, plan)

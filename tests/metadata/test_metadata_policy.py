@@ -135,4 +135,4 @@ def test_marks_record_what_alttext_wrote(photos) -> None:
     assert set(found.file.marks) == {"alt", "exif"}
     assert found.file.written_by("alt", MODEL) == "model"
     assert found.file.written_by("alt", "other text") is None
-    assert set(MARK_KEYS) == {"alt", "description", "exif", "iptc"}
+    assert set(MARK_KEYS) == {"alt", "description", "exif", "iptc", "extdescr"}
