@@ -95,7 +95,7 @@ def _shut_down(sock: socket.socket) -> None:
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
-_current: ContextVar[CallLimits | None] = ContextVar("alttext_variants_call_limits", default=None)
+_current: ContextVar[CallLimits | None] = ContextVar("alttext_chat_call_limits", default=None)
 
 
 @contextmanager
