@@ -19,6 +19,7 @@ import platformdirs
 
 APP_NAME = "alttext"
 DEFAULT_MODEL = "nlpconnect/vit-gpt2-image-captioning"
+DEFAULT_CAPTION_ENDPOINT = "http://127.0.0.1:11434/v1"  # Ollama's OpenAI-compatible API on this machine
 
 
 class ConfigError(Exception):
@@ -42,6 +43,20 @@ def _optional_int(value: Any) -> int | None:
     return int(value)
 
 
+def _positive_int(value: Any) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError(f"must be at least 1, not {number}")
+    return number
+
+
+def _positive_float(value: Any) -> float:
+    number = float(value)
+    if not number > 0 or number == float("inf"):
+        raise ValueError(f"must be a positive number of seconds, not {value!r}")
+    return number
+
+
 @dataclass(frozen=True)
 class SettingSpec:
     name: str
@@ -49,6 +64,7 @@ class SettingSpec:
     parse: Callable[[Any], Any]
     help: str
     secret: bool = False
+    env_only: bool = False  # read from the environment only: a config file's value is ignored, with a warning
 
     @property
     def env_var(self) -> str:
@@ -73,7 +89,8 @@ def _default_db() -> str:
 
 
 SPECS: tuple[SettingSpec, ...] = (
-    SettingSpec("model", DEFAULT_MODEL, str, "captioning model: Hugging Face hub id or local folder"),
+    SettingSpec("model", DEFAULT_MODEL, str,
+                "captioning model: Hugging Face hub id, local folder, or openai:NAME (a model on caption_endpoint)"),
     SettingSpec("caption_prompt", None, str, "alt-text prompt for chat vision-language models (default: built in)"),
     SettingSpec("describe", False, _to_bool, "also store a long description (prompt-driven models only)"),
     SettingSpec("db", None, str, "the index: an SQLite file, or a postgresql:// database address"),
@@ -97,6 +114,16 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("variants_max_requests", 200, int, "cap on chat requests per run"),
     SettingSpec("variants_deadline", 60.0, float, "seconds one chat request may take in all (connect, reply, retries)"),
     SettingSpec("variants_max_reply_bytes", 1024 * 1024, int, "largest chat reply read (bytes)"),
+    SettingSpec("caption_endpoint", DEFAULT_CAPTION_ENDPOINT, str,
+                "OpenAI-compatible endpoint that captions for --model openai:NAME (default: Ollama here)"),
+    SettingSpec("caption_api_key", None, str, "API key of caption_endpoint (environment only)", secret=True,
+                env_only=True),
+    SettingSpec("caption_concurrency", 4, _positive_int, "images captioned at once by caption_endpoint"),
+    SettingSpec("caption_deadline", 120.0, _positive_float,
+                "seconds one image may take at caption_endpoint in all (both texts, every retry)"),
+    SettingSpec("caption_max_requests", None, _optional_int,
+                "cap on caption_endpoint requests per run (default: none)"),
+    SettingSpec("caption_max_reply_bytes", 256 * 1024, _positive_int, "largest reply read from caption_endpoint"),
     SettingSpec("verbose", False, _to_bool, "more log output"),
     SettingSpec("thumbnail_cache_mb", 512, int, "size cap of the thumbnail cache of `serve` (oldest evicted first)"),
     SettingSpec("cache_dir", None, str, "where thumbnails are cached (default: the per-user cache folder)"),
@@ -154,6 +181,12 @@ class Settings:
     variants_max_requests: int
     variants_deadline: float
     variants_max_reply_bytes: int
+    caption_endpoint: str
+    caption_api_key: str | None
+    caption_concurrency: int
+    caption_deadline: float
+    caption_max_requests: int | None
+    caption_max_reply_bytes: int
     verbose: bool
     thumbnail_cache_mb: int
     cache_dir: str
@@ -228,7 +261,9 @@ def load_settings(environ: Mapping[str, str] | None = None, path: Path | None = 
     for spec in SPECS:
         value: Any = spec.default
         source = "default"
-        if spec.name in file_values:
+        if spec.name in file_values and spec.env_only:
+            warnings.append(f"config file {path}: {spec.name} is read only from {spec.env_var}; ignored")
+        elif spec.name in file_values:
             value, source = file_values[spec.name], f"config file {path}"
         for var in (spec.env_var, EXTRA_ENV.get(spec.name)):
             if var and environ.get(var) not in (None, ""):

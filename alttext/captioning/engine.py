@@ -1,24 +1,19 @@
-"""The captioner: one model per process, fed batches, with decoding running ahead of it.
+"""The captioner: one local model per process, fed batches, with decoding running ahead of it
+(``caption_stream``, in ``stream``).
 
-The model is loaded once. ``caption_stream`` takes any sequence of items plus a function that decodes one
-item into an image; a small thread pool decodes and preprocesses the next batches while the model works
-on the current one (Pillow releases the GIL), and a bounded window keeps memory flat however many items
-come through.
+The model is loaded once and runs one ``generate`` at a time; its family (``families``) decides what it
+is given.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from PIL import Image
 
-from alttext.alt_text import to_alt_text
 from alttext.captioning.families import (
     DESCRIPTION_MAX_NEW_TOKENS,
     PROMPTED_MAX_NEW_TOKENS,
@@ -26,29 +21,14 @@ from alttext.captioning.families import (
     clean_description,
 )
 from alttext.captioning.loading import LoadedModel, load_model
-from alttext.images import ImageError
+from alttext.captioning.stream import CaptionOutcome, caption_stream
 from alttext.vocabulary import QUANTIZE_CHOICES
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-
-
-@dataclass
-class CaptionOutcome(Generic[T]):
-    """What happened to one input item: a caption, or an error message (never both)."""
-
-    item: T
-    raw_caption: str | None = None
-    alt_text: str | None = None
-    error: str | None = None
-    description: str | None = None  # the long description, where asked for and the model gives one
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
+__all__ = ["CaptionOutcome", "Captioner", "configure_torch_threads"]
 
 
 _threads_configured = False
@@ -230,63 +210,5 @@ class Captioner:
     ) -> Iterator[CaptionOutcome[T]]:
         """Caption every item, in input order; a failing item yields an outcome with ``error`` set.
 
-        Decoding runs up to two batches ahead of the model in ``workers`` threads.
-        """
-
-        def prepare(item: T) -> Any:
-            return self.preprocess(load(item))
-
-        window = self.batch_size * 2
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="alttext-decode") as pool:
-            pending: deque[tuple[T, Future[Any]]] = deque()
-            iterator = iter(items)
-            exhausted = False
-            while True:
-                while not exhausted and len(pending) < window + self.batch_size:
-                    try:
-                        item = next(iterator)
-                    except StopIteration:
-                        exhausted = True
-                        break
-                    pending.append((item, pool.submit(prepare, item)))
-                if not pending:
-                    return
-                batch_items: list[tuple[T, Any]] = []
-                failed: list[CaptionOutcome[T]] = []
-                order: list[tuple[T, int | None]] = []
-                while pending and len(batch_items) < self.batch_size:
-                    item, future = pending.popleft()
-                    try:
-                        pixels = future.result()
-                    except ImageError as exc:
-                        failed.append(CaptionOutcome(item, error=str(exc)))
-                        order.append((item, None))
-                        continue
-                    except Exception as exc:  # a decoder bug must not stop the batch
-                        logger.debug("unexpected error preparing %r", item, exc_info=True)
-                        failed.append(CaptionOutcome(item, error=f"cannot prepare image: {exc}"))
-                        order.append((item, None))
-                        continue
-                    order.append((item, len(batch_items)))
-                    batch_items.append((item, pixels))
-                captions: list[str] = []
-                descriptions: list[str | None] | None = None
-                if batch_items:
-                    prepared = [pixels for _, pixels in batch_items]
-                    captions = self.generate(prepared)
-                    try:
-                        descriptions = self.describe(prepared)
-                    except Exception:  # the alt text is made: a failed description must not cost it
-                        logger.exception("describing a batch failed; its alt text is kept")
-                failures = iter(failed)
-                for item, index in order:
-                    if index is None:
-                        yield next(failures)
-                    else:
-                        raw = captions[index]
-                        alt = to_alt_text(raw)
-                        if alt:
-                            described = descriptions[index] if descriptions is not None else None
-                            yield CaptionOutcome(item, raw_caption=raw, alt_text=alt, description=described)
-                        else:
-                            yield CaptionOutcome(item, raw_caption=raw, error="the model produced no caption")
+        Decoding runs up to two batches ahead of the model in ``workers`` threads (``stream``)."""
+        return caption_stream(self, items, load, workers=workers)

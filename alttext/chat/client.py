@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import openai
 from openai.types.chat import ChatCompletion
@@ -43,6 +43,7 @@ DEFAULT_MAX_REPLY_BYTES = 1024 * 1024
 
 # One message as the chat API takes it: {"role": ..., "content": text or a list of parts (text, image_url)}.
 Message = Mapping[str, Any]
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True)
@@ -206,20 +207,35 @@ class ChatClient:
         )
 
     def _send_once(self, messages: Sequence[Message], max_tokens: int | None, limits: CallLimits) -> Completion:
-        error: ChatCallError | None = None
-        response: object = None
         optional: dict[str, Any] = {}  # sent only when set; otherwise the server's defaults apply
         if self.temperature is not None:
             optional["temperature"] = self.temperature
         if max_tokens:
             optional["max_tokens"] = max_tokens
-        try:
-            response = self._openai.chat.completions.create(
+        response = self._guarded(
+            lambda: self._openai.chat.completions.create(
                 model=self.model,
                 messages=list(messages),  # type: ignore[arg-type]  # plain role/content dicts, not the SDK TypedDicts
                 stream=False,
                 **optional,
-            )
+            ),
+            limits,
+        )
+        return self._read_completion(response)
+
+    def list_models(self, *, deadline: float = 10.0) -> list[str]:
+        """The model names the endpoint lists (``GET /models``), in one request within ``deadline`` seconds,
+        not counted against the request cap. Raises ``ChatCallError`` (a server without the route: 404)."""
+        with call_limits(deadline, self.max_reply_bytes) as limits:
+            page = self._guarded(lambda: self._openai.models.list(), limits)
+        names = [getattr(model, "id", None) for model in getattr(page, "data", None) or []]
+        return [self.redact(name) for name in names if isinstance(name, str)]
+
+    def _guarded(self, request: Callable[[], _R], limits: CallLimits) -> _R:
+        """``request()`` with every failure of the HTTP layer as a ``ChatCallError`` that holds no secret."""
+        error: ChatCallError | None = None
+        try:
+            return request()
         except DeadlinePassed:
             error = self._deadline_error()
         except ReplyTooLarge as exc:
@@ -245,9 +261,7 @@ class ChatClient:
             )
         # Raised outside the except blocks so the openai exception (whose text can quote the server's
         # reply, and whose request holds the Authorization header) is not chained as __context__.
-        if error is not None:
-            raise error
-        return self._read_completion(response)
+        raise error
 
     def _read_completion(self, response: object) -> Completion:
         choices = getattr(response, "choices", None) if isinstance(response, ChatCompletion) else None

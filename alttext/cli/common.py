@@ -42,7 +42,8 @@ def _device(ctx: click.Context, param: click.Parameter, value: str | None) -> st
 def model_options(function: Any) -> Any:
     """The model flags shared by caption, scan and watch."""
     options = [
-        click.option("--model", "model", metavar="ID|FOLDER", help="Hugging Face model id or local folder."),
+        click.option("--model", "model", metavar="ID|FOLDER|openai:NAME",
+                     help="Hugging Face model id, local folder, or openai:NAME (a model on caption_endpoint)."),
         click.option("--beams", type=click.IntRange(min=1), help="Beam width (default: the model's)."),
         click.option("--max-tokens", "max_tokens", type=click.IntRange(min=1), help="Max new tokens."),
         click.option("--batch-size", "batch_size", type=click.IntRange(min=1), help="Images per model call."),

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, select, update
 
 from alttext.alt_text import to_alt_text
+from alttext.captioning.protocols import CaptionFailure
 from alttext.images import DEFAULT_MAX_PIXELS, ImageError
 from alttext.index.captions import add_caption
 from alttext.index.content_backfill import backfill_content_hashes, has_unkeyed_images
@@ -327,6 +328,10 @@ class Ingester:
         params = captioner.generation_params
         with self.index.write() as connection:
             for group, raw, description in zip(groups, raw_captions, descriptions, strict=True):
+                if isinstance(raw, CaptionFailure):  # this image only (a remote call that failed for good)
+                    for work in group:
+                        work.error = ImageError(raw.message)
+                    continue
                 alt = to_alt_text(raw)
                 if not alt:
                     for work in group:

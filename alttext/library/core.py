@@ -29,7 +29,7 @@ from alttext.library.results import (
 )
 
 if TYPE_CHECKING:
-    from alttext.captioning import Captioner
+    from alttext.captioning.protocols import Captioning
     from alttext.index.db import Index
     from alttext.index.review import Change, ReviewItem
     from alttext.index.writeback import Target
@@ -57,7 +57,7 @@ class Library:
         self.settings = base.replace(db=os.fspath(db) if db is not None else None, **overrides)
         self.create_index = create_index  # False: reading an index that isn't there raises IndexMissing
         self._index: Index | None = None
-        self._captioner: Captioner | None = None
+        self._captioner: Captioning | None = None
         self._thumbnails: Any = None
         self._uid: str | None = None
 
@@ -98,7 +98,7 @@ class Library:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def load_captioner(self) -> Captioner:
+    def load_captioner(self) -> Captioning:
         """The model the settings name, loaded once per library. Raises ``ModelLoadError``, or
         ``ModelSettingsError`` for unusable settings."""
         if self._captioner is None:
@@ -123,7 +123,7 @@ class Library:
         captioner = self.load_captioner()
         return self._caption_stream(captioner, expand_sources(inputs))
 
-    def _caption_stream(self, captioner: Captioner, sources: Iterator[Source]) -> Iterator[CaptionResult]:
+    def _caption_stream(self, captioner: Captioning, sources: Iterator[Source]) -> Iterator[CaptionResult]:
         from PIL import Image as PILImage
 
         from alttext.fetch import fetch_image_bytes
@@ -190,7 +190,7 @@ class Library:
             read_existing=existing_caption_reader(settings.lang),
         )
 
-        def load_model() -> Captioner:
+        def load_model() -> Captioning:
             from alttext.captioning import ModelLoadError
             from alttext.captioning.factory import ModelSettingsError
 
@@ -614,8 +614,12 @@ class Library:
             client.close()
 
 
-def _draft_size(captioner: Captioner) -> int | None:
-    """Let JPEG decoding shrink big photos to twice the model's input side (never below it)."""
+def _draft_size(captioner: Captioning) -> int | None:
+    """Let JPEG decoding shrink big photos to twice the model's input side (never below it); a remote
+    model's images are sent at most ``input_side`` pixels on a side."""
+    remote_side = getattr(captioner, "input_side", None)
+    if isinstance(remote_side, int):
+        return remote_side
     processor = getattr(getattr(captioner, "loaded", None), "image_processor", None)
     size = getattr(processor, "size", None) or {}
     side = max((value for key, value in dict(size).items() if isinstance(value, int)), default=0)
