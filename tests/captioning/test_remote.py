@@ -317,3 +317,95 @@ def test_an_image_is_never_sent_above_1024_px_nor_enlarged() -> None:
     small = remote.preprocess(solid("red", (300, 200)))
     assert (big.width, big.height) == (1024, 256) and (small.width, small.height) == (300, 200)
     assert Image.open(io.BytesIO(__import__("base64").b64decode(big.data_url.split(",", 1)[1]))).format == "JPEG"
+
+
+# -- settings ------------------------------------------------------------------------------------------------
+
+
+def test_the_key_is_read_from_the_environment_only_and_never_shown(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from alttext.cli import cli
+
+    config = tmp_path / "config.toml"
+    config.write_text('caption_api_key = "from-the-file-123"\ncaption_endpoint = "http://gpu:8000/v1"\n')
+    settings = load_settings(environ={}, path=config)
+    assert settings.caption_api_key is None and settings.caption_endpoint == "http://gpu:8000/v1"
+    assert any("caption_api_key is read only from ALTTEXT_CAPTION_API_KEY" in w for w in settings.warnings)
+
+    from_env = load_settings(environ={"ALTTEXT_CAPTION_API_KEY": TEST_API_KEY}, path=config)
+    assert from_env.caption_api_key == TEST_API_KEY
+    assert (from_env.caption_concurrency, from_env.caption_deadline, from_env.caption_max_requests) == (4, 120.0, None)
+
+    result = CliRunner().invoke(cli, ["config", "--json"], env={"ALTTEXT_CONFIG": str(config),
+                                                               "ALTTEXT_CAPTION_API_KEY": TEST_API_KEY})
+    assert result.exit_code == 0, result.output
+    assert TEST_API_KEY not in result.output
+    shown = json.loads(result.stdout)["settings"]["caption_api_key"]
+    assert shown == {"value": "set (hidden)", "source": "environment ALTTEXT_CAPTION_API_KEY"}
+
+
+@pytest.mark.parametrize("name, value", [("caption_concurrency", "0"), ("caption_deadline", "-1"),
+                                         ("caption_max_reply_bytes", "0")])
+def test_unusable_limits_are_refused(tmp_path: Path, name: str, value: str) -> None:
+    from alttext.config import ConfigError
+
+    with pytest.raises(ConfigError, match=name):
+        load_settings(environ={f"ALTTEXT_{name.upper()}": value}, path=tmp_path / "none.toml")
+
+
+def test_an_openai_model_never_touches_the_hub(monkeypatch: pytest.MonkeyPatch, vision: VisionServer,
+                                               tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from alttext.captioning import loading
+    from alttext.captioning.factory import ModelSettingsError, build_captioner
+
+    def no_hub(*args: object, **kwargs: object) -> bool:
+        raise AssertionError("the hub was asked about a remote model")
+
+    monkeypatch.setattr(loading, "hub_reachable", no_hub)
+    monkeypatch.setattr(loading, "in_cache", no_hub)
+    with pytest.raises(loading.ModelLoadError, match="nothing to fetch"):
+        loading.fetch_model("openai:llava")
+    with pytest.raises(loading.ModelLoadError, match="model behind caption_endpoint"):
+        loading.load_model("openai:llava")
+    settings = load_settings(environ={"ALTTEXT_CAPTION_ENDPOINT": vision.base_url}, path=tmp_path / "none.toml")
+    vision.chat.script()  # GET /models is answered 404 by the fake: nothing to learn, no warning
+    with caplog.at_level(logging.WARNING):
+        remote = build_captioner(settings.replace(model="openai:llava", quantize="int8"))
+    assert isinstance(remote, RemoteCaptioner) and remote.model_id == "openai:llava"
+    assert "quantize apply to local models only" in caplog.text
+    with pytest.raises(ModelSettingsError, match="needs the endpoint's model name"):
+        build_captioner(settings.replace(model="openai:"))
+
+
+def test_a_model_the_endpoint_does_not_list_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    listing = json.dumps({"object": "list", "data": [
+        {"id": name, "object": "model", "created": 0, "owned_by": "x"} for name in ("llava:latest", "qwen2.5vl:7b")
+    ]}).encode()
+
+    class Models(BaseHTTPRequestHandler):  # Ollama's GET /v1/models, and nothing else
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/v1/models" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(listing)))
+            self.end_headers()
+            self.wfile.write(listing)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Models)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        with caplog.at_level(logging.WARNING):
+            RemoteCaptioner("openai:llava", endpoint=endpoint).check_endpoint()  # llava:latest is llava
+            assert caplog.text == ""
+            RemoteCaptioner("openai:moondream", endpoint=endpoint).check_endpoint()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "does not list model 'moondream' (it lists: llava:latest, qwen2.5vl:7b)" in caplog.text
