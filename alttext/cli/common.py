@@ -50,7 +50,7 @@ def model_options(function: Any) -> Any:
         click.option("--quantize", type=click.Choice(QUANTIZE_CHOICES), help="int8: faster CPU inference."),
         click.option("--device", callback=_device, help=f"{api.DEVICE_HELP}."),
         click.option("--describe", is_flag=True, default=None,
-                     help="Also a long description (Florence-2 and chat models only)."),
+                     help="Also a long description (Florence-2, chat and openai: models only)."),
     ]
     for option in reversed(options):
         function = option(function)
