@@ -98,6 +98,7 @@ class ChatClient:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._requests_made = 0
+        self._in_flight: set[CallLimits] = set()
         # An explicit base_url keeps the client from reading OPENAI_BASE_URL itself: config decides.
         self._openai = openai.OpenAI(
             base_url=self.base_url,
@@ -164,6 +165,8 @@ class ChatClient:
         if seconds <= 0:  # the caller's time is already spent (an image's deadline): not one request
             raise self._deadline_error()
         with call_limits(seconds, self.max_reply_bytes) as limits:
+            with self._lock:
+                self._in_flight.add(limits)
 
             def attempt() -> Completion:
                 nonlocal attempts
@@ -193,6 +196,17 @@ class ChatClient:
             except ChatError as exc:
                 exc.requests_made = attempts
                 raise
+            finally:
+                with self._lock:
+                    self._in_flight.discard(limits)
+
+    def cancel(self) -> None:
+        """End every call in flight now (from any thread): their sockets are shut, and each ends with the
+        deadline's error, without another try. Calls made afterwards are not affected."""
+        with self._lock:
+            in_flight = list(self._in_flight)
+        for limits in in_flight:
+            limits.cut()
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None

@@ -65,6 +65,8 @@ class CallLimits:
         self._cut = False
 
     def remaining(self) -> float:
+        if self._cut:  # cut early (``ChatClient.cancel``) or at the deadline: no time for another try
+            return 0.0
         return max(0.0, self._deadline - time.monotonic())
 
     @property

@@ -191,6 +191,34 @@ def test_the_deadline_covers_the_description_too(vision: VisionServer) -> None:
     assert time.monotonic() - started < 1.5 + 1.0
 
 
+@pytest.mark.timeout(60)
+def test_cancel_ends_a_batch_at_once_instead_of_waiting_out_the_deadline(vision: VisionServer) -> None:
+    import threading
+
+    vision.behaviours.update({colour: [Reply.silent()] for colour in ("red", "green", "blue")})
+    remote = captioner(vision, deadline=60, concurrency=2)
+    prepared = [remote.preprocess(solid(colour)) for colour in ("red", "green", "blue")]
+    outcome: list[object] = []
+    worker = threading.Thread(target=lambda: outcome.extend(remote.generate(prepared)))
+    worker.start()
+    assert _wait_until(lambda: len(vision.seen) == 2), vision.seen  # two in flight, one waiting
+    started = time.monotonic()
+    remote.cancel()  # what generate does itself on Ctrl-C
+    worker.join(10)
+    assert not worker.is_alive() and time.monotonic() - started < 2
+    assert all(isinstance(item, CaptionFailure) for item in outcome) and len(vision.seen) == 2
+    assert outcome[2] == CaptionFailure("not asked: captioning was stopped")
+
+
+def _wait_until(predicate, timeout: float = 10) -> bool:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def test_a_huge_reply_stops_being_read_at_the_cap(vision: VisionServer) -> None:
     vision.behaviours["red"] = [Reply.huge(200 * 1024 * 1024)]
     started = time.monotonic()

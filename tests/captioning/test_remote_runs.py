@@ -135,3 +135,31 @@ def read_files(db: Path) -> dict[str, sqlite3.Row]:
         connection.close()
     return {row["name"]: row for row in rows}
 
+
+
+@pytest.mark.timeout(120)
+def test_ctrl_c_stops_caption_at_once_while_the_server_is_silent(vision: VisionServer, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import time
+
+    from helpers import alttext_command
+
+    vision.behaviours.update({colour: [Reply.silent()] for colour in ("red", "green")})
+    made = photos(tmp_path / "in", "red", "green")
+    process = subprocess.Popen([*alttext_command(), "caption", *map(str, made.values())], text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env={**os.environ, **environment(vision, caption_deadline="90")})
+    try:
+        end = time.monotonic() + 60
+        while len(vision.seen) < 2 and time.monotonic() < end:
+            time.sleep(0.05)
+        assert len(vision.seen) == 2, "both photos should be in flight"
+        started = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+        assert process.returncode == 130, err[-2000:]
+        assert time.monotonic() - started < 5  # not the 90 s deadline
+    finally:
+        process.kill()
+        process.wait()

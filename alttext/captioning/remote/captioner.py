@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+_R = TypeVar("_R")
 
 REMOTE_PREFIX = "openai:"
 PROBE_SECONDS = 5.0  # the endpoint check at start: a host that drops packets costs this, once
@@ -116,6 +117,7 @@ class RemoteCaptioner:
         )
         self.breaker = Breaker(threshold=concurrency * 2, cooldown=BREAKER_COOLDOWN)
         self._served_model: str | None = None
+        self._stopping = False
         self.calls = 0  # generate() calls, as the local Captioner counts them
 
     @classmethod
@@ -195,11 +197,27 @@ class RemoteCaptioner:
         ``describe``), ``caption_concurrency`` images at a time; a failed image is a ``CaptionFailure``."""
         images = [_remote_image(item) for item in batch]
         self.calls += 1
+        self._stopping = False
+        return self._each(self._caption_one, images)
+
+    def cancel(self) -> None:
+        """Stop the batch in flight (from any thread): requests are cut, images not yet asked fail at once.
+        ``generate`` does it itself when interrupted (Ctrl-C), so it never waits out a deadline."""
+        self._stopping = True
+        self.client.cancel()
+
+    def _each(self, work: Callable[[RemoteImage], _R], images: list[RemoteImage]) -> list[_R]:
         if not images:
             return []
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(images)),
-                                thread_name_prefix="alttext-remote") as pool:
-            return list(pool.map(self._caption_one, images))
+        pool = ThreadPoolExecutor(max_workers=min(self.concurrency, len(images)), thread_name_prefix="alttext-remote")
+        try:
+            return list(pool.map(work, images))
+        except BaseException:  # KeyboardInterrupt: the threads must not keep the process waiting
+            self.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        finally:
+            pool.shutdown(wait=True)
 
     def describe(self, batch: Sequence[Any]) -> list[str | None] | None:
         """The descriptions ``generate`` fetched with the alt text (asked now for an image it did not see);
@@ -207,11 +225,7 @@ class RemoteCaptioner:
         if not self.describes:
             return None
         images = [_remote_image(item) for item in batch]
-        missing = [image for image in images if not image.described and not image.alt_failed]
-        if missing:
-            with ThreadPoolExecutor(max_workers=min(self.concurrency, len(missing)),
-                                    thread_name_prefix="alttext-remote") as pool:
-                list(pool.map(self._describe_one, missing))
+        self._each(self._describe_one, [image for image in images if not image.described and not image.alt_failed])
         return [image.description for image in images]
 
     def caption_stream(
@@ -241,6 +255,8 @@ class RemoteCaptioner:
         """The reply's text, or an exception that says why there is none."""
         if image.deadline_at is None:
             image.deadline_at = time.monotonic() + self.deadline
+        if self._stopping:
+            raise _NotAsked("not asked: captioning was stopped")
         refused = self.breaker.refusal()
         if refused is not None:
             raise _NotAsked(f"not asked: the endpoint could not be reached moments ago ({refused})")
