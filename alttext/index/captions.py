@@ -39,6 +39,18 @@ _RANK = case(
 )
 
 
+def picture_text_sql(column: str, caption: str = "c") -> str:
+    """Portable SQL for what a picture's caption ``caption`` (an alias) says beyond its alt text, as ``show``
+    shows it and search indexes it: the caption's own ``description`` or ``image_text``, else the newest of
+    its image's captions that has one (a person's edit carries neither, and the picture is the same;
+    docs/architecture.md §13-§14). NULL when none has."""
+    if column not in ("description", "image_text"):
+        raise ValueError(column)
+    return (f"coalesce(nullif({caption}.{column}, ''), (SELECT d.{column} FROM captions d"
+            f" WHERE d.image_id = {caption}.image_id AND d.{column} <> ''"
+            " ORDER BY d.created_at DESC, d.id DESC LIMIT 1))")
+
+
 def refresh_current_caption(connection: Connection, image_id: int) -> int | None:
     """Point the image at its best caption; returns that caption's id."""
     best = connection.execute(
@@ -65,12 +77,13 @@ def add_caption(
     params: dict[str, Any] | None = None,
     status: str = STATUS_GENERATED,
     description: str | None = None,
+    image_text: str | None = None,
 ) -> int:
     caption_id = inserted_id(connection.execute(
         insert(captions).values(
             image_id=image_id, text=text, raw_text=raw_text, source=source, model=model,
             model_revision=model_revision, params=params, status=status, created_at=utcnow(),
-            description=description,
+            description=description, image_text=image_text,
         )
     ))
     refresh_current_caption(connection, image_id)

@@ -142,6 +142,10 @@ captions = Table(
     Column("raw_text", Text),  # what the model (or the file) said
     # A prompt-driven model's long description of the same picture (migration 0007; docs/architecture.md §13).
     Column("description", Text),
+    # Text read in the picture (a sign, a slide, a screenshot): Florence-2 <OCR>, a chat VLM asked for it, or
+    # an OCR engine; kept apart from the alt text, which it is folded into only when the picture is mostly
+    # text (migration 0008; docs/architecture.md §14).
+    Column("image_text", Text),
     Column("source", String(16), nullable=False),
     Column("model", Text),
     Column("model_revision", String(64)),
@@ -180,6 +184,9 @@ files = Table(
     Column("embedded_caption_id", Integer, ForeignKey("captions.id", ondelete="SET NULL")),
     Column("embedded_where", Text),
     Column("embedded_at", UtcDateTime),
+    # The caption whose long description was written (ExtDescrAccessibility): a person's edit has none, so a
+    # newer model description re-queues the file (migration 0008; no foreign key, see there).
+    Column("embedded_description_id", Integer),
     Index("ix_files_image_id_state", "image_id", "state"),
     # date filters: a range of dates, and their images' id span from the index alone (migration 0005)
     Index("ix_files_taken_at", "taken_at", "image_id"),
