@@ -21,12 +21,15 @@ from PIL import Image
 from alttext.alt_text import to_alt_text
 from alttext.captioning.families import (
     DESCRIPTION_MAX_NEW_TOKENS,
+    IMAGE_TEXT_MAX_NEW_TOKENS,
     PROMPTED_MAX_NEW_TOKENS,
     CaptionFamily,
     clean_description,
+    clean_image_text,
 )
 from alttext.captioning.loading import LoadedModel, load_model
 from alttext.images import ImageError
+from alttext.text_in_image import fold_image_text
 from alttext.vocabulary import QUANTIZE_CHOICES
 
 logger = logging.getLogger(__name__)
@@ -44,6 +47,7 @@ class CaptionOutcome(Generic[T]):
     alt_text: str | None = None
     error: str | None = None
     description: str | None = None  # the long description, where asked for and the model gives one
+    image_text: str | None = None  # text read in the picture, where asked for (folded into alt_text if mostly text)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -82,10 +86,12 @@ class Captioner:
         loaded: LoadedModel | None = None,
         prompt: str | None = None,
         describe: bool = False,
+        read_text: bool = False,
     ) -> None:
         """``prompt`` replaces the chat-VLM family's alt-text prompt (the ``caption_prompt`` setting); the
         other families ignore it. With ``describe``, prompt-driven families also give a long description
-        (pixels-only ones give alt text only; docs/architecture.md §13)."""
+        (pixels-only ones give alt text only; docs/architecture.md §13); with ``read_text`` they also read the
+        text in the picture (§14)."""
         if quantize not in QUANTIZE_CHOICES:
             raise ValueError(f"quantize must be one of {', '.join(QUANTIZE_CHOICES)}, not {quantize!r}")
         if batch_size < 1:
@@ -107,6 +113,9 @@ class Captioner:
         self.description_kwargs = {key: value for key, value in self.generation_kwargs.items()
                                    if key not in ("max_length", "max_new_tokens")}
         self.description_kwargs["max_new_tokens"] = DESCRIPTION_MAX_NEW_TOKENS
+        self.reads_text = read_text and self.family.text_prompt is not None
+        # Greedy: text is copied out, not composed, and beams cost time for nothing here.
+        self.text_kwargs = {**self.description_kwargs, "num_beams": 1, "max_new_tokens": IMAGE_TEXT_MAX_NEW_TOKENS}
         self._model_lock = threading.Lock()  # one generate() at a time per model
         self.calls = 0  # model invocations (tests count these to prove a rescan captions nothing)
 
@@ -169,6 +178,8 @@ class Captioner:
         if self.describes:
             params["description_prompt"] = self.family.description_prompt
             params["description_max_new_tokens"] = self.description_kwargs["max_new_tokens"]
+        if self.reads_text:
+            params["text_prompt"] = self.family.text_prompt
         return params
 
     @property
@@ -211,6 +222,18 @@ class Captioner:
             texts = self.family.generate(batch, self.description_kwargs, describe=True)
             self.calls += 1
         return [clean_description(text) for text in texts]
+
+    def read_text(self, batch: Sequence[Any]) -> list[str | None] | None:
+        """The text in each image of a batch of preprocessed images (None where there is none), or None when
+        this captioner doesn't read text (not asked to, or a pixels-only model)."""
+        import torch
+
+        if not self.reads_text:
+            return None
+        with self._model_lock, torch.inference_mode():
+            texts = self.family.generate(batch, self.text_kwargs, read_text=True)
+            self.calls += 1
+        return [clean_image_text(text) for text in texts]
 
     def caption_images(self, images: list[Image.Image]) -> list[str]:
         """Raw captions for already-decoded images, in batches."""
@@ -271,6 +294,7 @@ class Captioner:
                     batch_items.append((item, pixels))
                 captions: list[str] = []
                 descriptions: list[str | None] | None = None
+                image_texts: list[str | None] | None = None
                 if batch_items:
                     prepared = [pixels for _, pixels in batch_items]
                     captions = self.generate(prepared)
@@ -278,6 +302,10 @@ class Captioner:
                         descriptions = self.describe(prepared)
                     except Exception:  # the alt text is made: a failed description must not cost it
                         logger.exception("describing a batch failed; its alt text is kept")
+                    try:
+                        image_texts = self.read_text(prepared)
+                    except Exception:  # nor a failed reading of the text
+                        logger.exception("reading the text of a batch failed; its alt text is kept")
                 failures = iter(failed)
                 for item, index in order:
                     if index is None:
@@ -287,6 +315,8 @@ class Captioner:
                         alt = to_alt_text(raw)
                         if alt:
                             described = descriptions[index] if descriptions is not None else None
-                            yield CaptionOutcome(item, raw_caption=raw, alt_text=alt, description=described)
+                            read = image_texts[index] if image_texts is not None else None
+                            yield CaptionOutcome(item, raw_caption=raw, alt_text=fold_image_text(alt, read),
+                                                 description=described, image_text=read)
                         else:
                             yield CaptionOutcome(item, raw_caption=raw, error="the model produced no caption")

@@ -30,4 +30,5 @@ def _captioner(settings: Settings) -> Captioner:
         threads=settings.threads,
         prompt=settings.caption_prompt,
         describe=settings.describe,
+        read_text=settings.read_text,
     )

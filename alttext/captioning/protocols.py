@@ -49,6 +49,11 @@ class CaptionModel(Protocol):
         """Long descriptions for the same batch, in order; None when this model gives none."""
         ...
 
+    def read_text(self, batch: Sequence[Any]) -> list[str | None] | None:
+        """The text in each image of the same batch, in order (None where there is none); None when this
+        model does not read text (docs/architecture.md §14)."""
+        ...
+
 
 # Called once, on first need, so a run with nothing to caption never loads a model.
 CaptionerFactory = Callable[[], CaptionModel]

@@ -41,6 +41,7 @@ from alttext.index.models import (
 )
 from alttext.index.pairing import PairKey, captioned_partner_image, folder_has_raw, pair_key, partners
 from alttext.metadata.capture_date import read_capture_date
+from alttext.text_in_image import fold_image_text
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
@@ -324,9 +325,11 @@ class Ingester:
             self.on_progress(done)
             return
         descriptions = self._describe(captioner, prepared) or [None] * len(groups)
+        image_texts = self._read_text(captioner, prepared) or [None] * len(groups)
         params = captioner.generation_params
         with self.index.write() as connection:
-            for group, raw, description in zip(groups, raw_captions, descriptions, strict=True):
+            for group, raw, description, image_text in zip(groups, raw_captions, descriptions, image_texts,
+                                                           strict=True):
                 alt = to_alt_text(raw)
                 if not alt:
                     for work in group:
@@ -336,9 +339,9 @@ class Ingester:
                 current = connection.execute(select(images.c.caption_id).where(images.c.id == image_id)).scalar()
                 if current is None:  # another process may have captioned it meanwhile
                     add_caption(
-                        connection, image_id, text=alt, raw_text=raw, source=SOURCE_MODEL,
-                        model=captioner.model_id, model_revision=captioner.revision, params=params,
-                        description=description,
+                        connection, image_id, text=fold_image_text(alt, image_text), raw_text=raw,
+                        source=SOURCE_MODEL, model=captioner.model_id, model_revision=captioner.revision,
+                        params=params, description=description, image_text=image_text,
                     )
                 for work in group:
                     _link(connection, work, image_id)
@@ -356,6 +359,14 @@ class Ingester:
             return captioner.describe(prepared)
         except Exception:
             logger.exception("describing a batch failed; its alt text is kept")
+            return None
+
+    def _read_text(self, captioner: CaptionModel, prepared: list[Any]) -> list[str | None] | None:
+        """The text in each picture, where the captioner reads it; a failure costs that text only (§14)."""
+        try:
+            return captioner.read_text(prepared)
+        except Exception:
+            logger.exception("reading the text of a batch failed; its alt text is kept")
             return None
 
     def run(self) -> IngestReport:

@@ -143,7 +143,8 @@ class Library:
 
         for outcome in captioner.caption_stream(sources, load):
             yield CaptionResult(outcome.item.location, outcome.item.is_url, outcome.alt_text, outcome.raw_caption,
-                                captioner.model_id, outcome.error, description=outcome.description)
+                                captioner.model_id, outcome.error, description=outcome.description,
+                                image_text=outcome.image_text)
 
     # -- indexing ----------------------------------------------------------------------------------
     def scan(self, folders: Iterable[str], *, embed: bool = False, import_metadata: bool = True,
