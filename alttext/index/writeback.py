@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import and_, case, delete, exists, func, insert, or_, select, update
 
 from alttext.backoff import backoff_seconds
 from alttext.config import Settings
@@ -89,6 +89,8 @@ class Target:
     # the newest model description of the picture, as `show` picks it (docs/architecture.md §13).
     description: str | None = None
     description_is_own: bool = False
+    description_id: int | None = None  # the caption that description belongs to (files.embedded_description_id)
+    embedded_description_id: int | None = None  # the one last written
 
     @property
     def description_approved(self) -> bool:
@@ -96,22 +98,34 @@ class Target:
         return self.description_is_own and reviewed_by_person(self.source, self.status)
 
 
-def _newest_description() -> Any:
+def _newest_description(column: str) -> Any:
+    """The newest caption of the image that has a description: its ``description`` or its ``id``."""
     older = captions.alias("older")
     return (
-        select(older.c.description)
+        select(older.c[column])
         .where(older.c.image_id == images.c.id, older.c.description.is_not(None), older.c.description != "")
         .order_by(older.c.created_at.desc(), older.c.id.desc())
         .limit(1)
+        .correlate(images)  # explicitly: within _held's EXISTS, auto-correlation would not reach the outer query
         .scalar_subquery()
     )
 
 
+def _description_id() -> Any:
+    """The caption whose description the file should carry: the current caption's own, else the newest (as
+    ``_target`` picks it); NULL when the picture has none."""
+    own = and_(captions.c.description.is_not(None), captions.c.description != "")
+    return case((own, captions.c.id), else_=_newest_description("id"))
+
+
 def _target_query() -> Any:
     return (
-        select(files.c.id, files.c.path, files.c.embedded_caption_id, captions.c.id.label("caption_id"),
+        select(files.c.id, files.c.path, files.c.embedded_caption_id, files.c.embedded_description_id,
+               captions.c.id.label("caption_id"),
                captions.c.text, captions.c.source, captions.c.status,
-               captions.c.description.label("own_description"), _newest_description().label("newest_description"))
+               captions.c.description.label("own_description"),
+               _newest_description("description").label("newest_description"),
+               _newest_description("id").label("newest_description_id"))
         .join(images, images.c.id == files.c.image_id)
         .join(captions, captions.c.id == images.c.caption_id)
         .where(files.c.state == INDEXED)
@@ -122,23 +136,30 @@ def _target_query() -> Any:
 def _target(row: Any) -> Target:
     own = bool(row.own_description)
     return Target(row.id, row.path, row.caption_id, row.text, row.source, row.status, row.embedded_caption_id,
-                  description=row.own_description if own else row.newest_description, description_is_own=own)
+                  description=row.own_description if own else row.newest_description, description_is_own=own,
+                  description_id=row.caption_id if own else row.newest_description_id,
+                  embedded_description_id=row.embedded_description_id)
 
 
 def _not_embedded(query: Any) -> Any:
-    """Files whose current caption is not in them yet (text that came from the file is already there)."""
+    """Files whose current caption is not in them yet (text that came from the file is already there), or
+    whose long description is not: a person's edit has none, so a newer model description of the picture
+    changes what the file should carry while its current caption stays the same."""
     return query.where(
-        or_(files.c.embedded_caption_id.is_(None), files.c.embedded_caption_id != captions.c.id),
+        or_(files.c.embedded_caption_id.is_(None), files.c.embedded_caption_id != captions.c.id,
+            files.c.embedded_description_id.is_distinct_from(_description_id())),
         captions.c.source != SOURCE_METADATA,
     )
 
 
 def _held(now: datetime) -> Any:
-    """The file's write-back of its current caption was held back (failed and not due again, or parked)."""
+    """The file's write-back of its current caption (and description) was held back (failed and not due
+    again, or parked)."""
     return exists(
         select(jobs.c.id).where(
             jobs.c.kind == EMBED_JOB, jobs.c.target_id == files.c.id,
             jobs.c.payload["caption_id"].as_integer() == captions.c.id,  # SQLite and PostgreSQL alike
+            func.coalesce(jobs.c.payload["description_id"].as_integer(), 0) == func.coalesce(_description_id(), 0),
             or_(jobs.c.state == PARKED, jobs.c.next_try_at > now),
         )
     )
@@ -251,7 +272,9 @@ def embed_targets(
             continue
         # Replacing alttext's own earlier caption needs force in the library; a person's text additionally
         # needs the caption to be human-approved, which the library checks itself.
-        previously_ours = target.embedded_caption_id is not None and target.embedded_caption_id != target.caption_id
+        # The same for a description: the picture's newer one replaces what alttext wrote from an older one.
+        previously_ours = target.embedded_caption_id is not None and (
+            target.embedded_caption_id != target.caption_id or target.embedded_description_id != target.description_id)
         result = embed(
             target.path, target.text, lang=options.lang, fields=set(options.fields),
             force=options.force or previously_ours, human_approved=reviewed_by_person(target.source, target.status),
@@ -266,6 +289,8 @@ def embed_targets(
                 connection.execute(
                     update(files).where(files.c.id == target.file_id).values(
                         embedded_caption_id=target.caption_id,
+                        # what the file should carry now, written or (extdescr not asked for) not
+                        embedded_description_id=target.description_id,
                         embedded_where=result.target if result.where == Where.SIDECAR else str(result.where),
                         embedded_at=utcnow(),
                     )
@@ -288,7 +313,9 @@ def _hold(index: Index, target: Target, error: str, *, park: bool) -> None:
         earlier = connection.execute(
             select(jobs.c.attempts, jobs.c.payload).where(jobs.c.kind == EMBED_JOB, jobs.c.target_id == target.file_id)
         ).first()
-        same_caption = earlier is not None and (earlier.payload or {}).get("caption_id") == target.caption_id
+        payload = {"caption_id": target.caption_id, "description_id": target.description_id}
+        same_caption = earlier is not None and all((earlier.payload or {}).get(key) == value
+                                                   for key, value in payload.items())
         attempts = (earlier.attempts if earlier is not None and same_caption else 0) + 1
         parked = park or attempts >= EMBED_MAX_ATTEMPTS
         delay = backoff_seconds(attempts, base=EMBED_RETRY_BASE, factor=4, cap=EMBED_RETRY_CAP)
@@ -297,7 +324,7 @@ def _hold(index: Index, target: Target, error: str, *, park: bool) -> None:
             insert(jobs).values(
                 kind=EMBED_JOB, target_id=target.file_id, attempts=attempts,
                 next_try_at=now + timedelta(seconds=delay), state=PARKED if parked else QUEUED,
-                last_error=error, payload={"caption_id": target.caption_id}, created_at=now,
+                last_error=error, payload=payload, created_at=now,
             )
         )
 
