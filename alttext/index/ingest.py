@@ -41,6 +41,7 @@ from alttext.index.models import (
 )
 from alttext.index.pairing import PairKey, captioned_partner_image, folder_has_raw, pair_key, partners
 from alttext.metadata.capture_date import read_capture_date
+from alttext.metadata.reading import FoundText
 from alttext.text_in_image import fold_image_text
 
 if TYPE_CHECKING:
@@ -49,6 +50,10 @@ if TYPE_CHECKING:
     from alttext.captioning.protocols import CaptionerFactory, CaptionModel
 
 logger = logging.getLogger(__name__)
+
+# What a file's own metadata holds (index/writeback.existing_caption_reader): a person's alt text and long
+# description, or the alt text alone as a string.
+ExistingReader = Callable[[str], "str | FoundText | None"]
 
 CHUNK = 256  # pending rows read per query
 RAW_FOLDER_CACHE = 1024  # folders remembered as holding RAW files or not (pairing), per run
@@ -72,6 +77,7 @@ class _Work:
     path: str
     fingerprint: Fingerprint | None = None
     existing_text: str | None = None
+    existing_description: str | None = None  # a person's long description in the file (ExtDescrAccessibility)
     error: ImageError | None = None
     taken_at: str | None = None  # None: not read (a failed file)
 
@@ -136,7 +142,7 @@ class Ingester:
         batch_size: int = 8,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         workers: int = 2,
-        read_existing: Callable[[str], str | None] | None = None,
+        read_existing: ExistingReader | None = None,
         on_progress: Callable[[int], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
         accept: Callable[[int, str], bool] | None = None,
@@ -173,7 +179,11 @@ class Ingester:
             work.taken_at = read_capture_date(work.path)  # the header again: no decode (§11)
             if self.read_existing is not None:
                 try:
-                    work.existing_text = self.read_existing(work.path)
+                    found = self.read_existing(work.path)
+                    if isinstance(found, FoundText):
+                        work.existing_text, work.existing_description = found.alt_text, found.description
+                    else:
+                        work.existing_text = found
                 except Exception:  # metadata is a bonus; a reader bug must not fail the file
                     logger.debug("reading metadata of %s failed", work.path, exc_info=True)
         except ImageError as exc:
@@ -260,7 +270,8 @@ class Ingester:
                 joining = []
             with self.index.write() as connection:
                 image_id = image_id_for(connection, fingerprint)
-                add_caption(connection, image_id, text=alt, raw_text=work.existing_text, source=SOURCE_METADATA)
+                add_caption(connection, image_id, text=alt, raw_text=work.existing_text, source=SOURCE_METADATA,
+                            description=work.existing_description)
                 for each in (work, *joining):
                     _link(connection, each, image_id)
             self.report.imported += 1 + len(joining)
@@ -292,7 +303,7 @@ class Ingester:
                 # The pair's own caption, written into this file by embed, is not new text.
                 if not any(text.strip() in (alt.strip(), work.existing_text.strip()) for (text,) in known_texts):
                     add_caption(connection, image_id, text=alt, raw_text=work.existing_text,
-                                source=SOURCE_METADATA)
+                                source=SOURCE_METADATA, description=work.existing_description)
                     imported = True
             _link(connection, work, image_id)
         if imported:
@@ -337,11 +348,14 @@ class Ingester:
                     continue
                 image_id = image_id_for(connection, _fingerprinted(group[0]))
                 current = connection.execute(select(images.c.caption_id).where(images.c.id == image_id)).scalar()
+                # A person's description in the file wins over the model's (human text wins, §3); params say so.
+                persons = next((work.existing_description for work in group if work.existing_description), None)
                 if current is None:  # another process may have captioned it meanwhile
                     add_caption(
                         connection, image_id, text=fold_image_text(alt, image_text), raw_text=raw,
                         source=SOURCE_MODEL, model=captioner.model_id, model_revision=captioner.revision,
-                        params=params, description=description, image_text=image_text,
+                        params={**params, "description_from": "metadata"} if persons else params,
+                        description=persons or description, image_text=image_text,
                     )
                 for work in group:
                     _link(connection, work, image_id)

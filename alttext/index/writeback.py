@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, case, delete, exists, func, insert, or_, select, update
 
@@ -28,6 +28,9 @@ from alttext.index.models import EMBED_JOB, INDEXED, SOURCE_METADATA, captions, 
 from alttext.index.selection import named
 from alttext.paths import display_path, folder_range, is_under_any
 from alttext.vocabulary import EMBED_FIELDS
+
+if TYPE_CHECKING:
+    from alttext.index.ingest import ExistingReader  # not at run time: `status` and `show` don't need ingest
 
 # Holds (``jobs`` rows of kind ``embed``): a failed write-back is retried after 1 min, 4 min, then
 # parked; a skipped one is parked at once. Parked holds wait for a new caption or `alttext embed`.
@@ -329,16 +332,21 @@ def _hold(index: Index, target: Target, error: str, *, park: bool) -> None:
         )
 
 
-def existing_caption_reader(lang: str) -> Callable[[str], str | None]:
-    """For ingest: the text a photo's own metadata already holds (alt text, description, ...), if any.
+def existing_caption_reader(lang: str) -> ExistingReader:
+    """For ingest: the text a photo's own metadata already holds (alt text, description, ...) and its long
+    description (ExtDescrAccessibility), if any.
 
-    Camera boilerplate ("OLYMPUS DIGITAL CAMERA") and captions alttext itself wrote from a model are
-    skipped by ``pick_caption``; a person's text becomes a caption of source ``metadata``.
+    Camera boilerplate ("OLYMPUS DIGITAL CAMERA") and text alttext itself wrote from a model are skipped
+    (``pick_caption``, ``pick_description``); a person's alt text becomes a caption of source ``metadata``,
+    with the person's description beside it.
     """
-    from alttext.metadata import pick_caption, read_descriptions
+    from alttext.metadata import FoundText, pick_caption, pick_description, read_descriptions
 
-    def read(path: str) -> str | None:
-        candidate = pick_caption(read_descriptions(path), lang)
-        return candidate.text if candidate else None
+    def read(path: str) -> FoundText | None:
+        existing = read_descriptions(path)
+        alt, description = pick_caption(existing, lang), pick_description(existing, lang)
+        if alt is None and description is None:
+            return None
+        return FoundText(alt.text if alt else None, description.text if description else None)
 
     return read

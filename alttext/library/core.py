@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from alttext.config import Settings, load_settings
@@ -31,6 +31,7 @@ from alttext.library.results import (
 if TYPE_CHECKING:
     from alttext.captioning import Captioner
     from alttext.index.db import Index
+    from alttext.index.ingest import ExistingReader
     from alttext.index.review import Change, ReviewItem
     from alttext.index.writeback import Target
     from alttext.lint import Finding, Problem
@@ -373,7 +374,7 @@ class Library:
 
         return embed_options(self.settings, **flags)
 
-    def _existing_caption_reader(self) -> Callable[[str], str | None]:
+    def _existing_caption_reader(self) -> ExistingReader:
         from alttext.index.writeback import existing_caption_reader
 
         return existing_caption_reader(self.settings.lang)
