@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from PIL import Image
 
@@ -31,6 +31,9 @@ from alttext.captioning.loading import LoadedModel, load_model
 from alttext.images import ImageError
 from alttext.text_in_image import fold_image_text
 from alttext.vocabulary import QUANTIZE_CHOICES
+
+if TYPE_CHECKING:
+    from alttext.captioning.ocr import TesseractReader
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +56,14 @@ class CaptionOutcome(Generic[T]):
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+@dataclass(frozen=True)
+class _WithText:
+    """A pixels-only model's input with the text an OCR engine read in the same image (in the decode pool)."""
+
+    model_input: Any
+    image_text: str | None
 
 
 _threads_configured = False
@@ -113,11 +124,23 @@ class Captioner:
         self.description_kwargs = {key: value for key, value in self.generation_kwargs.items()
                                    if key not in ("max_length", "max_new_tokens")}
         self.description_kwargs["max_new_tokens"] = DESCRIPTION_MAX_NEW_TOKENS
-        self.reads_text = read_text and self.family.text_prompt is not None
+        # A pixels-only model can't be asked for the text: an OCR engine reads it, where one is installed.
+        self.ocr = self._ocr_reader() if read_text and self.family.text_prompt is None else None
+        self.reads_text = read_text and (self.family.text_prompt is not None or self.ocr is not None)
         # Greedy: text is copied out, not composed, and beams cost time for nothing here.
         self.text_kwargs = {**self.description_kwargs, "num_beams": 1, "max_new_tokens": IMAGE_TEXT_MAX_NEW_TOKENS}
         self._model_lock = threading.Lock()  # one generate() at a time per model
         self.calls = 0  # model invocations (tests count these to prove a rescan captions nothing)
+
+    @staticmethod
+    def _ocr_reader() -> TesseractReader | None:
+        from alttext.captioning.ocr import find_reader
+
+        reader = find_reader()
+        if reader is None:
+            logger.warning("this model can't read the text in pictures, and no OCR engine is installed"
+                           " (apt-get install tesseract-ocr): --read-text reads nothing")
+        return reader
 
     def _family(self, prompt: str | None) -> CaptionFamily:
         from alttext.captioning.families import CHAT_VLM, FLORENCE
@@ -178,7 +201,9 @@ class Captioner:
         if self.describes:
             params["description_prompt"] = self.family.description_prompt
             params["description_max_new_tokens"] = self.description_kwargs["max_new_tokens"]
-        if self.reads_text:
+        if self.ocr is not None:
+            params["text_reader"] = self.ocr.name
+        elif self.reads_text:
             params["text_prompt"] = self.family.text_prompt
         return params
 
@@ -190,8 +215,24 @@ class Captioner:
     # -- the model -----------------------------------------------------------------------------
     def preprocess(self, image: Image.Image) -> Any:
         """The model's input for one image (pixel values, shape (C, H, W), for pixels-only models);
-        thread-safe, runs in the prefetch pool."""
-        return self.family.prepare(image)
+        thread-safe, runs in the prefetch pool. With an OCR engine, its reading of the image is done here too,
+        ahead of the model."""
+        prepared = self.family.prepare(image)
+        if self.ocr is None:
+            return prepared
+        from alttext.captioning.ocr import OcrError
+
+        try:
+            text = self.ocr.read(image)
+        except OcrError as exc:  # the text is a bonus: its failure costs the text, never the alt text
+            logger.info("reading the text of an image failed: %s", exc)
+            text = None
+        return _WithText(prepared, text)
+
+    def _model_inputs(self, batch: Sequence[Any]) -> Sequence[Any]:
+        if self.ocr is None:
+            return batch
+        return [item.model_input if isinstance(item, _WithText) else item for item in batch]
 
     def _uses_shared_encoder(self) -> bool:
         """Vision encoder-decoders (vit-gpt2, TrOCR, Donut) get fast_beam.generate_shared."""
@@ -207,7 +248,7 @@ class Captioner:
         import torch
 
         with self._model_lock, torch.inference_mode():
-            texts = self.family.generate(batch, self.generation_kwargs)
+            texts = self.family.generate(self._model_inputs(batch), self.generation_kwargs)
             self.calls += 1
         return texts
 
@@ -219,7 +260,7 @@ class Captioner:
         if not self.describes:
             return None
         with self._model_lock, torch.inference_mode():
-            texts = self.family.generate(batch, self.description_kwargs, describe=True)
+            texts = self.family.generate(self._model_inputs(batch), self.description_kwargs, describe=True)
             self.calls += 1
         return [clean_description(text) for text in texts]
 
@@ -230,6 +271,8 @@ class Captioner:
 
         if not self.reads_text:
             return None
+        if self.ocr is not None:  # read in the decode pool (preprocess)
+            return [item.image_text if isinstance(item, _WithText) else None for item in batch]
         with self._model_lock, torch.inference_mode():
             texts = self.family.generate(batch, self.text_kwargs, read_text=True)
             self.calls += 1
