@@ -29,6 +29,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
 )
+from sqlalchemy import text as sql_text
 
 # Caption provenance and review status: the words live in alttext.vocabulary; re-exported for the index.
 from alttext.vocabulary import SOURCE_HUMAN as SOURCE_HUMAN
@@ -131,6 +132,10 @@ images = Table(
     # The caption shown and searched: the best one by docs/architecture.md §3 (human > metadata > newest model).
     Column("caption_id", Integer, ForeignKey("captions.id", use_alter=True), index=True),
     Column("created_at", UtcDateTime, nullable=False, default=utcnow),
+    # The caption whose long description the picture has: the current caption's own, else the newest one
+    # (a person's edit has none; §13). Kept by refresh_current_caption, so that the write-back queue and
+    # `status` compare it with files.embedded_description_id without a lookup per file (migration 0008).
+    Column("description_id", Integer),
 )
 
 captions = Table(
@@ -152,6 +157,12 @@ captions = Table(
     Column("params", JSON),
     Column("status", String(16), nullable=False, default=STATUS_GENERATED),
     Column("created_at", UtcDateTime, nullable=False, default=utcnow),
+    # "The picture's newest description / image text" (§13-§14): most captions have neither, so these stay
+    # tiny and the usual answer, none, is one probe (migration 0008).
+    Index("ix_captions_described", "image_id", sqlite_where=sql_text("description <> ''"),
+          postgresql_where=sql_text("description <> ''")),
+    Index("ix_captions_image_text", "image_id", sqlite_where=sql_text("image_text <> ''"),
+          postgresql_where=sql_text("image_text <> ''")),
 )
 
 files = Table(

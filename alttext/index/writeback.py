@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, case, delete, exists, func, insert, or_, select, update
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
 
 from alttext.backoff import backoff_seconds
 from alttext.config import Settings
@@ -101,56 +101,35 @@ class Target:
         return self.description_is_own and reviewed_by_person(self.source, self.status)
 
 
-def _newest_description(column: str) -> Any:
-    """The newest caption of the image that has a description: its ``description`` or its ``id``."""
-    older = captions.alias("older")
-    return (
-        select(older.c[column])
-        .where(older.c.image_id == images.c.id, older.c.description.is_not(None), older.c.description != "")
-        .order_by(older.c.created_at.desc(), older.c.id.desc())
-        .limit(1)
-        .correlate(images)  # explicitly: within _held's EXISTS, auto-correlation would not reach the outer query
-        .scalar_subquery()
-    )
-
-
-def _description_id() -> Any:
-    """The caption whose description the file should carry: the current caption's own, else the newest (as
-    ``_target`` picks it); NULL when the picture has none."""
-    own = and_(captions.c.description.is_not(None), captions.c.description != "")
-    return case((own, captions.c.id), else_=_newest_description("id"))
-
-
 def _target_query() -> Any:
+    # The description the file should carry is the image's (images.description_id, kept by
+    # refresh_current_caption): the caption's own, else the picture's newest.
+    described = captions.alias("described")
     return (
         select(files.c.id, files.c.path, files.c.embedded_caption_id, files.c.embedded_description_id,
-               captions.c.id.label("caption_id"),
-               captions.c.text, captions.c.source, captions.c.status,
-               captions.c.description.label("own_description"),
-               _newest_description("description").label("newest_description"),
-               _newest_description("id").label("newest_description_id"))
+               captions.c.id.label("caption_id"), captions.c.text, captions.c.source, captions.c.status,
+               images.c.description_id, described.c.description)
         .join(images, images.c.id == files.c.image_id)
         .join(captions, captions.c.id == images.c.caption_id)
+        .outerjoin(described, described.c.id == images.c.description_id)
         .where(files.c.state == INDEXED)
         .order_by(files.c.path)
     )
 
 
 def _target(row: Any) -> Target:
-    own = bool(row.own_description)
     return Target(row.id, row.path, row.caption_id, row.text, row.source, row.status, row.embedded_caption_id,
-                  description=row.own_description if own else row.newest_description, description_is_own=own,
-                  description_id=row.caption_id if own else row.newest_description_id,
-                  embedded_description_id=row.embedded_description_id)
+                  description=row.description or None, description_is_own=row.description_id == row.caption_id,
+                  description_id=row.description_id, embedded_description_id=row.embedded_description_id)
 
 
 def _not_embedded(query: Any) -> Any:
     """Files whose current caption is not in them yet (text that came from the file is already there), or
     whose long description is not: a person's edit has none, so a newer model description of the picture
-    changes what the file should carry while its current caption stays the same."""
+    changes what the file should carry while its current caption stays the same (images.description_id)."""
     return query.where(
         or_(files.c.embedded_caption_id.is_(None), files.c.embedded_caption_id != captions.c.id,
-            files.c.embedded_description_id.is_distinct_from(_description_id())),
+            files.c.embedded_description_id.is_distinct_from(images.c.description_id)),
         captions.c.source != SOURCE_METADATA,
     )
 
@@ -162,7 +141,8 @@ def _held(now: datetime) -> Any:
         select(jobs.c.id).where(
             jobs.c.kind == EMBED_JOB, jobs.c.target_id == files.c.id,
             jobs.c.payload["caption_id"].as_integer() == captions.c.id,  # SQLite and PostgreSQL alike
-            func.coalesce(jobs.c.payload["description_id"].as_integer(), 0) == func.coalesce(_description_id(), 0),
+            func.coalesce(jobs.c.payload["description_id"].as_integer(), 0)
+            == func.coalesce(images.c.description_id, 0),
             or_(jobs.c.state == PARKED, jobs.c.next_try_at > now),
         )
     )

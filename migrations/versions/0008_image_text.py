@@ -13,6 +13,12 @@ Create Date: 2026-11-29
   NULL for files embedded before: a file whose picture has a description is looked at once more by the
   next write-back (unchanged files are not rewritten). No foreign key: SQLite can't drop a column that
   has one (downgrade), and a caption with a description is never deleted while its image lives.
+- ``images.description_id``: the caption whose description the picture has (the current caption's own,
+  else the newest), kept by ``refresh_current_caption``, filled here for the images that have one; the queue
+  and `status` compare it with ``files.embedded_description_id`` without a lookup per file.
+- Two partial indexes on captions (image_id) where a description / an image text is not empty: "the
+  picture's newest description or image text" (search rows, exports, the fill above) is one probe of a
+  small index.
 - The search row of an image gets two columns, ``description`` and ``image_text``: the current caption's
   own, else the picture's newest (what ``show`` shows). On SQLite the FTS5 table is recreated (FTS5 tables
   can't gain columns), with bm25 column weights (alt text and file names 1, description 0.5, image
@@ -176,10 +182,26 @@ def _pg_search(extended: bool) -> None:
     """)
 
 
+# "The newest caption of this image with a description (image text)", asked per row by exports and search
+# rows: most captions have neither, so a partial index is tiny and the usual answer, "none", is one probe.
+PARTIAL_INDEXES = {"ix_captions_described": "description", "ix_captions_image_text": "image_text"}
+
+
 def upgrade() -> None:
     # Plain ALTER TABLE, not batch mode: a table copy would drop the FTS triggers on captions and files.
     op.execute("ALTER TABLE captions ADD COLUMN image_text TEXT")
     op.execute("ALTER TABLE files ADD COLUMN embedded_description_id INTEGER")
+    for name, column in PARTIAL_INDEXES.items():
+        op.execute(f"CREATE INDEX {name} ON captions (image_id) WHERE {column} <> ''")
+    op.execute("ALTER TABLE images ADD COLUMN description_id INTEGER")
+    # Only images with a description somewhere (the partial index finds them); no trigger watches the column.
+    op.execute("""
+        UPDATE images SET description_id = coalesce(
+            (SELECT c.id FROM captions c WHERE c.id = images.caption_id AND c.description <> ''),
+            (SELECT d.id FROM captions d WHERE d.image_id = images.id AND d.description <> ''
+             ORDER BY d.created_at DESC, d.id DESC LIMIT 1))
+        WHERE EXISTS (SELECT 1 FROM captions d WHERE d.image_id = images.id AND d.description <> '')
+    """)
     if op.get_bind().dialect.name == "postgresql":
         _pg_search(extended=True)
     else:
@@ -193,6 +215,9 @@ def downgrade() -> None:
         # first: the triggers must stop naming captions.image_text before the column goes
         for trigger in TRIGGERS:
             op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    op.execute("ALTER TABLE images DROP COLUMN description_id")
+    for name in PARTIAL_INDEXES:
+        op.execute(f"DROP INDEX IF EXISTS {name}")
     op.execute("ALTER TABLE files DROP COLUMN embedded_description_id")
     op.execute("ALTER TABLE captions DROP COLUMN image_text")
     if op.get_bind().dialect.name != "postgresql":

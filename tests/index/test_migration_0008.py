@@ -93,6 +93,9 @@ def test_an_index_at_0007_upgrades_its_search_rows_and_downgrades(empty_db: str 
         with index.read() as connection:
             assert connection.execute(text("SELECT count(*) FROM captions")).scalar() == 3
             assert connection.execute(text("SELECT embedded_description_id FROM files WHERE id = 1")).scalar() is None
+            # the picture's description is the model's (caption 1) though the person's edit (2) is current
+            assert connection.execute(text("SELECT id, description_id FROM images ORDER BY id")).all() == [
+                (1, 1), (2, None)]
         assert search(index, "timetable") == []
         # a model caption with image text added beside the current caption: searchable at once (trigger)
         with index.write() as connection:
