@@ -93,6 +93,7 @@ SPECS: tuple[SettingSpec, ...] = (
                 "captioning model: Hugging Face hub id, local folder, or openai:NAME (a model on caption_endpoint)"),
     SettingSpec("caption_prompt", None, str, "alt-text prompt for chat vision-language models (default: built in)"),
     SettingSpec("describe", False, _to_bool, "also store a long description (prompt-driven models only)"),
+    SettingSpec("read_text", False, _to_bool, "also read and store the text in each picture (prompt-driven models)"),
     SettingSpec("db", None, str, "the index: an SQLite file, or a postgresql:// database address"),
     SettingSpec("beams", None, _optional_int, "beam width (default: the model's generation config)"),
     SettingSpec("max_tokens", None, _optional_int, "max new tokens (default: the model's generation config)"),
@@ -160,6 +161,7 @@ class Settings:
     model: str
     caption_prompt: str | None
     describe: bool
+    read_text: bool
     db: str
     beams: int | None
     max_tokens: int | None

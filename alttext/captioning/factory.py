@@ -35,7 +35,8 @@ def build_captioner(settings: Settings) -> Captioning:
 def _warn_local_only(settings: Settings) -> None:
     """Settings a remote model cannot honour: said once, not an error (they may come from a shared file)."""
     ignored = [name for name, value in (("beams", settings.beams), ("quantize", settings.quantize != "none"),
-                                        ("device", settings.device != "auto"), ("threads", settings.threads))
+                                        ("device", settings.device != "auto"), ("threads", settings.threads),
+                                        ("read_text", settings.read_text))
                if value]
     if ignored:
         logger.warning("%s: %s apply to local models only; ignored", settings.model, ", ".join(ignored))
@@ -52,4 +53,5 @@ def _captioner(settings: Settings) -> Captioner:
         threads=settings.threads,
         prompt=settings.caption_prompt,
         describe=settings.describe,
+        read_text=settings.read_text,
     )

@@ -66,6 +66,11 @@ class CaptionModel(Protocol):
         model gives none."""
         ...
 
+    def read_text(self, batch: Sequence[Any]) -> list[str | None] | None:
+        """The text in each image of the same batch, in order (None where there is none); None when this
+        model does not read text (docs/architecture.md §15)."""
+        ...
+
 
 class Captioning(CaptionModel, Protocol):
     """A captioner the library's faces use directly (``alttext caption``, uploads): ``CaptionModel`` plus a

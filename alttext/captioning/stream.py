@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from alttext.alt_text import to_alt_text
 from alttext.captioning.protocols import CaptionFailure
 from alttext.images import ImageError
+from alttext.text_in_image import fold_image_text
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -37,6 +38,7 @@ class CaptionOutcome(Generic[T]):
     alt_text: str | None = None
     error: str | None = None
     description: str | None = None  # the long description, where asked for and the model gives one
+    image_text: str | None = None  # text read in the picture, where asked for (folded into alt_text if mostly text)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -95,6 +97,7 @@ def caption_stream(
                 batch_items.append((item, pixels))
             captions: list[str | CaptionFailure] = []
             descriptions: list[str | None] | None = None
+            image_texts: list[str | None] | None = None
             if batch_items:
                 prepared = [pixels for _, pixels in batch_items]
                 captions = list(model.generate(prepared))
@@ -102,6 +105,10 @@ def caption_stream(
                     descriptions = model.describe(prepared)
                 except Exception:  # the alt text is made: a failed description must not cost it
                     logger.exception("describing a batch failed; its alt text is kept")
+                try:
+                    image_texts = model.read_text(prepared)
+                except Exception:  # nor a failed reading of the text
+                    logger.exception("reading the text of a batch failed; its alt text is kept")
             failures = iter(failed)
             for item, index in order:
                 if index is None:
@@ -114,6 +121,8 @@ def caption_stream(
                 alt = to_alt_text(raw)
                 if alt:
                     described = descriptions[index] if descriptions is not None else None
-                    yield CaptionOutcome(item, raw_caption=raw, alt_text=alt, description=described)
+                    read = image_texts[index] if image_texts is not None else None
+                    yield CaptionOutcome(item, raw_caption=raw, alt_text=fold_image_text(alt, read),
+                                         description=described, image_text=read)
                 else:
                     yield CaptionOutcome(item, raw_caption=raw, error="the model produced no caption")

@@ -51,6 +51,9 @@ def model_options(function: Any) -> Any:
         click.option("--device", callback=_device, help=f"{api.DEVICE_HELP}."),
         click.option("--describe", is_flag=True, default=None,
                      help="Also a long description (Florence-2, chat and openai: models only)."),
+        click.option("--read-text", "read_text", is_flag=True, default=None,
+                     help="Also read the text in each picture (Florence-2, chat models; others with Tesseract):"
+                          " stored, searched, and quoted in the alt text of signs, slides and screenshots."),
     ]
     for option in reversed(options):
         function = option(function)

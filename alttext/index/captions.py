@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, case, insert, or_, select, update
+from sqlalchemy import Connection, case, insert, literal_column, or_, select, update
 
 from alttext.index.models import (
     SOURCE_HUMAN,
@@ -39,17 +39,42 @@ _RANK = case(
 )
 
 
+def picture_text_sql(column: str, caption: str = "c") -> str:
+    """Portable SQL for what a picture's caption ``caption`` (an alias) says beyond its alt text, as ``show``
+    shows it and search indexes it: the caption's own ``description`` or ``image_text``, else the newest of
+    its image's captions that has one (a person's edit carries neither, and the picture is the same;
+    docs/architecture.md §13, §15). NULL when none has."""
+    if column not in ("description", "image_text"):
+        raise ValueError(column)
+    return (f"coalesce(nullif({caption}.{column}, ''), (SELECT d.{column} FROM captions d"
+            f" WHERE d.image_id = {caption}.image_id AND d.{column} <> ''"
+            " ORDER BY d.created_at DESC, d.id DESC LIMIT 1))")
+
+
 def refresh_current_caption(connection: Connection, image_id: int) -> int | None:
-    """Point the image at its best caption; returns that caption's id."""
+    """Point the image at its best caption, and at the caption whose long description it has (the best's
+    own, else the newest); returns the best caption's id."""
     best = connection.execute(
         select(captions.c.id)
         .where(captions.c.image_id == image_id)
         .order_by(_RANK.desc(), captions.c.created_at.desc(), captions.c.id.desc())
         .limit(1)
     ).scalar()
-    current = connection.execute(select(images.c.caption_id).where(images.c.id == image_id)).scalar()
-    if best != current:
-        connection.execute(update(images).where(images.c.id == image_id).values(caption_id=best))
+    described = connection.execute(  # '' as a literal: SQLite then uses the partial index ix_captions_described
+        select(captions.c.id)
+        .where(captions.c.image_id == image_id, captions.c.description != literal_column("''"))
+        .order_by((captions.c.id == (best or 0)).desc(), captions.c.created_at.desc(), captions.c.id.desc())
+        .limit(1)
+    ).scalar()
+    current = connection.execute(select(images.c.caption_id, images.c.description_id)
+                                 .where(images.c.id == image_id)).first()
+    changed: dict[str, int | None] = {}
+    if current is None or current.caption_id != best:
+        changed["caption_id"] = best
+    if current is None or current.description_id != described:
+        changed["description_id"] = described  # alone: an update naming caption_id refreshes the search row
+    if changed:
+        connection.execute(update(images).where(images.c.id == image_id).values(**changed))
     return best
 
 
@@ -65,12 +90,13 @@ def add_caption(
     params: dict[str, Any] | None = None,
     status: str = STATUS_GENERATED,
     description: str | None = None,
+    image_text: str | None = None,
 ) -> int:
     caption_id = inserted_id(connection.execute(
         insert(captions).values(
             image_id=image_id, text=text, raw_text=raw_text, source=source, model=model,
             model_revision=model_revision, params=params, status=status, created_at=utcnow(),
-            description=description,
+            description=description, image_text=image_text,
         )
     ))
     refresh_current_caption(connection, image_id)

@@ -42,6 +42,8 @@ from alttext.index.models import (
 )
 from alttext.index.pairing import PairKey, captioned_partner_image, folder_has_raw, pair_key, partners
 from alttext.metadata.capture_date import read_capture_date
+from alttext.metadata.reading import FoundText
+from alttext.text_in_image import fold_image_text
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
@@ -49,6 +51,10 @@ if TYPE_CHECKING:
     from alttext.captioning.protocols import CaptionerFactory, CaptionModel
 
 logger = logging.getLogger(__name__)
+
+# What a file's own metadata holds (index/writeback.existing_caption_reader): a person's alt text and long
+# description, or the alt text alone as a string.
+ExistingReader = Callable[[str], "str | FoundText | None"]
 
 CHUNK = 256  # pending rows read per query
 RAW_FOLDER_CACHE = 1024  # folders remembered as holding RAW files or not (pairing), per run
@@ -72,6 +78,7 @@ class _Work:
     path: str
     fingerprint: Fingerprint | None = None
     existing_text: str | None = None
+    existing_description: str | None = None  # a person's long description in the file (ExtDescrAccessibility)
     error: ImageError | None = None
     taken_at: str | None = None  # None: not read (a failed file)
 
@@ -136,7 +143,7 @@ class Ingester:
         batch_size: int = 8,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         workers: int = 2,
-        read_existing: Callable[[str], str | None] | None = None,
+        read_existing: ExistingReader | None = None,
         on_progress: Callable[[int], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
         accept: Callable[[int, str], bool] | None = None,
@@ -173,7 +180,11 @@ class Ingester:
             work.taken_at = read_capture_date(work.path)  # the header again: no decode (§11)
             if self.read_existing is not None:
                 try:
-                    work.existing_text = self.read_existing(work.path)
+                    found = self.read_existing(work.path)
+                    if isinstance(found, FoundText):
+                        work.existing_text, work.existing_description = found.alt_text, found.description
+                    else:
+                        work.existing_text = found
                 except Exception:  # metadata is a bonus; a reader bug must not fail the file
                     logger.debug("reading metadata of %s failed", work.path, exc_info=True)
         except ImageError as exc:
@@ -260,7 +271,8 @@ class Ingester:
                 joining = []
             with self.index.write() as connection:
                 image_id = image_id_for(connection, fingerprint)
-                add_caption(connection, image_id, text=alt, raw_text=work.existing_text, source=SOURCE_METADATA)
+                add_caption(connection, image_id, text=alt, raw_text=work.existing_text, source=SOURCE_METADATA,
+                            description=work.existing_description)
                 for each in (work, *joining):
                     _link(connection, each, image_id)
             self.report.imported += 1 + len(joining)
@@ -292,7 +304,7 @@ class Ingester:
                 # The pair's own caption, written into this file by embed, is not new text.
                 if not any(text.strip() in (alt.strip(), work.existing_text.strip()) for (text,) in known_texts):
                     add_caption(connection, image_id, text=alt, raw_text=work.existing_text,
-                                source=SOURCE_METADATA)
+                                source=SOURCE_METADATA, description=work.existing_description)
                     imported = True
             _link(connection, work, image_id)
         if imported:
@@ -325,9 +337,11 @@ class Ingester:
             self.on_progress(done)
             return
         descriptions = self._describe(captioner, prepared) or [None] * len(groups)
+        image_texts = self._read_text(captioner, prepared) or [None] * len(groups)
         params = captioner.generation_params
         with self.index.write() as connection:
-            for group, raw, description in zip(groups, raw_captions, descriptions, strict=True):
+            for group, raw, description, image_text in zip(groups, raw_captions, descriptions, image_texts,
+                                                           strict=True):
                 if isinstance(raw, CaptionFailure):  # this image only (a remote call that failed for good)
                     for work in group:
                         work.error = ImageError(raw.message)
@@ -339,11 +353,14 @@ class Ingester:
                     continue
                 image_id = image_id_for(connection, _fingerprinted(group[0]))
                 current = connection.execute(select(images.c.caption_id).where(images.c.id == image_id)).scalar()
+                # A person's description in the file wins over the model's (human text wins, §3); params say so.
+                persons = next((work.existing_description for work in group if work.existing_description), None)
                 if current is None:  # another process may have captioned it meanwhile
                     add_caption(
-                        connection, image_id, text=alt, raw_text=raw, source=SOURCE_MODEL,
-                        model=captioner.model_id, model_revision=captioner.revision, params=params,
-                        description=description,
+                        connection, image_id, text=fold_image_text(alt, image_text), raw_text=raw,
+                        source=SOURCE_MODEL, model=captioner.model_id, model_revision=captioner.revision,
+                        params={**params, "description_from": "metadata"} if persons else params,
+                        description=persons or description, image_text=image_text,
                     )
                 for work in group:
                     _link(connection, work, image_id)
@@ -361,6 +378,14 @@ class Ingester:
             return captioner.describe(prepared)
         except Exception:
             logger.exception("describing a batch failed; its alt text is kept")
+            return None
+
+    def _read_text(self, captioner: CaptionModel, prepared: list[Any]) -> list[str | None] | None:
+        """The text in each picture, where the captioner reads it; a failure costs that text only (§15)."""
+        try:
+            return captioner.read_text(prepared)
+        except Exception:
+            logger.exception("reading the text of a batch failed; its alt text is kept")
             return None
 
     def run(self) -> IngestReport:

@@ -36,6 +36,7 @@ def _caption_dict(row: Any) -> dict[str, Any]:
         "alt_text": row.text,
         "raw_caption": row.raw_text,
         "description": row.description,
+        "image_text": row.image_text,
         "source": row.source,
         "status": row.status,
         "model": row.model,
@@ -58,6 +59,7 @@ def describe_file(index: Index, path: str) -> dict[str, Any] | None:
             "alt_text": None,
             "raw_caption": None,
             "description": None,
+            "image_text": None,
             "source": None,
             "status": None,
             "model": None,
@@ -80,7 +82,8 @@ def describe_file(index: Index, path: str) -> dict[str, Any] | None:
         result["image"] = {"id": image_row.id, "width": image_row.width, "height": image_row.height,
                            "pixel_hash": image_row.pixel_hash}
         all_captions = connection.execute(
-            select(captions).where(captions.c.image_id == image_row.id).order_by(captions.c.created_at.desc())
+            select(captions).where(captions.c.image_id == image_row.id)
+            .order_by(captions.c.created_at.desc(), captions.c.id.desc())
         ).all()
         result["captions"] = [_caption_dict(row) for row in all_captions]
         current = next((row for row in all_captions if row.id == image_row.caption_id), None)
@@ -94,6 +97,10 @@ def describe_file(index: Index, path: str) -> dict[str, Any] | None:
             # the same picture (docs/architecture.md §13).
             result["description"] = next(
                 (row.description for row in [current, *all_captions] if row.description), None
+            )
+            # The text in the picture is the picture's whoever wrote the alt text (§15): the same rule.
+            result["image_text"] = next(
+                (row.image_text for row in [current, *all_captions] if row.image_text), None
             )
             result["variants"] = [
                 {"text": row.text, "style": row.style, "model": row.llm_model, "created_at": _iso(row.created_at)}

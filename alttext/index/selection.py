@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Select, text
 
+from alttext.index.captions import picture_text_sql
 from alttext.index.db import Index
 from alttext.index.models import files
 from alttext.paths import folder_range
@@ -57,6 +58,9 @@ class Entry:
     source: str | None
     model: str | None
     error: str | None = None  # why a failed file has no caption
+    # With ``texts``: the picture's long description and the text read in it (docs/architecture.md §15)
+    description: str | None = None
+    image_text: str | None = None
 
 
 def entries_page(
@@ -69,10 +73,12 @@ def entries_page(
     captioned_only: bool = False,
     include_failed: bool = False,
     only: str | None = None,
+    texts: bool = False,
 ) -> list[Entry]:
     """One page of present files below ``under`` whose path (bytes) sorts after ``after``, in path order.
     ``include_failed`` adds files that could not be captioned; ``only`` narrows to ``"failed"`` files or to
-    indexed files with ``"missing-alt"`` (no caption)."""
+    indexed files with ``"missing-alt"`` (no caption); ``texts`` also reads each picture's description and
+    image text (a lookup per file that lint and review don't need)."""
     # "+f.state": walk the path index (keyset order) instead of letting SQLite pick the state index
     # and sort every indexed file for each page.
     state = "+f.state IN ('indexed', 'failed')" if include_failed else "+f.state = 'indexed'"
@@ -85,9 +91,11 @@ def entries_page(
         filters.append("c.id IS NOT NULL")
     if only == "missing-alt":
         filters.append("c.id IS NULL")
+    extra = (f", {picture_text_sql('description')} AS description, {picture_text_sql('image_text')} AS image_text"
+             if texts else ", NULL AS description, NULL AS image_text")
     sql = text(f"""
         SELECT f.id AS file_id, f.path AS path, f.name AS name, f.image_id AS image_id, c.id AS caption_id,
-               c.text AS alt_text, c.status AS status, c.source AS source, c.model AS model, f.error AS error
+               c.text AS alt_text, c.status AS status, c.source AS source, c.model AS model, f.error AS error{extra}
         FROM files f
         LEFT JOIN images i ON i.id = f.image_id
         LEFT JOIN captions c ON c.id = i.caption_id
@@ -100,7 +108,7 @@ def entries_page(
     return [
         Entry(file_id=row.file_id, path=os.fsdecode(row.path), name=row.name, image_id=row.image_id,
               caption_id=row.caption_id, alt_text=row.alt_text, status=row.status, source=row.source,
-              model=row.model, error=row.error)
+              model=row.model, error=row.error, description=row.description, image_text=row.image_text)
         for row in rows
     ]
 
@@ -113,6 +121,7 @@ def iter_entries(
     captioned_only: bool = False,
     include_failed: bool = False,
     page: int = PAGE,
+    texts: bool = False,
 ) -> Iterator[Entry]:
     """Indexed (present, decoded) files below ``under``, ordered by path bytes; ``include_failed`` adds
     present files that could not be captioned (they have no alt text: lint reports them). Pages are read
@@ -120,7 +129,7 @@ def iter_entries(
     after = b""
     while True:
         entries = entries_page(index, after=after, limit=page, under=under, status=status,
-                               captioned_only=captioned_only, include_failed=include_failed)
+                               captioned_only=captioned_only, include_failed=include_failed, texts=texts)
         yield from entries
         if len(entries) < page:
             return

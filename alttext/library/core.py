@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from alttext.config import Settings, load_settings
@@ -31,6 +31,7 @@ from alttext.library.results import (
 if TYPE_CHECKING:
     from alttext.captioning.protocols import Captioning
     from alttext.index.db import Index
+    from alttext.index.ingest import ExistingReader
     from alttext.index.review import Change, ReviewItem
     from alttext.index.writeback import Target
     from alttext.lint import Finding, Problem
@@ -143,7 +144,8 @@ class Library:
 
         for outcome in captioner.caption_stream(sources, load):
             yield CaptionResult(outcome.item.location, outcome.item.is_url, outcome.alt_text, outcome.raw_caption,
-                                captioner.model_id, outcome.error, description=outcome.description)
+                                captioner.model_id, outcome.error, description=outcome.description,
+                                image_text=outcome.image_text)
 
     # -- indexing ----------------------------------------------------------------------------------
     def scan(self, folders: Iterable[str], *, embed: bool = False, import_metadata: bool = True,
@@ -372,7 +374,7 @@ class Library:
 
         return embed_options(self.settings, **flags)
 
-    def _existing_caption_reader(self) -> Callable[[str], str | None]:
+    def _existing_caption_reader(self) -> ExistingReader:
         from alttext.index.writeback import existing_caption_reader
 
         return existing_caption_reader(self.settings.lang)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from sqlalchemy import text
 
+from alttext.index.captions import picture_text_sql
 from alttext.index.db import Index
 from alttext.paths import folder_range
 from alttext.search.dates import DatedQuery, DateRange, capture_date_filters
@@ -39,7 +40,7 @@ def search_taken_between(
     with index.read() as connection:
         rows = connection.execute(text(f"""
             SELECT f.id AS file_id, f.path AS path, c.text AS alt_text, c.status AS status, c.source AS source,
-                   f.taken_at AS taken_at
+                   f.taken_at AS taken_at, {picture_text_sql("image_text")} AS image_text
             FROM files f JOIN images i ON i.id = f.image_id JOIN captions c ON c.id = i.caption_id
             WHERE {" AND ".join(where)} AND +f.state = 'indexed'
             ORDER BY f.taken_at DESC, f.image_id DESC, f.id DESC
@@ -47,7 +48,8 @@ def search_taken_between(
         """), params).all()
     return [
         SearchHit(file_id=row.file_id, path=os.fsdecode(row.path), alt_text=row.alt_text, highlighted=row.alt_text,
-                  score=0.0, status=row.status, source=row.source, tier=TIER_ALL_WORDS, taken_at=row.taken_at)
+                  score=0.0, status=row.status, source=row.source, tier=TIER_ALL_WORDS, taken_at=row.taken_at,
+                  image_text=row.image_text or None)
         for row in rows
     ]
 

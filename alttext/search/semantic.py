@@ -32,6 +32,7 @@ from dataclasses import replace
 import numpy as np
 from sqlalchemy import text
 
+from alttext.index.captions import picture_text_sql
 from alttext.index.db import Index
 from alttext.paths import folder_range
 from alttext.search.dates import DateRange, capture_date_filters
@@ -223,7 +224,7 @@ def _hits_for_captions(
     with index.read() as connection:
         rows = connection.execute(text(f"""
             SELECT f.id AS file_id, f.path AS path, c.id AS caption_id, c.text AS alt_text, c.status AS status,
-                   c.source AS source, f.taken_at AS taken_at
+                   c.source AS source, f.taken_at AS taken_at, {picture_text_sql("image_text")} AS image_text
             FROM captions c JOIN images i ON i.caption_id = c.id JOIN files f ON f.image_id = i.id
             WHERE c.id IN ({ids}) AND +f.state = 'indexed'{path_filter}
             ORDER BY f.path
@@ -234,7 +235,7 @@ def _hits_for_captions(
         by_caption.setdefault(row.caption_id, []).append(SearchHit(
             file_id=row.file_id, path=os.fsdecode(row.path), alt_text=row.alt_text, highlighted=row.alt_text,
             score=round(scores[row.caption_id], 4), status=row.status, source=row.source,
-            taken_at=row.taken_at or None,
+            taken_at=row.taken_at or None, image_text=row.image_text or None,
         ))
     hits = [hit for caption_id, _ in ranked for hit in by_caption.get(caption_id, [])]
     return hits[:limit]

@@ -38,7 +38,7 @@ from typing import Any, Protocol
 from alttext.images import DEFAULT_MAX_PIXELS
 from alttext.index import file_retries
 from alttext.index.db import Index
-from alttext.index.ingest import Ingester, IngestReport
+from alttext.index.ingest import ExistingReader, Ingester, IngestReport
 from alttext.index.models import FAILED, INDEXED, MISSING, PENDING, utcnow
 from alttext.index.queries import file_state_counts
 from alttext.index.reconcile import Reconciler, ReconcileReport, note_skipped_links
@@ -95,7 +95,7 @@ class WatchOptions:
     unreadable_retry: float = 30.0
     jitter: float = 0.1  # periodic scans are spread by ±10 %
     # Text the photo's own metadata already holds becomes its caption (see alttext.index.writeback).
-    read_existing: Callable[[str], str | None] | None = None
+    read_existing: ExistingReader | None = None
 
 
 class ModelHolder:

@@ -219,6 +219,11 @@ class RemoteCaptioner:
         finally:
             pool.shutdown(wait=True)
 
+    def read_text(self, batch: Sequence[Any]) -> list[str | None] | None:
+        """Reading the text in pictures is not asked of remote models (yet): ``read_text`` is ignored, with a
+        warning when the captioner is built."""
+        return None
+
     def describe(self, batch: Sequence[Any]) -> list[str | None] | None:
         """The descriptions ``generate`` fetched with the alt text (asked now for an image it did not see);
         None for an image without one, and None when ``describe`` is off."""
