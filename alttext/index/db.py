@@ -80,11 +80,13 @@ IDLE_IN_TRANSACTION_MS = 300_000
 
 
 def _make_server_engine(url: URL, *, write: bool, serialized: bool = True,
-                        idle_in_transaction_ms: int = IDLE_IN_TRANSACTION_MS) -> Engine:
+                        idle_in_transaction_ms: int = IDLE_IN_TRANSACTION_MS,
+                        application_name: str = "alttext") -> Engine:
     options = f"-c idle_in_transaction_session_timeout={idle_in_transaction_ms}"
     if not write:
         options += " -c default_transaction_read_only=on"
-    engine = create_engine(url, pool_pre_ping=True, connect_args={"options": options})
+    engine = create_engine(url, pool_pre_ping=True,
+                           connect_args={"options": options, "application_name": application_name})
     if write and serialized:
         @event.listens_for(engine, "begin")
         def _begin(connection: Connection) -> None:
@@ -186,9 +188,12 @@ class Index:
     """
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True,
-                 idle_in_transaction_ms: int = IDLE_IN_TRANSACTION_MS) -> None:
+                 idle_in_transaction_ms: int = IDLE_IN_TRANSACTION_MS, application_name: str = "alttext") -> None:
+        """PostgreSQL only: ``idle_in_transaction_ms`` ends a session stalled inside a transaction;
+        ``application_name`` names the sessions in ``pg_stat_activity`` (a worker's host and pid)."""
         self._claimer: Engine | None = None
         self._idle_ms = idle_in_transaction_ms
+        self._application_name = application_name
         if is_server_url(path):
             self._open_server(os.fspath(path))
             return
@@ -218,8 +223,8 @@ class Index:
             raise IndexUnavailable(f"not a database address: {location}") from exc
         self.path = make_url(location).render_as_string(hide_password=True)  # as given, less any password
         self._url = url
-        self.writer = _make_server_engine(url, write=True, idle_in_transaction_ms=self._idle_ms)
-        self.reader = _make_server_engine(url, write=False, idle_in_transaction_ms=self._idle_ms)
+        self.writer = self._server_engine(url, write=True)
+        self.reader = self._server_engine(url, write=False)
         try:
             if stored_revision(self.reader) != SCHEMA_HEAD:  # as for SQLite: at the head, no Alembic
                 upgrade(self.writer)
@@ -229,6 +234,10 @@ class Index:
             # SQLAlchemy's wrapping with its statement and help link.
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__]
             raise IndexUnavailable(f"cannot open index {self.path}: {reason[0]}") from exc
+
+    def _server_engine(self, url: URL, *, write: bool, serialized: bool = True) -> Engine:
+        return _make_server_engine(url, write=write, serialized=serialized, idle_in_transaction_ms=self._idle_ms,
+                                   application_name=self._application_name)
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -246,8 +255,7 @@ class Index:
                 yield connection
             return
         if self._claimer is None:
-            self._claimer = _make_server_engine(self._url, write=True, serialized=False,
-                                                idle_in_transaction_ms=self._idle_ms)
+            self._claimer = self._server_engine(self._url, write=True, serialized=False)
         with self._claimer.begin() as connection:
             yield connection
 

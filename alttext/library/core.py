@@ -226,14 +226,16 @@ class Library:
         path_map = PathMap(settings.path_map)  # a malformed map is a ValueError before any work
         captioner = self.load_captioner()  # model errors before registering: nothing is claimed by a worker
         lease_ms = int(settings.worker_lease * 1000)  # a session stalled mid-transaction ends with the lease
-        with Index(settings.db, idle_in_transaction_ms=max(1000, lease_ms)) as index:
+        host = socket.gethostname()
+        with Index(settings.db, idle_in_transaction_ms=max(1000, lease_ms),
+                   application_name=f"alttext worker {host}:{os.getpid()}"[:63]) as index:
             options = WorkerOptions(
                 lease=settings.worker_lease, poll=poll, batch_size=settings.batch_size,
                 max_pixels=settings.max_image_pixels, until_empty=until_empty,
                 read_existing=self._existing_caption_reader() if import_metadata else None,
                 local_path=path_map.local if path_map else None,
             )
-            identity = WorkerIdentity(socket.gethostname(), os.getpid(), captioner.model_id)
+            identity = WorkerIdentity(host, os.getpid(), captioner.model_id)
             worker = CaptionWorker(index, options, lambda: captioner, identity,
                                    stop if stop is not None else threading.Event())
             return worker.run()

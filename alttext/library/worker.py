@@ -96,6 +96,7 @@ class CaptionWorker:
         self._heartbeat = threading.Thread(target=self._beat, name="alttext-lease", daemon=True)
         self._db_away = False
         self._leftovers = True  # claims an interrupted round may have left (and, at start, a killed run's)
+        self._current: IngestReport | None = None  # the round in progress, counted live by the heartbeat
 
     # -- identity ----------------------------------------------------------------------------------
     @property
@@ -116,7 +117,10 @@ class CaptionWorker:
         return worker_id
 
     def _counts(self) -> dict[str, int]:
-        return {"files_done": self.totals.files - self._base[0], "images_done": self.totals.images - self._base[1]}
+        current = self._current
+        files_done = self.totals.files - self._base[0] + (current.linked if current is not None else 0)
+        images_done = self.totals.images - self._base[1] + (current.captioned if current is not None else 0)
+        return {"files_done": max(0, files_done), "images_done": max(0, images_done)}
 
     # -- the heartbeat thread ------------------------------------------------------------------------
     def _beat(self) -> None:
@@ -177,29 +181,31 @@ class CaptionWorker:
         if self._leftovers:  # a clean round leaves nothing claimed; an interrupted one may
             release_files(self.index, self.worker_id)
             self._leftovers = False
+            self._back_online()
         ingester = Ingester(
             self.index, self.model, batch_size=self.options.batch_size, max_pixels=self.options.max_pixels,
             read_existing=self.options.read_existing, should_stop=self.stop.is_set,
             source=LeasedClaims(self.index, lambda: self.worker_id), local_path=self.options.local_path,
         )
+        self._current = ingester.report
         try:
-            report = ingester.run()
-        finally:
+            return ingester.run()
+        finally:  # a round ended by a lost lease or the database going away did work too
+            self._current = None
             self._count(ingester.report)
-        self.totals.rounds += 1
-        if report.lost:
-            logger.warning("%d result%s not stored: another worker took %s over after this one's lease ran out",
-                           report.lost, "" if report.lost == 1 else "s", "it" if report.lost == 1 else "them")
-        if report.linked or report.failed:
-            logger.info("indexed %d file%s (%d through the model, %d failed)", report.linked,
-                        "" if report.linked == 1 else "s", report.captioned, report.failed)
-        return report
+            self.totals.rounds += 1
 
     def _count(self, report: IngestReport) -> None:
         self.totals.files += report.linked
         self.totals.images += report.captioned
         self.totals.lost += report.lost
         self.totals.failed += report.failed
+        if report.lost:
+            logger.warning("%d result%s not stored: another worker took %s over after this one's lease ran out",
+                           report.lost, "" if report.lost == 1 else "s", "it" if report.lost == 1 else "them")
+        if report.linked or report.failed:
+            logger.info("indexed %d file%s (%d through the model, %d failed)", report.linked,
+                        "" if report.linked == 1 else "s", report.captioned, report.failed)
 
     def _went_away(self, exc: BaseException, pause: float) -> None:
         if not self._db_away:
