@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import threading
 from typing import Any
 
 import click
@@ -37,15 +36,11 @@ def worker(ctx: click.Context, lease: float | None, poll: float, path_map: str |
     the others, and a result is stored only while its claim holds. A database restart is waited out. SIGTERM
     or Ctrl-C: the batch in progress is finished, the rest given back.
     """
-    from alttext.library.worker import stop_on_signals
-
     logging.getLogger("alttext").setLevel(logging.DEBUG if verbose >= 2 else logging.INFO)
     library = open_library(ctx, create=True, worker_lease=lease, path_map=path_map, **model_flags)
-    stop = threading.Event()
-    stop_on_signals(stop)
     try:
         with model_errors():
-            totals = library.worker(import_metadata=not no_metadata, poll=poll, until_empty=until_empty, stop=stop)
+            totals = library.worker(import_metadata=not no_metadata, poll=poll, until_empty=until_empty)
     except ValueError as exc:  # a malformed path map
         raise click.BadParameter(str(exc), param_hint="--path-map / path_map") from exc
     finally:

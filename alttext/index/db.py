@@ -29,7 +29,11 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
+
+# Whatever the database or its driver raised (a server restart, a dropped link, SQLite busy past its timeout), for
+# the layers above that must tell the index's trouble from a file's without importing SQLAlchemy.
+DatabaseError = SQLAlchemyError
 
 logger = logging.getLogger(__name__)
 

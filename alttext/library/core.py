@@ -211,14 +211,15 @@ class Library:
         """Caption pending files of a shared index beside any number of other workers, on this machine or others
         that see the photos (under the same paths, or the ``path_map`` setting's), until ``stop`` (a
         ``threading.Event``) is set or, with ``until_empty``, nothing is pending. Claims are leased (the
-        ``worker_lease`` setting): a worker that dies or stalls loses them to the others. Returns the totals
-        (``WorkerTotals``). docs/architecture.md §14."""
+        ``worker_lease`` setting): a worker that dies or stalls loses them to the others. Without ``stop``,
+        SIGTERM and SIGINT end it after the batch in progress. Returns the totals (``WorkerTotals``).
+        docs/architecture.md §14."""
         import socket
         import threading
 
         from alttext.index.db import Index
         from alttext.index.leases import WorkerIdentity
-        from alttext.library.worker import CaptionWorker, WorkerOptions
+        from alttext.library.worker import CaptionWorker, WorkerOptions, stop_on_signals
         from alttext.paths import PathMap
 
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as for watch: idle threads sleep
@@ -236,9 +237,10 @@ class Library:
                 local_path=path_map.local if path_map else None,
             )
             identity = WorkerIdentity(host, os.getpid(), captioner.model_id)
-            worker = CaptionWorker(index, options, lambda: captioner, identity,
-                                   stop if stop is not None else threading.Event())
-            return worker.run()
+            if stop is None:
+                stop = threading.Event()
+                stop_on_signals(stop)
+            return CaptionWorker(index, options, lambda: captioner, identity, stop).run()
 
     # -- looking things up -------------------------------------------------------------------------
     def search(self, query: str, *, limit: int = 20, under: str | None = None, status: str | None = None,

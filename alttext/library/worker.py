@@ -22,10 +22,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from alttext.images import DEFAULT_MAX_PIXELS
-from alttext.index.db import Index
+from alttext.index.db import DatabaseError, Index
 from alttext.index.ingest import Ingester, IngestReport
 from alttext.index.leases import (
     LeasedClaims,
@@ -139,7 +137,7 @@ class CaptionWorker:
                             self._worker_id = None
                     continue
                 release_lapsed(self.index)
-            except SQLAlchemyError as exc:
+            except DatabaseError as exc:
                 logger.debug("renewing the lease failed: %s", _first_line(exc))
 
     # -- the loop ----------------------------------------------------------------------------------
@@ -160,7 +158,7 @@ class CaptionWorker:
                     with self._id_lock:
                         self._worker_id = None
                     continue
-                except SQLAlchemyError as exc:
+                except DatabaseError as exc:
                     self._leftovers = True
                     pause = min(MAX_PAUSE, max(1.0, pause * 2))
                     self._went_away(exc, pause)
@@ -227,7 +225,7 @@ class CaptionWorker:
             return
         try:
             retire_worker(self.index, worker_id, **self._counts())
-        except SQLAlchemyError as exc:  # the lease runs out instead, and others take the files
+        except DatabaseError as exc:  # the lease runs out instead, and others take the files
             logger.warning("could not give back this worker's files (%s); they pass on when its lease ends",
                            _first_line(exc))
 
