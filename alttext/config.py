@@ -107,6 +107,9 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("url_timeout", 20.0, float, "seconds before a URL download gives up"),
     SettingSpec("scan_interval", 3600.0, float, "seconds between reconcile scans in `watch`"),
     SettingSpec("settle_seconds", 2.0, float, "a file must be unchanged this long before captioning"),
+    SettingSpec("watch_caption", True, _to_bool, "`watch` captions what it finds (false: it only queues, for workers)"),
+    SettingSpec("worker_lease", 60.0, float, "seconds a worker's claim lasts unless renewed (`alttext worker`)"),
+    SettingSpec("path_map", None, str, "a worker's mounts: /index/folder=/local/folder, several separated by ;"),
     SettingSpec("embed_fields", "alt,extdescr", str, "comma list of alt,description,exif,iptc,extdescr"),
     SettingSpec("sidecar_name", "ext.xmp", str, "sidecar naming: ext.xmp (IMG.jpg.xmp) or xmp (IMG.xmp)"),
     SettingSpec("openai_base_url", None, str, "OpenAI-compatible endpoint for variants"),
@@ -175,6 +178,9 @@ class Settings:
     url_timeout: float
     scan_interval: float
     settle_seconds: float
+    watch_caption: bool
+    worker_lease: float
+    path_map: str | None
     embed_fields: str
     sidecar_name: str
     openai_base_url: str | None

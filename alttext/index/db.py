@@ -29,7 +29,11 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
+
+# Whatever the database or its driver raised (a server restart, a dropped link, SQLite busy past its timeout), for
+# the layers above that must tell the index's trouble from a file's without importing SQLAlchemy.
+DatabaseError = SQLAlchemyError
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +45,7 @@ SERVER_SCHEMES = ("postgresql", "postgres")
 # The newest migration in migrations/versions/. An index already at this revision opens without importing
 # Alembic (0.1-0.2 s of every command's start-up); tests/index/test_schema_head.py checks it against
 # Alembic's own head, so adding a migration means changing this line too.
-SCHEMA_HEAD = "0008"
+SCHEMA_HEAD = "0009"
 
 
 class IndexUnavailable(Exception):
@@ -73,10 +77,21 @@ def server_url(location: str) -> URL:
     return url.set(drivername="postgresql+psycopg")
 
 
-def _make_server_engine(url: URL, *, write: bool) -> Engine:
-    options = "-c default_transaction_read_only=on" if not write else ""
-    engine = create_engine(url, pool_pre_ping=True, connect_args={"options": options} if options else {})
-    if write:
+# A session left idle inside a transaction this long is ended by the server, its locks released: a process
+# stopped (SIGSTOP, a frozen VM) mid-transaction must not hold the write lock for ever (docs/architecture.md
+# §16). Every transaction is short (§9), so this only ever ends a stalled one.
+IDLE_IN_TRANSACTION_MS = 300_000
+
+
+def _make_server_engine(url: URL, *, write: bool, serialized: bool = True,
+                        idle_in_transaction_ms: int = IDLE_IN_TRANSACTION_MS,
+                        application_name: str = "alttext") -> Engine:
+    options = f"-c idle_in_transaction_session_timeout={idle_in_transaction_ms}"
+    if not write:
+        options += " -c default_transaction_read_only=on"
+    engine = create_engine(url, pool_pre_ping=True,
+                           connect_args={"options": options, "application_name": application_name})
+    if write and serialized:
         @event.listens_for(engine, "begin")
         def _begin(connection: Connection) -> None:
             # One writer at a time, like SQLite's BEGIN IMMEDIATE; released at commit or rollback.
@@ -176,7 +191,13 @@ class Index:
     change an index use (docs/architecture.md §9); a PostgreSQL database is always made by its server.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True,
+                 idle_in_transaction_ms: int = IDLE_IN_TRANSACTION_MS, application_name: str = "alttext") -> None:
+        """PostgreSQL only: ``idle_in_transaction_ms`` ends a session stalled inside a transaction;
+        ``application_name`` names the sessions in ``pg_stat_activity`` (a worker's host and pid)."""
+        self._claimer: Engine | None = None
+        self._idle_ms = idle_in_transaction_ms
+        self._application_name = application_name
         if is_server_url(path):
             self._open_server(os.fspath(path))
             return
@@ -205,8 +226,9 @@ class Index:
         except Exception as exc:  # sqlalchemy.exc.ArgumentError: a malformed address
             raise IndexUnavailable(f"not a database address: {location}") from exc
         self.path = make_url(location).render_as_string(hide_password=True)  # as given, less any password
-        self.writer = _make_server_engine(url, write=True)
-        self.reader = _make_server_engine(url, write=False)
+        self._url = url
+        self.writer = self._server_engine(url, write=True)
+        self.reader = self._server_engine(url, write=False)
         try:
             if stored_revision(self.reader) != SCHEMA_HEAD:  # as for SQLite: at the head, no Alembic
                 upgrade(self.writer)
@@ -217,10 +239,28 @@ class Index:
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__]
             raise IndexUnavailable(f"cannot open index {self.path}: {reason[0]}") from exc
 
+    def _server_engine(self, url: URL, *, write: bool, serialized: bool = True) -> Engine:
+        return _make_server_engine(url, write=write, serialized=serialized, idle_in_transaction_ms=self._idle_ms,
+                                   application_name=self._application_name)
+
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction (BEGIN IMMEDIATE), committed on success."""
         with self.writer.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def claim(self) -> Iterator[Connection]:
+        """A write transaction that doesn't take turns with the other writers, for statements that are atomic
+        on the rows they touch: claims (``FOR UPDATE SKIP LOCKED``) and lease renewals (docs/architecture.md
+        §16). On PostgreSQL it skips the advisory write lock; SQLite has one writer at a time anyway."""
+        if self.dialect != "postgresql":
+            with self.write() as connection:
+                yield connection
+            return
+        if self._claimer is None:
+            self._claimer = self._server_engine(self._url, write=True, serialized=False)
+        with self._claimer.begin() as connection:
             yield connection
 
     @contextmanager
@@ -251,6 +291,8 @@ class Index:
             return str(connection.execute(text("PRAGMA integrity_check")).scalar())
 
     def close(self) -> None:
+        if self._claimer is not None:
+            self._claimer.dispose()
         self.writer.dispose()
         self.reader.dispose()
 

@@ -198,9 +198,15 @@ files = Table(
     # The caption whose long description was written (ExtDescrAccessibility): a person's edit has none, so a
     # newer model description re-queues the file (migration 0008; no foreign key, see there).
     Column("embedded_description_id", Integer),
+    # The worker (``workers.id``) that claimed this pending file (migration 0009; docs/architecture.md §16);
+    # NULL: nobody holds it. The lease is the worker's own (``workers.lease_until``).
+    Column("lease_owner", Integer),
     Index("ix_files_image_id_state", "image_id", "state"),
     # date filters: a range of dates, and their images' id span from the index alone (migration 0005)
     Index("ix_files_taken_at", "taken_at", "image_id"),
+    # claims: unclaimed pending files in id order, or one worker's pending files; only pending rows (0009)
+    Index("ix_files_pending_lease", "lease_owner", "id", sqlite_where=sql_text("state = 'pending'"),
+          postgresql_where=sql_text("state = 'pending'")),
 )
 
 variants = Table(
@@ -251,4 +257,25 @@ index_identity = Table(
     Column("id", Integer, primary_key=True),
     Column("uid", String(32), nullable=False),
     Column("created_at", UtcDateTime, nullable=False, default=utcnow),
+)
+
+# Worker states: "active" while its lease is renewed; "stopped" after a clean exit; "lost" once its lease ran out
+# and another process released its files (the worker registers anew if it comes back).
+WORKER_ACTIVE, WORKER_STOPPED, WORKER_LOST = "active", "stopped", "lost"
+
+# One row per registration of an ``alttext worker`` (migration 0009; docs/architecture.md §16).
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("host", Text, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("model", Text),
+    Column("state", String(16), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("last_seen", UtcDateTime, nullable=False),
+    Column("lease_until", UtcDateTime, nullable=False),  # by the database's clock, not the worker's
+    Column("files_done", Integer, nullable=False),  # files it indexed (captioned, re-used, imported)
+    Column("images_done", Integer, nullable=False),  # of those, pictures it ran through the model
+    Index("ix_workers_state_lease_until", "state", "lease_until"),
 )

@@ -168,10 +168,12 @@ class Library:
         return ScanResult(summary, after)
 
     def watch(self, folders: Iterable[str], *, embed: bool = False, variants: bool = False, poll: bool = False,
-              poll_interval: float = 5.0) -> int:
+              poll_interval: float = 5.0, caption: bool | None = None) -> int:
         """Watch ``folders`` and caption whatever arrives until SIGTERM/SIGINT; returns the exit status
         (0 after a requested stop, 2 when the model can't be loaded). What follows indexing runs after
-        every round: write-back (``embed``), vectors, and with ``variants`` creative variants."""
+        every round: write-back (``embed``), vectors, and with ``variants`` creative variants. ``caption``
+        False (default: the ``watch_caption`` setting): find and queue only, and leave captioning to
+        ``alttext worker`` processes (docs/architecture.md §16); what follows indexing still runs here."""
         from alttext.index.writeback import existing_caption_reader
         from alttext.library.after_index import AfterIndexing
         from alttext.watch.daemon import FatalError, WatchDaemon, WatchOptions, distinct_roots
@@ -190,6 +192,7 @@ class Library:
             roots=roots, settle_seconds=settings.settle_seconds, scan_interval=settings.scan_interval, poll=poll,
             poll_interval=poll_interval, batch_size=settings.batch_size, max_pixels=settings.max_image_pixels,
             read_existing=existing_caption_reader(settings.lang),
+            caption=settings.watch_caption if caption is None else caption,
         )
 
         def load_model() -> Captioning:
@@ -204,6 +207,42 @@ class Library:
                 raise FatalError(f"cannot use the model settings: {exc}", exit_code=2) from exc
 
         return WatchDaemon(self.index, options, load_model, after_index=after).run()
+
+    def worker(self, *, import_metadata: bool = True, poll: float = 5.0, until_empty: bool = False,
+               stop: Any = None) -> Any:
+        """Caption pending files of a shared index beside any number of other workers, on this machine or others
+        that see the photos (under the same paths, or the ``path_map`` setting's), until ``stop`` (a
+        ``threading.Event``) is set or, with ``until_empty``, nothing is pending. Claims are leased (the
+        ``worker_lease`` setting): a worker that dies or stalls loses them to the others. Without ``stop``,
+        SIGTERM and SIGINT end it after the batch in progress. Returns the totals (``WorkerTotals``).
+        docs/architecture.md §16."""
+        import socket
+        import threading
+
+        from alttext.index.db import Index
+        from alttext.index.leases import WorkerIdentity
+        from alttext.library.worker import CaptionWorker, WorkerOptions, stop_on_signals
+        from alttext.paths import PathMap
+
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as for watch: idle threads sleep
+        settings = self.settings
+        path_map = PathMap(settings.path_map)  # a malformed map is a ValueError before any work
+        captioner = self.load_captioner()  # model errors before registering: nothing is claimed by a worker
+        lease_ms = int(settings.worker_lease * 1000)  # a session stalled mid-transaction ends with the lease
+        host = socket.gethostname()
+        with Index(settings.db, idle_in_transaction_ms=max(1000, lease_ms),
+                   application_name=f"alttext worker {host}:{os.getpid()}"[:63]) as index:
+            options = WorkerOptions(
+                lease=settings.worker_lease, poll=poll, batch_size=settings.batch_size,
+                max_pixels=settings.max_image_pixels, until_empty=until_empty,
+                read_existing=self._existing_caption_reader() if import_metadata else None,
+                local_path=path_map.local if path_map else None,
+            )
+            identity = WorkerIdentity(host, os.getpid(), captioner.model_id)
+            if stop is None:
+                stop = threading.Event()
+                stop_on_signals(stop)
+            return CaptionWorker(index, options, lambda: captioner, identity, stop).run()
 
     # -- looking things up -------------------------------------------------------------------------
     def search(self, query: str, *, limit: int = 20, under: str | None = None, status: str | None = None,
@@ -296,10 +335,15 @@ class Library:
     def status(self) -> dict[str, Any]:
         """Counts by state, folders, models, the index's size, and the write-back queue (``embed_waiting``:
         files whose alt text is not written into them yet; ``embed_held``: of those, held back after a
-        failure or a skip)."""
+        failure or a skip), and the caption workers (``workers``: active ones and those seen in the last day;
+        ``claimed``: pending files they hold now; docs/architecture.md §16)."""
+        from alttext.index.leases import claimed_count, worker_rows
         from alttext.index.queries import index_status
 
-        return index_status(self.index)
+        info = index_status(self.index)
+        info["workers"] = [row.as_dict() for row in worker_rows(self.index)]
+        info["claimed"] = claimed_count(self.index)
+        return info
 
     # -- people reviewing alt text ------------------------------------------------------------------
     def edit(self, path: str, alt_text: str) -> Change:
