@@ -24,7 +24,7 @@ from typing import Any
 
 from alttext.images import DEFAULT_MAX_PIXELS
 from alttext.index.db import DatabaseError, Index
-from alttext.index.ingest import Ingester, IngestReport
+from alttext.index.ingest import ExistingReader, Ingester, IngestReport
 from alttext.index.leases import (
     LeasedClaims,
     LeaseLost,
@@ -47,7 +47,7 @@ class WorkerOptions:
     poll: float = 5.0  # seconds between looks at an empty queue
     batch_size: int = 8
     max_pixels: int = DEFAULT_MAX_PIXELS
-    read_existing: Callable[[str], str | None] | None = None
+    read_existing: ExistingReader | None = None
     local_path: Callable[[str], str] | None = None  # the path map
     until_empty: bool = False  # stop once the queue is empty (benchmarks, one-off runs)
 
