@@ -96,9 +96,12 @@ def _prompt_tokenizer(specials: list[str], prompt_words: list[str], extra_specia
     backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     backend.normalizer = normalizers.Lowercase()
     backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    # Registered on the backend so that "<|image_pad|>" is one token, not split by the pre-tokenizer
+    # (transformers 5 ignores ``additional_special_tokens``; processors that add their own find them here).
+    backend.add_special_tokens(specials)
     return PreTrainedTokenizerFast(
         tokenizer_object=backend, pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>",
-        additional_special_tokens=specials, extra_special_tokens=extra_specials or {},
+        extra_special_tokens=extra_specials or {},
     )
 
 
@@ -185,4 +188,69 @@ def build_tiny_idefics3(folder: Path, *, seed: int = 0, prompt_words: tuple[str,
                                   chat_template=template if chat_template else None)
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
+    return folder
+
+
+QWEN_SPECIALS = ["<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>", "<|im_end|>"]
+QWEN_GENERATIONS = ("qwen2_vl", "qwen3_vl")
+
+
+def build_tiny_qwen_vl(folder: Path, *, generation: str = "qwen2_vl", seed: int = 0) -> Path:
+    """Qwen2-VL or Qwen3-VL (ViT with 2x2 patch merger, Qwen2/Qwen3 text model with M-RoPE) at 32 px.
+
+    Laid out as the published checkpoints are: preprocessor_config.json naming the processor class,
+    video_preprocessor_config.json, chat_template.json. Saved part by part because transformers cannot build
+    a Qwen-VL processor without torchvision (its video processor needs it); alttext loads it images-only."""
+    import json
+
+    import torch
+    from transformers import AutoModelForImageTextToText, Qwen2VLConfig, Qwen3VLConfig
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    from alttext.captioning.families.chat_vlm import ALT_TEXT_PROMPT, DESCRIPTION_PROMPT
+
+    torch.manual_seed(seed)
+    tokenizer = _prompt_tokenizer(QWEN_SPECIALS, [ALT_TEXT_PROMPT, DESCRIPTION_PROMPT, "assistant user"])
+    ids = tokenizer.convert_tokens_to_ids
+    text = {"vocab_size": len(tokenizer), "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
+            "num_attention_heads": 2, "num_key_value_heads": 2, "max_position_embeddings": 256,
+            "pad_token_id": tokenizer.pad_token_id, "bos_token_id": tokenizer.bos_token_id,
+            "eos_token_id": tokenizer.eos_token_id}
+    tokens = {"image_token_id": ids("<|image_pad|>"), "video_token_id": ids("<|video_pad|>"),
+              "vision_start_token_id": ids("<|vision_start|>"), "vision_end_token_id": ids("<|vision_end|>")}
+    vision = {"depth": 1, "num_heads": 2, "patch_size": 8, "spatial_merge_size": 2, "temporal_patch_size": 2}
+    # M-RoPE splits each head's rotary half (head_dim 16 -> 8) into time, height and width sections.
+    if generation == "qwen2_vl":
+        processor_class = "Qwen2VLProcessor"
+        config = Qwen2VLConfig(
+            vision_config={**vision, "embed_dim": 32, "hidden_size": 32, "mlp_ratio": 2},
+            text_config={**text, "rope_scaling": {"type": "mrope", "mrope_section": [2, 3, 3]}}, **tokens,
+        )
+    elif generation == "qwen3_vl":
+        processor_class = "Qwen3VLProcessor"
+        config = Qwen3VLConfig(
+            vision_config={**vision, "hidden_size": 32, "intermediate_size": 64, "out_hidden_size": 32,
+                           "num_position_embeddings": 16, "deepstack_visual_indexes": [0]},
+            text_config={**text, "head_dim": 16, "rope_parameters": {
+                "rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3], "mrope_interleaved": True}},
+            **tokens,
+        )
+    else:
+        raise ValueError(f"generation must be one of {QWEN_GENERATIONS}")
+    model = AutoModelForImageTextToText.from_config(config)
+    _never_stop_early(model, tokenizer)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    # 32x32 px at most: a 4x4 grid of 8 px patches, merged 2x2 into 4 image tokens.
+    Qwen2VLImageProcessorPil(min_pixels=32 * 32, max_pixels=32 * 32, patch_size=8, merge_size=2,
+                             temporal_patch_size=2).save_pretrained(folder)
+    preprocessor = json.loads((folder / "preprocessor_config.json").read_text())
+    preprocessor.update(image_processor_type="Qwen2VLImageProcessorFast", processor_class=processor_class)
+    (folder / "preprocessor_config.json").write_text(json.dumps(preprocessor, indent=2))
+    (folder / "video_preprocessor_config.json").write_text(json.dumps(
+        {"video_processor_type": processor_class.replace("Processor", "VideoProcessor"), "patch_size": 8,
+         "merge_size": 2, "temporal_patch_size": 2, "processor_class": processor_class}, indent=2))
+    template = CHAT_TEMPLATE.replace("IMAGE", "<|vision_start|><|image_pad|><|vision_end|>")
+    template = template.replace("END", "<|im_end|>")
+    (folder / "chat_template.json").write_text(json.dumps({"chat_template": template}))
     return folder

@@ -173,15 +173,10 @@ def load_model(ref: str, device: str = "auto") -> LoadedModel:
         offline = True
     chosen = pick_device(device)  # before the weights load: a device that isn't there is said at once
     import transformers  # after the checks above: a model that can't be loaded is said in a moment
-    from transformers import (
-        AutoConfig,
-        AutoImageProcessor,
-        AutoModelForImageTextToText,
-        AutoProcessor,
-        AutoTokenizer,
-    )
+    from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageTextToText, AutoTokenizer
 
     from alttext.captioning.families import CHAT_VLM, ENCODER_DECODER, UnsupportedModel, detect_family
+    from alttext.captioning.processors import load_processor
 
     transformers.logging.set_verbosity_error()  # the torchvision fallback notice is not for our users
     transformers.logging.disable_progress_bar()  # "Loading weights" bars would clutter every command
@@ -189,13 +184,14 @@ def load_model(ref: str, device: str = "auto") -> LoadedModel:
     image_processor: Any
     tokenizer: Any
     try:
-        family = detect_family(AutoConfig.from_pretrained(source, local_files_only=offline))
+        config = AutoConfig.from_pretrained(source, local_files_only=offline)
+        family = detect_family(config)
         model = AutoModelForImageTextToText.from_pretrained(source, local_files_only=offline)
         if family == ENCODER_DECODER:
             image_processor = AutoImageProcessor.from_pretrained(source, local_files_only=offline)
             tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=offline)
         else:  # prompt-driven: the processor pairs images with text
-            processor = AutoProcessor.from_pretrained(source, local_files_only=offline)
+            processor = load_processor(source, config, local_files_only=offline)
             image_processor = getattr(processor, "image_processor", None)
             tokenizer = getattr(processor, "tokenizer", None)
             if image_processor is None or tokenizer is None:

@@ -47,6 +47,20 @@ def idefics3(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_idefics3(tmp_path_factory.mktemp("tiny-idefics3"), prompt_words=(OWN_PROMPT,))
 
 
+@pytest.fixture(scope="module", params=["qwen2_vl", "qwen3_vl"])
+def qwen_vl(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tiny_models import build_tiny_qwen_vl
+
+    return build_tiny_qwen_vl(tmp_path_factory.mktemp(f"tiny-{request.param}"), generation=request.param)
+
+
+@pytest.fixture(scope="module")
+def blip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tiny_models import build_tiny_blip
+
+    return build_tiny_blip(tmp_path_factory.mktemp("tiny-blip"))
+
+
 OWN_PROMPT = "Describe the dog on the beach in one sentence."
 
 
@@ -139,6 +153,57 @@ def test_chat_vlm_is_asked_for_alt_text_through_its_chat_template(
     assert len(seen) == 2
     for prompt in seen:  # the template's turns around alttext's prompt, the image tokens dropped by decode
         assert prompt == f"user : {words(ALT_TEXT_PROMPT)} assistant :"
+
+
+def test_qwen_vl_is_a_chat_model_and_loads_without_torchvision(qwen_vl: Path) -> None:
+    import importlib.util
+
+    loaded = load_model(str(qwen_vl), "cpu")
+    assert loaded.family == "chat-vlm"
+    assert type(loaded.image_processor).__name__ == "Qwen2VLImageProcessorPil"
+    if importlib.util.find_spec("torchvision") is None:  # the case this setup is in (docs §13)
+        assert type(loaded.processor).__name__.endswith("ProcessorImagesOnly")
+        assert not hasattr(loaded.processor, "video_processor")
+
+
+def test_qwen_vl_is_asked_for_alt_text_through_its_chat_template(
+    qwen_vl: Path, photos: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import transformers
+    from transformers import AutoConfig
+    from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
+
+    config = AutoConfig.from_pretrained(qwen_vl)
+    model_class = getattr(transformers, MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES[config.model_type])
+    calls = spy_generate(monkeypatch, model_class)
+    items = caption_json(qwen_vl, photos)
+    assert sorted(Path(item["path"]).name for item in items) == ["blue.jpg", "red.png"]
+    assert all(item["error"] is None and item["alt_text"] and item["raw_caption"] for item in items)
+    [call] = calls  # one batch of both images, each keeping its aspect ratio in its own grid of 8 px patches
+    assert sorted(call["image_grid_thw"].tolist()) == [[1, 2, 4], [1, 4, 2]]  # 48x40 and 30x50 in 32x32 px
+    assert (call["input_ids"] == config.image_token_id).sum(dim=1).tolist() == [2, 2]  # 8 patches merged 2x2
+    assert prompts_seen(calls, qwen_vl) == [f"user : {words(ALT_TEXT_PROMPT)} assistant :"] * 2
+
+
+def test_qwen_vl_scan_stores_the_prompt_and_the_description(qwen_vl: Path, photos: Path, tmp_path: Path) -> None:
+    with Library(tmp_path / "index.sqlite3", model=str(qwen_vl), describe=True) as library:
+        assert library.scan([str(photos)]).summary.captioned == 2
+        shown = library.show(str(photos / "red.png"))
+    assert shown is not None and shown["alt_text"] and shown["description"]
+    assert shown["model"] == str(qwen_vl)
+    assert shown["params"]["prompt"] == ALT_TEXT_PROMPT
+    assert shown["params"]["description_prompt"] == DESCRIPTION_PROMPT
+    assert shown["params"]["max_new_tokens"] == 6
+
+
+def test_blip_captions_and_scans_from_pixels_alone(blip: Path, photos: Path, tmp_path: Path) -> None:
+    items = caption_json(blip, photos)
+    assert all(item["error"] is None and item["alt_text"] for item in items)
+    with Library(tmp_path / "index.sqlite3", model=str(blip)) as library:
+        assert library.load_captioner().family.name == "encoder-decoder"
+        assert library.scan([str(photos)]).summary.captioned == 2
+        shown = library.show(str(photos / "blue.jpg"))
+    assert shown is not None and shown["alt_text"] and "prompt" not in shown["params"]
 
 
 def test_caption_prompt_setting_replaces_the_chat_prompt_and_is_stored(
@@ -423,3 +488,14 @@ def test_a_failing_text_pass_never_costs_the_alt_text(
     assert all(item["alt_text"] and item["image_text"] is None and item["error"] is None for item in items)
     with Library(tmp_path / "index.sqlite3", model=str(florence), read_text=True) as library:
         assert library.scan([str(photos)]).summary.captioned == 2
+
+
+def test_only_processors_with_a_video_side_get_an_images_only_twin() -> None:
+    from alttext.captioning.processors import images_only_class
+
+    twin = images_only_class("qwen2_5_vl")
+    assert twin is not None and twin.__name__ == "Qwen2_5_VLProcessorImagesOnly"
+    assert twin.get_attributes() == ["image_processor", "tokenizer"]  # type: ignore[attr-defined]
+    assert images_only_class("idefics3") is None  # images and text only already
+    assert images_only_class("florence2") is None
+    assert images_only_class("no-such-model") is None and images_only_class(None) is None
