@@ -30,7 +30,16 @@ from sqlalchemy import (
     TypeDecorator,
 )
 
-# Caption provenance and review status: the words live in alttext.vocabulary; re-exported for the index.
+# The words of caption provenance and review status, file states ("pending" rows are the durable work
+# queue of a scan) and file jobs live in alttext.vocabulary (SQL-free code needs them); re-exported here.
+from alttext.vocabulary import EMBED_JOB as EMBED_JOB
+from alttext.vocabulary import FAILED as FAILED
+from alttext.vocabulary import FILE_JOB_KINDS as FILE_JOB_KINDS
+from alttext.vocabulary import FILE_STATES as FILE_STATES
+from alttext.vocabulary import INDEXED as INDEXED
+from alttext.vocabulary import MISSING as MISSING
+from alttext.vocabulary import PENDING as PENDING
+from alttext.vocabulary import RETRY_FILE_JOB as RETRY_FILE_JOB
 from alttext.vocabulary import SOURCE_HUMAN as SOURCE_HUMAN
 from alttext.vocabulary import SOURCE_METADATA as SOURCE_METADATA
 from alttext.vocabulary import SOURCE_MODEL as SOURCE_MODEL
@@ -97,14 +106,6 @@ NAMING = {
 
 metadata = MetaData(naming_convention=NAMING)
 
-# File states. "pending" rows are the durable work queue of a scan.
-PENDING, INDEXED, FAILED, MISSING = "pending", "indexed", "failed", "missing"
-FILE_STATES = (PENDING, INDEXED, FAILED, MISSING)
-
-# ``jobs.kind`` of the durable work that belongs to a file row (``jobs.target_id`` is the file's id).
-RETRY_FILE_JOB = "retry-file"  # alttext.index.file_retries
-EMBED_JOB = "embed"  # alttext.index.writeback: a write-back held back after it failed or was skipped
-FILE_JOB_KINDS = (RETRY_FILE_JOB, EMBED_JOB)
 
 
 roots = Table(

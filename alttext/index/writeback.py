@@ -18,20 +18,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, text, update
 
 from alttext.backoff import backoff_seconds
 from alttext.config import Settings
 from alttext.index.captions import reviewed_by_person
 from alttext.index.db import Index
-from alttext.index.models import EMBED_JOB, INDEXED, SOURCE_METADATA, captions, files, images, jobs, roots, utcnow
+from alttext.index.embed_backlog import NOT_EMBEDDED, PARKED, QUEUED, held
+from alttext.index.models import EMBED_JOB, INDEXED, UtcDateTime, captions, files, images, jobs, roots, utcnow
 from alttext.index.selection import named
 from alttext.paths import display_path, folder_range, is_under_any
 from alttext.vocabulary import EMBED_FIELDS
 
-# Holds (``jobs`` rows of kind ``embed``): a failed write-back is retried after 1 min, 4 min, then
-# parked; a skipped one is parked at once. Parked holds wait for a new caption or `alttext embed`.
-QUEUED, PARKED = "queued", "parked"
+# Holds (``jobs`` rows of kind ``embed``, QUEUED or PARKED: index/embed_backlog.py): a failed write-back
+# is retried after 1 min, 4 min, then parked; a skipped one is parked at once.
 EMBED_MAX_ATTEMPTS = 3
 EMBED_RETRY_BASE = 60.0
 EMBED_RETRY_CAP = 6 * 3600.0
@@ -126,22 +126,14 @@ def _target(row: Any) -> Target:
 
 
 def _not_embedded(query: Any) -> Any:
-    """Files whose current caption is not in them yet (text that came from the file is already there)."""
-    return query.where(
-        or_(files.c.embedded_caption_id.is_(None), files.c.embedded_caption_id != captions.c.id),
-        captions.c.source != SOURCE_METADATA,
-    )
+    """Files whose current caption is not in them yet (the rule: index/embed_backlog.py)."""
+    return query.where(text(NOT_EMBEDDED))
 
 
-def _held(now: datetime) -> Any:
+def _held(dialect: str, now: datetime, *, negate: bool = False) -> Any:
     """The file's write-back of its current caption was held back (failed and not due again, or parked)."""
-    return exists(
-        select(jobs.c.id).where(
-            jobs.c.kind == EMBED_JOB, jobs.c.target_id == files.c.id,
-            jobs.c.payload["caption_id"].as_integer() == captions.c.id,  # SQLite and PostgreSQL alike
-            or_(jobs.c.state == PARKED, jobs.c.next_try_at > now),
-        )
-    )
+    clause = ("NOT " if negate else "") + held(dialect)
+    return text(clause).bindparams(bindparam("now", now, type_=UtcDateTime))
 
 
 def _below(query: Any, under: list[str] | None) -> Any:
@@ -159,30 +151,11 @@ def embed_queue(index: Index, *, under: list[str] | None = None, include_held: b
     after a failure (until their retry is due) or a skip are left out unless ``include_held``."""
     query = _below(_not_embedded(_target_query()), under)
     if not include_held:
-        query = query.where(~_held(utcnow()))
+        query = query.where(_held(index.dialect, utcnow(), negate=True))
     if limit is not None:
         query = query.limit(limit)
     with index.read() as connection:
         return [_target(row) for row in connection.execute(query)]
-
-
-@dataclass(frozen=True)
-class EmbedBacklog:
-    waiting: int  # to be written by the next run (`watch --embed` writes them as it goes)
-    held: int  # held back after a failure (retried later) or a skip; `alttext embed` tries them now
-
-
-def embed_backlog(index: Index) -> EmbedBacklog:
-    """How many files' current alt text is not in them yet, for ``alttext status``."""
-    not_embedded = _not_embedded(
-        select(func.count()).select_from(
-            files.join(images, images.c.id == files.c.image_id).join(captions, captions.c.id == images.c.caption_id)
-        ).where(files.c.state == INDEXED)
-    )
-    with index.read() as connection:
-        total = int(connection.execute(not_embedded).scalar() or 0)
-        held = int(connection.execute(not_embedded.where(_held(utcnow()))).scalar() or 0)
-    return EmbedBacklog(total - held, held)
 
 
 def select_targets(index: Index, paths: list[str] | None) -> tuple[list[Target], list[str]]:

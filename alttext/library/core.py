@@ -287,7 +287,7 @@ class Library:
     def show(self, path: str) -> dict[str, Any] | None:
         """Everything known about one file (alt text, provenance, history, copies, variants, write-back);
         None when the index has never seen it."""
-        from alttext.index.queries import describe_file
+        from alttext.index.overview import describe_file
 
         return describe_file(self.index, path)
 
@@ -295,7 +295,7 @@ class Library:
         """Counts by state, folders, models, the index's size, and the write-back queue (``embed_waiting``:
         files whose alt text is not written into them yet; ``embed_held``: of those, held back after a
         failure or a skip)."""
-        from alttext.index.queries import index_status
+        from alttext.index.overview import index_status
 
         return index_status(self.index)
 
