@@ -3,8 +3,9 @@ write rule.
 
 The write rule (docs/architecture.md §9): any thread or process may write, each write a short
 ``BEGIN IMMEDIATE`` transaction through :meth:`Index.write`, never held open across model or HTTP work;
-reads go through :meth:`Index.read`, whose engine is ``query_only``, so a write there fails loudly.
-WAL lets readers run while a scan or the daemon writes. Writers take the write lock up front with
+reads go through :meth:`Index.read` (SQLAlchemy) or :meth:`Index.read_sql` (SQL text on the driver's
+connection, no SQLAlchemy on SQLite: what status, show and search use), both ``query_only``, so a write
+there fails loudly. WAL lets readers run while a scan or the daemon writes. Writers take the write lock up front with
 ``BEGIN IMMEDIATE`` (a deferred transaction that upgrades to a writer later can fail with "database is
 locked" instead of waiting); ``busy_timeout`` makes everyone wait instead of failing.
 ``synchronous=NORMAL`` can lose the last transactions on power loss, never corrupt: captions can be
