@@ -19,6 +19,7 @@ import platformdirs
 
 APP_NAME = "alttext"
 DEFAULT_MODEL = "nlpconnect/vit-gpt2-image-captioning"
+DEFAULT_CAPTION_ENDPOINT = "http://127.0.0.1:11434/v1"  # Ollama's OpenAI-compatible API on this machine
 
 
 class ConfigError(Exception):
@@ -42,6 +43,20 @@ def _optional_int(value: Any) -> int | None:
     return int(value)
 
 
+def _positive_int(value: Any) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError(f"must be at least 1, not {number}")
+    return number
+
+
+def _positive_float(value: Any) -> float:
+    number = float(value)
+    if not number > 0 or number == float("inf"):
+        raise ValueError(f"must be a positive number of seconds, not {value!r}")
+    return number
+
+
 @dataclass(frozen=True)
 class SettingSpec:
     name: str
@@ -49,6 +64,7 @@ class SettingSpec:
     parse: Callable[[Any], Any]
     help: str
     secret: bool = False
+    env_only: bool = False  # read from the environment only: a config file's value is ignored, with a warning
 
     @property
     def env_var(self) -> str:
@@ -73,9 +89,11 @@ def _default_db() -> str:
 
 
 SPECS: tuple[SettingSpec, ...] = (
-    SettingSpec("model", DEFAULT_MODEL, str, "captioning model: Hugging Face hub id or local folder"),
+    SettingSpec("model", DEFAULT_MODEL, str,
+                "captioning model: Hugging Face hub id, local folder, or openai:NAME (a model on caption_endpoint)"),
     SettingSpec("caption_prompt", None, str, "alt-text prompt for chat vision-language models (default: built in)"),
     SettingSpec("describe", False, _to_bool, "also store a long description (prompt-driven models only)"),
+    SettingSpec("read_text", False, _to_bool, "also read and store the text in each picture (prompt-driven models)"),
     SettingSpec("db", None, str, "the index: an SQLite file, or a postgresql:// database address"),
     SettingSpec("beams", None, _optional_int, "beam width (default: the model's generation config)"),
     SettingSpec("max_tokens", None, _optional_int, "max new tokens (default: the model's generation config)"),
@@ -89,6 +107,9 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("url_timeout", 20.0, float, "seconds before a URL download gives up"),
     SettingSpec("scan_interval", 3600.0, float, "seconds between reconcile scans in `watch`"),
     SettingSpec("settle_seconds", 2.0, float, "a file must be unchanged this long before captioning"),
+    SettingSpec("watch_caption", True, _to_bool, "`watch` captions what it finds (false: it only queues, for workers)"),
+    SettingSpec("worker_lease", 60.0, float, "seconds a worker's claim lasts unless renewed (`alttext worker`)"),
+    SettingSpec("path_map", None, str, "a worker's mounts: /index/folder=/local/folder, several separated by ;"),
     SettingSpec("embed_fields", "alt,extdescr", str, "comma list of alt,description,exif,iptc,extdescr"),
     SettingSpec("sidecar_name", "ext.xmp", str, "sidecar naming: ext.xmp (IMG.jpg.xmp) or xmp (IMG.xmp)"),
     SettingSpec("openai_base_url", None, str, "OpenAI-compatible endpoint for variants"),
@@ -97,6 +118,16 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("variants_max_requests", 200, int, "cap on chat requests per run"),
     SettingSpec("variants_deadline", 60.0, float, "seconds one chat request may take in all (connect, reply, retries)"),
     SettingSpec("variants_max_reply_bytes", 1024 * 1024, int, "largest chat reply read (bytes)"),
+    SettingSpec("caption_endpoint", DEFAULT_CAPTION_ENDPOINT, str,
+                "OpenAI-compatible endpoint that captions for --model openai:NAME (default: Ollama here)"),
+    SettingSpec("caption_api_key", None, str, "API key of caption_endpoint (environment only)", secret=True,
+                env_only=True),
+    SettingSpec("caption_concurrency", 4, _positive_int, "images captioned at once by caption_endpoint"),
+    SettingSpec("caption_deadline", 120.0, _positive_float,
+                "seconds one image may take at caption_endpoint in all (both texts, every retry)"),
+    SettingSpec("caption_max_requests", None, _optional_int,
+                "cap on caption_endpoint requests per run (default: none)"),
+    SettingSpec("caption_max_reply_bytes", 256 * 1024, _positive_int, "largest reply read from caption_endpoint"),
     SettingSpec("verbose", False, _to_bool, "more log output"),
     SettingSpec("thumbnail_cache_mb", 512, int, "size cap of the thumbnail cache of `serve` (oldest evicted first)"),
     SettingSpec("cache_dir", None, str, "where thumbnails are cached (default: the per-user cache folder)"),
@@ -133,6 +164,7 @@ class Settings:
     model: str
     caption_prompt: str | None
     describe: bool
+    read_text: bool
     db: str
     beams: int | None
     max_tokens: int | None
@@ -146,6 +178,9 @@ class Settings:
     url_timeout: float
     scan_interval: float
     settle_seconds: float
+    watch_caption: bool
+    worker_lease: float
+    path_map: str | None
     embed_fields: str
     sidecar_name: str
     openai_base_url: str | None
@@ -154,6 +189,12 @@ class Settings:
     variants_max_requests: int
     variants_deadline: float
     variants_max_reply_bytes: int
+    caption_endpoint: str
+    caption_api_key: str | None
+    caption_concurrency: int
+    caption_deadline: float
+    caption_max_requests: int | None
+    caption_max_reply_bytes: int
     verbose: bool
     thumbnail_cache_mb: int
     cache_dir: str
@@ -228,7 +269,9 @@ def load_settings(environ: Mapping[str, str] | None = None, path: Path | None = 
     for spec in SPECS:
         value: Any = spec.default
         source = "default"
-        if spec.name in file_values:
+        if spec.name in file_values and spec.env_only:
+            warnings.append(f"config file {path}: {spec.name} is read only from {spec.env_var}; ignored")
+        elif spec.name in file_values:
             value, source = file_values[spec.name], f"config file {path}"
         for var in (spec.env_var, EXTRA_ENV.get(spec.name)):
             if var and environ.get(var) not in (None, ""):

@@ -48,3 +48,32 @@ def folders_below_root(folder: str, root: str | None) -> str:
         below = os.path.relpath(folder, root)
         return "" if below == os.curdir else display_path(below)
     return display_path(os.path.basename(folder.rstrip(os.sep)))
+
+
+class PathMap:
+    """Where this machine finds the files the index names, for a worker whose mounts differ from the
+    watcher's (docs/architecture.md §16): ``"/srv/photos=/mnt/photos"`` reads ``/srv/photos/a.jpg`` as
+    ``/mnt/photos/a.jpg``. Several pairs are separated by ``;``; the longest matching folder wins, by whole
+    path components (``is_under``); a path under none is read as it is."""
+
+    def __init__(self, spec: str | None) -> None:
+        self.pairs: list[tuple[str, str]] = []
+        for part in (spec or "").split(";"):
+            if not part.strip():
+                continue
+            index_folder, sep, local_folder = part.partition("=")
+            index_folder, local_folder = index_folder.strip().rstrip(os.sep), local_folder.strip().rstrip(os.sep)
+            if not sep or not os.path.isabs(index_folder or os.sep) or not os.path.isabs(local_folder or os.sep):
+                raise ValueError(f"not a path map entry: {part.strip()!r} (use /index/folder=/local/folder)")
+            self.pairs.append((index_folder or os.sep, local_folder or os.sep))
+        self.pairs.sort(key=lambda pair: len(pair[0]), reverse=True)
+
+    def __bool__(self) -> bool:
+        return bool(self.pairs)
+
+    def local(self, path: str) -> str:
+        for index_folder, local_folder in self.pairs:
+            if is_under(path, index_folder):
+                rest = path[len(index_folder):].lstrip(os.sep)
+                return os.path.join(local_folder, rest) if rest else local_folder
+        return path

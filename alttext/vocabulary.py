@@ -19,6 +19,11 @@ FILE_STATES = (PENDING, INDEXED, FAILED, MISSING)
 RETRY_FILE_JOB, EMBED_JOB = "retry-file", "embed"
 FILE_JOB_KINDS = (RETRY_FILE_JOB, EMBED_JOB)
 
+# A caption worker's state (``workers.state``, docs/architecture.md §16): "active" while its lease is renewed;
+# "stopped" after a clean exit; "lost" once its lease ran out and another process released its files (the
+# worker registers anew if it comes back).
+WORKER_ACTIVE, WORKER_STOPPED, WORKER_LOST = "active", "stopped", "lost"
+
 QUANTIZE_CHOICES = ("none", "int8")  # int8: dynamic quantization of the linear layers, CPU only
 # What write-back may write into a photo; "extdescr" carries the long description, when there is one.
 EMBED_FIELDS = ("alt", "description", "exif", "iptc", "extdescr")

@@ -56,6 +56,9 @@ class StandInCaptioner:
     def describe(self, pixels: np.ndarray) -> None:
         return None  # a pixels-only model: alt text only
 
+    def read_text(self, pixels: np.ndarray) -> None:
+        return None  # reads no text in the picture
+
     def generate(self, pixels: np.ndarray) -> list[str]:
         return [self.captions[tuple(round(float(v)) for v in item[0, 0])] for item in pixels]
 

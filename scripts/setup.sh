@@ -41,6 +41,18 @@ if [ -n "$extras" ] && ! command -v jpegtran >/dev/null 2>&1; then
   fi
 fi
 
+# tesseract (--test only; optional for users): --read-text with a pixels-only model reads the text in pictures
+# with it (docs/architecture.md §15). Debian's package brings its English data; nothing is downloaded later.
+if [ -n "$extras" ] && ! command -v tesseract >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr >/dev/null
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr >/dev/null
+  else
+    echo "note: tesseract not found; its OCR tests will be skipped (apt-get install tesseract-ocr)" >&2
+  fi
+fi
+
 # PostgreSQL (--test only): the index tests run on PostgreSQL too, against a throwaway server that
 # tests/pg_kit.py initdb's into a temporary folder (as `nobody` when run as root: PostgreSQL refuses root).
 # Debian's package would also create and start a system-wide cluster; we ask it not to.

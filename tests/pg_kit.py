@@ -18,6 +18,7 @@ import contextlib
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -64,8 +65,12 @@ def _free_port() -> int:
 class PostgresServer:
     """One running server; ``new_database()`` hands out empty databases, ``url()`` their addresses."""
 
-    def __init__(self, bin_dir: Path) -> None:
+    def __init__(self, bin_dir: Path, *, listen: tuple[str, ...] = ("127.0.0.1",), trust: tuple[str, ...] = ()) -> None:
+        """``listen``: the addresses it listens on (127.0.0.1 first; a test adds its own veth address);
+        ``trust``: more networks (CIDR) it takes connections from without a password."""
         self.bin_dir = bin_dir
+        self.listen = listen
+        self.trust = trust
         self.folder = Path(tempfile.mkdtemp(prefix="alttext-pg-"))
         self.data = self.folder / "data"
         self.port = _free_port()
@@ -86,9 +91,24 @@ class PostgresServer:
     def start(self) -> None:
         self._run(str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", self.user, "--auth=trust",
                   "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
-        log = open(self.folder / "server.log", "wb")  # noqa: SIM115 - the server writes it until stop()
+        if self.trust:
+            with open(self.data / "pg_hba.conf", "a") as hba:
+                hba.writelines(f"host all all {network} trust\n" for network in self.trust)
+        self._launch()
+
+    def restart(self, down_seconds: float = 1.0) -> None:
+        """Stop the server the way an administrator's restart does (fast shutdown: every session is ended),
+        stay down ``down_seconds``, start it again on the same data, port and addresses."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGINT)  # "fast" shutdown; SIGTERM would wait for the clients
+        self.process.wait(timeout=60)
+        time.sleep(down_seconds)
+        self._launch()
+
+    def _launch(self) -> None:
+        log = open(self.folder / "server.log", "ab")  # noqa: SIM115 - the server writes it until stop()
         self.process = subprocess.Popen(  # type: ignore[call-overload]
-            [str(self.bin_dir / "postgres"), "-D", str(self.data), "-h", "127.0.0.1", "-p", str(self.port),
+            [str(self.bin_dir / "postgres"), "-D", str(self.data), "-h", ",".join(self.listen), "-p", str(self.port),
              "-k", str(self.folder), "-c", "fsync=off", "-c", "synchronous_commit=off",
              "-c", "full_page_writes=off", "-c", "max_connections=200"],
             stdout=log, stderr=subprocess.STDOUT, cwd=self.folder, **self._as,
@@ -141,7 +161,7 @@ class PostgresServer:
 
 
 @contextlib.contextmanager
-def running_server() -> Iterator[PostgresServer]:
+def running_server(**options: tuple[str, ...]) -> Iterator[PostgresServer]:
     """A started server, stopped at the end; skips (fails under CI=true) when there is none to start."""
     bin_dir = server_bin()
     if bin_dir is None:
@@ -151,7 +171,7 @@ def running_server() -> Iterator[PostgresServer]:
         import psycopg  # noqa: F401
     except ImportError:
         unavailable("psycopg is not installed (pip install -e .[postgres])")
-    server = PostgresServer(bin_dir)
+    server = PostgresServer(bin_dir, **options)
     try:
         server.start()  # a server binary that is there but fails is a failure, CI or not
         yield server

@@ -27,6 +27,7 @@ MIGRATIONS = ROOT / "migrations"  # ships as the package alttext.migrations (pyp
 # Bottom to top. Top-level modules (alttext/*.py) are layer 0; alttext/__init__.py is layer 0 too, but
 # may import alttext.library (lazily, to offer ``from alttext import Library``).
 LAYERS = {
+    "chat": 0,  # OpenAI-compatible chat calls, shared by variants and the remote captioner
     "captioning": 1,
     "metadata": 1,
     "variants": 1,

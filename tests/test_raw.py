@@ -48,6 +48,9 @@ class CountingCaptioner:
     def describe(self, pixels: np.ndarray) -> None:
         return None  # a pixels-only model: alt text only
 
+    def read_text(self, pixels: np.ndarray) -> None:
+        return None  # reads no text in the picture
+
     def generate(self, pixels: np.ndarray) -> list[str]:
         captions = [f"A photo number {self.images + i + 1}." for i in range(len(pixels))]
         self.images += len(pixels)

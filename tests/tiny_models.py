@@ -159,12 +159,13 @@ def build_tiny_idefics3(folder: Path, *, seed: int = 0, prompt_words: tuple[str,
     import torch
     from transformers import Idefics3Config, Idefics3ForConditionalGeneration, Idefics3ImageProcessor, Idefics3Processor
 
-    from alttext.captioning.families.chat_vlm import ALT_TEXT_PROMPT, DESCRIPTION_PROMPT
+    from alttext.captioning.families.chat_vlm import ALT_TEXT_PROMPT, DESCRIPTION_PROMPT, TEXT_PROMPT
 
     torch.manual_seed(seed)
     grid = [f"<row_{i + 1}_col_{j + 1}>" for i in range(6) for j in range(6)]
     specials = ["<fake_token_around_image>", "<image>", "<end_of_utterance>", "<global-img>", *grid]
-    tokenizer = _prompt_tokenizer(specials, [ALT_TEXT_PROMPT, DESCRIPTION_PROMPT, "assistant user", *prompt_words])
+    tokenizer = _prompt_tokenizer(specials, [ALT_TEXT_PROMPT, DESCRIPTION_PROMPT, TEXT_PROMPT, "assistant user",
+                                                  *prompt_words])
     config = Idefics3Config(
         vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
                        "image_size": 32, "patch_size": 8},

@@ -1,54 +1,48 @@
-"""The captioner: one model per process, fed batches, with decoding running ahead of it.
+"""The captioner: one local model per process, fed batches, with decoding running ahead of it
+(``caption_stream``, in ``stream``).
 
-The model is loaded once. ``caption_stream`` takes any sequence of items plus a function that decodes one
-item into an image; a small thread pool decodes and preprocesses the next batches while the model works
-on the current one (Pillow releases the GIL), and a bounded window keeps memory flat however many items
-come through.
+The model is loaded once and runs one ``generate`` at a time; its family (``families``) decides what it
+is given.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from PIL import Image
 
-from alttext.alt_text import to_alt_text
 from alttext.captioning.families import (
     DESCRIPTION_MAX_NEW_TOKENS,
+    IMAGE_TEXT_MAX_NEW_TOKENS,
     PROMPTED_MAX_NEW_TOKENS,
     CaptionFamily,
     clean_description,
+    clean_image_text,
 )
 from alttext.captioning.loading import LoadedModel, load_model
-from alttext.images import ImageError
+from alttext.captioning.stream import CaptionOutcome, caption_stream
 from alttext.vocabulary import QUANTIZE_CHOICES
+
+if TYPE_CHECKING:
+    from alttext.captioning.ocr import TesseractReader
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+__all__ = ["CaptionOutcome", "Captioner", "configure_torch_threads"]
 
 
-@dataclass
-class CaptionOutcome(Generic[T]):
-    """What happened to one input item: a caption, or an error message (never both)."""
+@dataclass(frozen=True)
+class _WithText:
+    """A pixels-only model's input with the text an OCR engine read in the same image (in the decode pool)."""
 
-    item: T
-    raw_caption: str | None = None
-    alt_text: str | None = None
-    error: str | None = None
-    description: str | None = None  # the long description, where asked for and the model gives one
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
+    model_input: Any
+    image_text: str | None
 
 
 _threads_configured = False
@@ -82,10 +76,12 @@ class Captioner:
         loaded: LoadedModel | None = None,
         prompt: str | None = None,
         describe: bool = False,
+        read_text: bool = False,
     ) -> None:
         """``prompt`` replaces the chat-VLM family's alt-text prompt (the ``caption_prompt`` setting); the
         other families ignore it. With ``describe``, prompt-driven families also give a long description
-        (pixels-only ones give alt text only; docs/architecture.md §13)."""
+        (pixels-only ones give alt text only; docs/architecture.md §13); with ``read_text`` they also read the
+        text in the picture (§15)."""
         if quantize not in QUANTIZE_CHOICES:
             raise ValueError(f"quantize must be one of {', '.join(QUANTIZE_CHOICES)}, not {quantize!r}")
         if batch_size < 1:
@@ -107,8 +103,23 @@ class Captioner:
         self.description_kwargs = {key: value for key, value in self.generation_kwargs.items()
                                    if key not in ("max_length", "max_new_tokens")}
         self.description_kwargs["max_new_tokens"] = DESCRIPTION_MAX_NEW_TOKENS
+        # A pixels-only model can't be asked for the text: an OCR engine reads it, where one is installed.
+        self.ocr = self._ocr_reader() if read_text and self.family.text_prompt is None else None
+        self.reads_text = read_text and (self.family.text_prompt is not None or self.ocr is not None)
+        # Greedy: text is copied out, not composed, and beams cost time for nothing here.
+        self.text_kwargs = {**self.description_kwargs, "num_beams": 1, "max_new_tokens": IMAGE_TEXT_MAX_NEW_TOKENS}
         self._model_lock = threading.Lock()  # one generate() at a time per model
         self.calls = 0  # model invocations (tests count these to prove a rescan captions nothing)
+
+    @staticmethod
+    def _ocr_reader() -> TesseractReader | None:
+        from alttext.captioning.ocr import find_reader
+
+        reader = find_reader()
+        if reader is None:
+            logger.warning("this model can't read the text in pictures, and no OCR engine is installed"
+                           " (apt-get install tesseract-ocr): --read-text reads nothing")
+        return reader
 
     def _family(self, prompt: str | None) -> CaptionFamily:
         from alttext.captioning.families import CHAT_VLM, FLORENCE
@@ -169,6 +180,10 @@ class Captioner:
         if self.describes:
             params["description_prompt"] = self.family.description_prompt
             params["description_max_new_tokens"] = self.description_kwargs["max_new_tokens"]
+        if self.ocr is not None:
+            params["text_reader"] = self.ocr.name
+        elif self.reads_text:
+            params["text_prompt"] = self.family.text_prompt
         return params
 
     @property
@@ -179,8 +194,24 @@ class Captioner:
     # -- the model -----------------------------------------------------------------------------
     def preprocess(self, image: Image.Image) -> Any:
         """The model's input for one image (pixel values, shape (C, H, W), for pixels-only models);
-        thread-safe, runs in the prefetch pool."""
-        return self.family.prepare(image)
+        thread-safe, runs in the prefetch pool. With an OCR engine, its reading of the image is done here too,
+        ahead of the model."""
+        prepared = self.family.prepare(image)
+        if self.ocr is None:
+            return prepared
+        from alttext.captioning.ocr import OcrError
+
+        try:
+            text = self.ocr.read(image)
+        except OcrError as exc:  # the text is a bonus: its failure costs the text, never the alt text
+            logger.info("reading the text of an image failed: %s", exc)
+            text = None
+        return _WithText(prepared, text)
+
+    def _model_inputs(self, batch: Sequence[Any]) -> Sequence[Any]:
+        if self.ocr is None:
+            return batch
+        return [item.model_input if isinstance(item, _WithText) else item for item in batch]
 
     def _uses_shared_encoder(self) -> bool:
         """Vision encoder-decoders (vit-gpt2, TrOCR, Donut) get fast_beam.generate_shared."""
@@ -196,7 +227,7 @@ class Captioner:
         import torch
 
         with self._model_lock, torch.inference_mode():
-            texts = self.family.generate(batch, self.generation_kwargs)
+            texts = self.family.generate(self._model_inputs(batch), self.generation_kwargs)
             self.calls += 1
         return texts
 
@@ -208,9 +239,23 @@ class Captioner:
         if not self.describes:
             return None
         with self._model_lock, torch.inference_mode():
-            texts = self.family.generate(batch, self.description_kwargs, describe=True)
+            texts = self.family.generate(self._model_inputs(batch), self.description_kwargs, describe=True)
             self.calls += 1
         return [clean_description(text) for text in texts]
+
+    def read_text(self, batch: Sequence[Any]) -> list[str | None] | None:
+        """The text in each image of a batch of preprocessed images (None where there is none), or None when
+        this captioner doesn't read text (not asked to, or a pixels-only model)."""
+        import torch
+
+        if not self.reads_text:
+            return None
+        if self.ocr is not None:  # read in the decode pool (preprocess)
+            return [item.image_text if isinstance(item, _WithText) else None for item in batch]
+        with self._model_lock, torch.inference_mode():
+            texts = self.family.generate(batch, self.text_kwargs, read_text=True)
+            self.calls += 1
+        return [clean_image_text(text) for text in texts]
 
     def caption_images(self, images: list[Image.Image]) -> list[str]:
         """Raw captions for already-decoded images, in batches."""
@@ -230,63 +275,5 @@ class Captioner:
     ) -> Iterator[CaptionOutcome[T]]:
         """Caption every item, in input order; a failing item yields an outcome with ``error`` set.
 
-        Decoding runs up to two batches ahead of the model in ``workers`` threads.
-        """
-
-        def prepare(item: T) -> Any:
-            return self.preprocess(load(item))
-
-        window = self.batch_size * 2
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="alttext-decode") as pool:
-            pending: deque[tuple[T, Future[Any]]] = deque()
-            iterator = iter(items)
-            exhausted = False
-            while True:
-                while not exhausted and len(pending) < window + self.batch_size:
-                    try:
-                        item = next(iterator)
-                    except StopIteration:
-                        exhausted = True
-                        break
-                    pending.append((item, pool.submit(prepare, item)))
-                if not pending:
-                    return
-                batch_items: list[tuple[T, Any]] = []
-                failed: list[CaptionOutcome[T]] = []
-                order: list[tuple[T, int | None]] = []
-                while pending and len(batch_items) < self.batch_size:
-                    item, future = pending.popleft()
-                    try:
-                        pixels = future.result()
-                    except ImageError as exc:
-                        failed.append(CaptionOutcome(item, error=str(exc)))
-                        order.append((item, None))
-                        continue
-                    except Exception as exc:  # a decoder bug must not stop the batch
-                        logger.debug("unexpected error preparing %r", item, exc_info=True)
-                        failed.append(CaptionOutcome(item, error=f"cannot prepare image: {exc}"))
-                        order.append((item, None))
-                        continue
-                    order.append((item, len(batch_items)))
-                    batch_items.append((item, pixels))
-                captions: list[str] = []
-                descriptions: list[str | None] | None = None
-                if batch_items:
-                    prepared = [pixels for _, pixels in batch_items]
-                    captions = self.generate(prepared)
-                    try:
-                        descriptions = self.describe(prepared)
-                    except Exception:  # the alt text is made: a failed description must not cost it
-                        logger.exception("describing a batch failed; its alt text is kept")
-                failures = iter(failed)
-                for item, index in order:
-                    if index is None:
-                        yield next(failures)
-                    else:
-                        raw = captions[index]
-                        alt = to_alt_text(raw)
-                        if alt:
-                            described = descriptions[index] if descriptions is not None else None
-                            yield CaptionOutcome(item, raw_caption=raw, alt_text=alt, description=described)
-                        else:
-                            yield CaptionOutcome(item, raw_caption=raw, error="the model produced no caption")
+        Decoding runs up to two batches ahead of the model in ``workers`` threads (``stream``)."""
+        return caption_stream(self, items, load, workers=workers)

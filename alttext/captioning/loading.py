@@ -121,6 +121,7 @@ def _offline_message(ref: str) -> str:
 def fetch_model(ref: str) -> str:
     """Download ``ref`` from the hub into the local cache (PyTorch weights, configs, tokenizer files), so
     that it loads offline from then on; the snapshot folder. Raises ModelLoadError with one line."""
+    _refuse_remote(ref, "there is nothing to fetch")
     if looks_like_path(ref):
         raise ModelLoadError(f"{ref!r} is a local folder: there is nothing to fetch")
     if not hub_offline_requested() and not hub_reachable():
@@ -137,6 +138,14 @@ def fetch_model(ref: str) -> str:
         raise ModelLoadError(f"cannot fetch model {ref!r}: {first_line}") from exc
 
 
+def _refuse_remote(ref: str, why: str) -> None:
+    """``openai:NAME`` lives behind ``caption_endpoint``: no hub, cache or offline check applies to it."""
+    from alttext.captioning.remote.captioner import is_remote_model
+
+    if is_remote_model(ref):
+        raise ModelLoadError(f"{ref!r} is a model behind caption_endpoint: {why}")
+
+
 def _endpoint() -> str:
     from huggingface_hub import constants
 
@@ -148,6 +157,7 @@ def load_model(ref: str, device: str = "auto") -> LoadedModel:
 
     A hub id loads from the local cache without asking the hub when the hub can't be reached (or
     ``HF_HUB_OFFLINE=1``); an id that isn't cached then fails at once, saying how to fetch it."""
+    _refuse_remote(ref, "it is not loaded here (alttext.captioning.factory builds its RemoteCaptioner)")
     local = looks_like_path(ref)
     source = str(Path(ref).expanduser().resolve()) if local else ref
     offline = False

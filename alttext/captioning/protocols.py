@@ -1,16 +1,31 @@
 """What the rest of alttext needs from a captioning model, as a structural type.
 
-``Captioner`` (``alttext.captioning.engine``) is the real one; tests pass small fakes. The index's ingest
-(layer 2) types against ``CaptionModel`` so it needs neither torch nor the engine to be imported.
+``Captioner`` (``alttext.captioning.engine``, a local model) and ``RemoteCaptioner``
+(``alttext.captioning.remote``, a model behind an OpenAI-compatible endpoint) are the real ones; tests
+pass small fakes. The index's ingest (layer 2) types against ``CaptionModel`` so it needs neither torch
+nor the engine to be imported.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from PIL import Image
+
+    from alttext.captioning.stream import CaptionOutcome
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CaptionFailure:
+    """One image of a batch that got no caption (a remote call that failed for good); the others stand.
+    ``message`` is one line, fit to store and print (no key in it)."""
+
+    message: str
 
 
 class CaptionModel(Protocol):
@@ -41,12 +56,30 @@ class CaptionModel(Protocol):
         processor that runs per batch); must be thread-safe."""
         ...
 
-    def generate(self, batch: Sequence[Any]) -> list[str]:
-        """Raw captions for a batch of preprocessed images, in order."""
+    def generate(self, batch: Sequence[Any]) -> Sequence[str | CaptionFailure]:
+        """Raw captions for a batch of preprocessed images, in order; a ``CaptionFailure`` for an image that
+        got none (the rest of the batch is kept). Raises only when the whole batch failed."""
         ...
 
     def describe(self, batch: Sequence[Any]) -> list[str | None] | None:
-        """Long descriptions for the same batch, in order; None when this model gives none."""
+        """Long descriptions for the same batch, in order (None for an image without one); None when this
+        model gives none."""
+        ...
+
+    def read_text(self, batch: Sequence[Any]) -> list[str | None] | None:
+        """The text in each image of the same batch, in order (None where there is none); None when this
+        model does not read text (docs/architecture.md §15)."""
+        ...
+
+
+class Captioning(CaptionModel, Protocol):
+    """A captioner the library's faces use directly (``alttext caption``, uploads): ``CaptionModel`` plus a
+    stream over any items."""
+
+    def caption_stream(
+        self, items: Iterable[T], load: Callable[[T], Image.Image], *, workers: int = 2
+    ) -> Iterator[CaptionOutcome[T]]:
+        """Caption every item, in input order; a failing item yields an outcome with ``error`` set."""
         ...
 
 

@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "status": "alttext.cli.status:status",
     "variants": "alttext.cli.variants:variants",
     "watch": "alttext.cli.watch:watch",
+    "worker": "alttext.cli.worker:worker",
 }
 
 

@@ -20,10 +20,10 @@ def caption(ctx: click.Context, inputs: tuple[str, ...], as_json: bool, **model_
     """Caption image files, folders (recursively) and http(s) URLs.
 
     Prints one "path<TAB>alt text" line per image (errors go to stderr), or with --json a list of
-    objects with path, alt_text, raw_caption, description (with --describe), model and error. In lines, a
-    backslash, tab, newline or other control character in a name or text is escaped like in C (backslash
-    t, backslash n, backslash xNN; see README, "Line output"), so each image is one line. Exits 1 if any
-    item failed.
+    objects with path, alt_text, raw_caption, description (with --describe), image_text (with --read-text),
+    model and error. In lines, a backslash, tab, newline or other control character in a name or text is
+    escaped like in C (backslash t, backslash n, backslash xNN; see README, "Line output"), so each image is
+    one line. Exits 1 if any item failed.
     """
     library = open_library(ctx, index=False, **model_flags)
     with model_errors():
@@ -40,7 +40,8 @@ def caption(ctx: click.Context, inputs: tuple[str, ...], as_json: bool, **model_
                 failed += 1
             if as_json:
                 results.append({"path": path, "alt_text": outcome.alt_text, "raw_caption": outcome.raw_caption,
-                                "description": outcome.description, "model": outcome.model,
+                                "description": outcome.description, "image_text": outcome.image_text,
+                                "model": outcome.model,
                                 "error": outcome.error})
             elif outcome.ok:
                 bar.echo(f"{escape_line(path)}\t{escape_line(outcome.alt_text or '')}")

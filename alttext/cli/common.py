@@ -42,14 +42,18 @@ def _device(ctx: click.Context, param: click.Parameter, value: str | None) -> st
 def model_options(function: Any) -> Any:
     """The model flags shared by caption, scan and watch."""
     options = [
-        click.option("--model", "model", metavar="ID|FOLDER", help="Hugging Face model id or local folder."),
+        click.option("--model", "model", metavar="ID|FOLDER|openai:NAME",
+                     help="Hugging Face model id, local folder, or openai:NAME (a model on caption_endpoint)."),
         click.option("--beams", type=click.IntRange(min=1), help="Beam width (default: the model's)."),
         click.option("--max-tokens", "max_tokens", type=click.IntRange(min=1), help="Max new tokens."),
         click.option("--batch-size", "batch_size", type=click.IntRange(min=1), help="Images per model call."),
         click.option("--quantize", type=click.Choice(QUANTIZE_CHOICES), help="int8: faster CPU inference."),
         click.option("--device", callback=_device, help=f"{api.DEVICE_HELP}."),
         click.option("--describe", is_flag=True, default=None,
-                     help="Also a long description (Florence-2 and chat models only)."),
+                     help="Also a long description (Florence-2, chat and openai: models only)."),
+        click.option("--read-text", "read_text", is_flag=True, default=None,
+                     help="Also read the text in each picture (Florence-2, chat models; others with Tesseract):"
+                          " stored, searched, and quoted in the alt text of signs, slides and screenshots."),
     ]
     for option in reversed(options):
         function = option(function)

@@ -34,4 +34,4 @@ def config(ctx: click.Context, as_json: bool) -> None:
 def _shown(value: Any, settings: Settings) -> Any:
     """A value as it may be printed: the key hidden (public_items did), and credentials in a URL too
     (``http://user:password@host``, ``?api_key=...``)."""
-    return redact(value, [settings.openai_api_key]) if isinstance(value, str) else value
+    return redact(value, [settings.openai_api_key, settings.caption_api_key]) if isinstance(value, str) else value

@@ -26,7 +26,8 @@ from alttext.library import EXPORT_FORMATS, REVIEW_STATUSES
 @click.pass_context
 def export(ctx: click.Context, fmt: str, under: str | None, status: str | None, relative_to: str | None,
            base_url: str | None, output: str | None) -> None:
-    """Export path, URL, alt text, status, source and model of every captioned file, in path order.
+    """Export path, URL, alt text, status, source, model, long description and text in the image of every
+    captioned file, in path order.
 
     Output is UTF-8 and the same for the same index. Captions are made inert for the format: escaped in
     HTML and Markdown, spreadsheet formulas (cells starting = + - @) defused in CSV.

@@ -57,6 +57,7 @@ def search(ctx: click.Context, query: tuple[str, ...], limit: int, under: str | 
                 "source": hit.source,
                 "highlighted": hit.highlighted.replace(HIGHLIGHT_START, "[").replace(HIGHLIGHT_END, "]"),
                 "taken_at": hit.taken_at,  # when the photo was taken (EXIF, camera's clock), or null; last: new
+                "image_text": hit.image_text,  # text read in the picture (searched too), or null
             }
             for hit in results
         ])

@@ -28,6 +28,7 @@ def show(ctx: click.Context, path: str, as_json: bool) -> None:
         ("alt text", info["alt_text"]),
         ("raw caption", info["raw_caption"]),
         ("description", info["description"]),
+        ("image text", info["image_text"]),
         ("source", info["source"]),
         ("status", info["status"]),
         ("model", info["model"]),

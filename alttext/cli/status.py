@@ -10,7 +10,7 @@ from alttext.cli.common import display_path, echo_json, open_library
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True,
-              help="JSON object: files, images, captioned, pending, ..., embed_waiting, embed_held.")
+              help="JSON object: files, images, captioned, pending, ..., embed_waiting, embed_held, workers, claimed.")
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
     """Counts by state, alt text waiting to be written into files, watched folders, models used and the
@@ -32,3 +32,9 @@ def status(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"model:     {model} ({count} captions)")
     for root in info["roots"]:
         click.echo(f"folder:    {root['path']} (last scan {root['last_scan_at'] or 'never'})")
+    if info["workers"] or info["claimed"]:
+        click.echo(f"queue:     {info['pending']} pending, {info['claimed']} of them claimed by workers")
+    for row in info["workers"]:
+        click.echo(f"worker:    {row['id']} {row['state']} on {row['host']} (pid {row['pid']}), {row['model']},"
+                   f" {row['images_done']} images at {row['rate_per_minute']}/min, holding {row['holding']},"
+                   f" last seen {row['last_seen'][:19]}")

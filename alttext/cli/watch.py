@@ -84,10 +84,14 @@ def _configure_logging(verbose: int) -> None:
               help="Time between polls with --poll (or after falling back to polling).")
 @click.option("--scan-interval", type=Duration(), metavar="D",
               help="Time between full rescans, e.g. 30m, 6h (default: the scan_interval setting, 1h).")
+@click.option("--caption/--no-caption", default=None,
+              help="--no-caption: find and queue new photos only, for `alttext worker` processes to caption"
+                   " (default: the watch_caption setting, on).")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.pass_context
 def watch(ctx: click.Context, folders: tuple[str, ...], embed: bool, with_variants: bool, poll: bool,
-          poll_interval: float, scan_interval: float | None, verbose: int, **model_flags: Any) -> None:
+          poll_interval: float, scan_interval: float | None, caption: bool | None, verbose: int,
+          **model_flags: Any) -> None:
     """Watch FOLDERS and caption every photo that appears or changes, until stopped.
 
     Keeps the index in step with moves, renames and deletions like `alttext scan`, which it runs at
@@ -99,7 +103,8 @@ def watch(ctx: click.Context, folders: tuple[str, ...], embed: bool, with_varian
     library = open_library(ctx, create=True, scan_interval=scan_interval, **model_flags)
     try:
         with model_errors():  # unusable write-back settings; model errors come later, from the daemon
-            code = library.watch(folders, embed=embed, variants=with_variants, poll=poll, poll_interval=poll_interval)
+            code = library.watch(folders, embed=embed, variants=with_variants, poll=poll, poll_interval=poll_interval,
+                                 caption=caption)
     finally:
         library.close()
     sys.exit(code)

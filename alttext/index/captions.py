@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, case, insert, or_, select, update
+from sqlalchemy import Connection, case, insert, literal_column, or_, select, update
 
 from alttext.index.models import (
     SOURCE_HUMAN,
@@ -21,6 +21,9 @@ from alttext.index.models import (
     inserted_id,
     utcnow,
 )
+
+# Portable SQL for what a picture says beyond its alt text: SQLAlchemy-free, for show and search (§6).
+from alttext.index.picture_text import picture_text_sql as picture_text_sql
 
 # A person wrote it (edit) or signed it off (approve): no model run replaces it, and write-back may
 # replace a person's text in a photo only with such a caption.
@@ -40,16 +43,29 @@ _RANK = case(
 
 
 def refresh_current_caption(connection: Connection, image_id: int) -> int | None:
-    """Point the image at its best caption; returns that caption's id."""
+    """Point the image at its best caption, and at the caption whose long description it has (the best's
+    own, else the newest); returns the best caption's id."""
     best = connection.execute(
         select(captions.c.id)
         .where(captions.c.image_id == image_id)
         .order_by(_RANK.desc(), captions.c.created_at.desc(), captions.c.id.desc())
         .limit(1)
     ).scalar()
-    current = connection.execute(select(images.c.caption_id).where(images.c.id == image_id)).scalar()
-    if best != current:
-        connection.execute(update(images).where(images.c.id == image_id).values(caption_id=best))
+    described = connection.execute(  # '' as a literal: SQLite then uses the partial index ix_captions_described
+        select(captions.c.id)
+        .where(captions.c.image_id == image_id, captions.c.description != literal_column("''"))
+        .order_by((captions.c.id == (best or 0)).desc(), captions.c.created_at.desc(), captions.c.id.desc())
+        .limit(1)
+    ).scalar()
+    current = connection.execute(select(images.c.caption_id, images.c.description_id)
+                                 .where(images.c.id == image_id)).first()
+    changed: dict[str, int | None] = {}
+    if current is None or current.caption_id != best:
+        changed["caption_id"] = best
+    if current is None or current.description_id != described:
+        changed["description_id"] = described  # alone: an update naming caption_id refreshes the search row
+    if changed:
+        connection.execute(update(images).where(images.c.id == image_id).values(**changed))
     return best
 
 
@@ -65,12 +81,13 @@ def add_caption(
     params: dict[str, Any] | None = None,
     status: str = STATUS_GENERATED,
     description: str | None = None,
+    image_text: str | None = None,
 ) -> int:
     caption_id = inserted_id(connection.execute(
         insert(captions).values(
             image_id=image_id, text=text, raw_text=raw_text, source=source, model=model,
             model_revision=model_revision, params=params, status=status, created_at=utcnow(),
-            description=description,
+            description=description, image_text=image_text,
         )
     ))
     refresh_current_caption(connection, image_id)

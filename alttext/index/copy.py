@@ -86,19 +86,27 @@ def _batches(source: Index, table: Table, batch: int) -> Iterator[list[dict[str,
         after = rows[-1][key.name]
 
 
+# The search row's description and image text: the current caption's own, else the picture's newest (as
+# migration 0008 builds it; keep the two equal).
+_NEWEST = ("(SELECT d.{column} FROM captions d WHERE d.image_id = i.id AND d.{column} <> ''"
+           " ORDER BY d.created_at DESC, d.id DESC LIMIT 1)")
+_PICTURE = ", ".join(f"coalesce(nullif(c.{column}, ''), {_NEWEST.format(column=column)}, '')"
+                     for column in ("description", "image_text"))
+
+
 def _rebuild_search(connection: Connection) -> None:
-    """The search table from captions and files, as migration 0005 builds it, in the connection's dialect."""
+    """The search table from captions and files, as migration 0008 builds it, in the connection's dialect."""
     if connection.dialect.name == "postgresql":
         names = ("coalesce((SELECT string_agg(f.name || ' ' || coalesce(f.folder, ''), ' ' ORDER BY f.id)"
                  " FROM files f WHERE f.image_id = i.id AND f.state = 'indexed'), '')")
-        target = "search_fts (image_id, alt_text, name)"
+        target = "search_fts (image_id, alt_text, name, description, image_text)"
     else:
         names = ("(SELECT group_concat(f.name || ' ' || coalesce(f.folder, ''), ' ') FROM files f"
                  " WHERE f.image_id = i.id AND f.state = 'indexed')")
-        target = "search_fts(rowid, alt_text, name)"
+        target = "search_fts(rowid, alt_text, name, description, image_text)"
     connection.execute(text("DELETE FROM search_fts"))
     connection.execute(text(
-        f"INSERT INTO {target} SELECT i.id, c.text, {names}"
+        f"INSERT INTO {target} SELECT i.id, c.text, {names}, {_PICTURE}"
         " FROM images i JOIN captions c ON c.id = i.caption_id"
         " WHERE EXISTS (SELECT 1 FROM files f WHERE f.image_id = i.id AND f.state = 'indexed')"))
 

@@ -45,7 +45,24 @@ SERVER_SCHEMES = ("postgresql", "postgres")
 # The newest migration in migrations/versions/. An index already at this revision opens without importing
 # Alembic (0.1-0.2 s of every command's start-up); tests/index/test_schema_head.py checks it against
 # Alembic's own head, so adding a migration means changing this line too.
-SCHEMA_HEAD = "0007"
+SCHEMA_HEAD = "0009"
+
+
+def __getattr__(name: str) -> Any:
+    """``DatabaseError``: whatever the database or its driver raised (a server restart, a dropped link, SQLite
+    busy past its timeout), as a tuple for ``except``, for the layers above that must tell the index's trouble
+    from a file's without importing SQLAlchemy themselves: SQLAlchemy's errors, and the drivers' own, which
+    ``read_sql`` lets through. Looked up on demand: it imports SQLAlchemy, which the read commands never need."""
+    if name == "DatabaseError":
+        from sqlalchemy.exc import SQLAlchemyError
+
+        errors: tuple[type[BaseException], ...] = (SQLAlchemyError, sqlite3.Error)
+        try:
+            import psycopg
+        except ImportError:  # the `postgres` extra is not installed: no PostgreSQL index can be open
+            return errors
+        return (*errors, psycopg.Error)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class IndexUnavailable(Exception):
@@ -79,12 +96,23 @@ def server_url(location: str) -> URL:
     return url.set(drivername="postgresql+psycopg")
 
 
-def _make_server_engine(url: URL, *, write: bool) -> Engine:
+# A session left idle inside a transaction this long is ended by the server, its locks released: a process
+# stopped (SIGSTOP, a frozen VM) mid-transaction must not hold the write lock for ever (docs/architecture.md
+# §16). Every transaction is short (§9), so this only ever ends a stalled one.
+IDLE_IN_TRANSACTION_MS = 300_000
+
+
+def _make_server_engine(url: URL, *, write: bool, serialized: bool = True,
+                        idle_in_transaction_ms: int = IDLE_IN_TRANSACTION_MS,
+                        application_name: str = "alttext") -> Engine:
     from sqlalchemy import create_engine, event
 
-    options = "-c default_transaction_read_only=on" if not write else ""
-    engine = create_engine(url, pool_pre_ping=True, connect_args={"options": options} if options else {})
-    if write:
+    options = f"-c idle_in_transaction_session_timeout={idle_in_transaction_ms}"
+    if not write:
+        options += " -c default_transaction_read_only=on"
+    engine = create_engine(url, pool_pre_ping=True,
+                           connect_args={"options": options, "application_name": application_name})
+    if write and serialized:
         @event.listens_for(engine, "begin")
         def _begin(connection: Connection) -> None:
             # One writer at a time, like SQLite's BEGIN IMMEDIATE; released at commit or rollback.
@@ -168,10 +196,16 @@ class Index:
     reading it through ``read_sql`` needs only the stdlib's sqlite3 (docs/architecture.md §6).
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True,
+                 idle_in_transaction_ms: int = IDLE_IN_TRANSACTION_MS, application_name: str = "alttext") -> None:
+        """PostgreSQL only: ``idle_in_transaction_ms`` ends a session stalled inside a transaction;
+        ``application_name`` names the sessions in ``pg_stat_activity`` (a worker's host and pid)."""
         self._engines: dict[bool, Engine] = {}
         self._engines_lock = threading.Lock()
         self._readers: SqliteReaders | None = None
+        self._claimer: Engine | None = None
+        self._idle_ms = idle_in_transaction_ms
+        self._application_name = application_name
         if is_server_url(path):
             self._open_server(os.fspath(path))
             return
@@ -209,8 +243,9 @@ class Index:
         except Exception as exc:  # sqlalchemy.exc.ArgumentError: a malformed address
             raise IndexUnavailable(f"not a database address: {location}") from exc
         self.path = make_url(location).render_as_string(hide_password=True)  # as given, less any password
-        self._engines[True] = _make_server_engine(url, write=True)
-        self._engines[False] = _make_server_engine(url, write=False)
+        self._url = url
+        self._engines[True] = self._server_engine(url, write=True)
+        self._engines[False] = self._server_engine(url, write=False)
         try:
             if stored_revision(self.reader) != SCHEMA_HEAD:  # as for SQLite: at the head, no Alembic
                 upgrade(self.writer)
@@ -240,10 +275,28 @@ class Index:
         """The engine of read-only connections (``PRAGMA query_only``; made on first use)."""
         return self._engine(False)
 
+    def _server_engine(self, url: URL, *, write: bool, serialized: bool = True) -> Engine:
+        return _make_server_engine(url, write=write, serialized=serialized, idle_in_transaction_ms=self._idle_ms,
+                                   application_name=self._application_name)
+
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction (BEGIN IMMEDIATE), committed on success."""
         with self.writer.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def claim(self) -> Iterator[Connection]:
+        """A write transaction that doesn't take turns with the other writers, for statements that are atomic
+        on the rows they touch: claims (``FOR UPDATE SKIP LOCKED``) and lease renewals (docs/architecture.md
+        §16). On PostgreSQL it skips the advisory write lock; SQLite has one writer at a time anyway."""
+        if self.dialect != "postgresql":
+            with self.write() as connection:
+                yield connection
+            return
+        if self._claimer is None:
+            self._claimer = self._server_engine(self._url, write=True, serialized=False)
+        with self._claimer.begin() as connection:
             yield connection
 
     @contextmanager
@@ -293,6 +346,8 @@ class Index:
             return str(connection.scalar("PRAGMA integrity_check"))
 
     def close(self) -> None:
+        if self._claimer is not None:
+            self._claimer.dispose()
         for engine in self._engines.values():
             engine.dispose()
         if self._readers is not None:

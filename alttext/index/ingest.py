@@ -7,6 +7,10 @@ everything else is batched through the model. A RAW and the JPEG beside it under
 captioned once and share the image (:mod:`.pairing`). Each batch is one short write transaction, so an
 interrupt loses at most the batch in flight, whose files are still ``pending`` and are picked up by the
 next run.
+
+Where the pending rows come from is a :class:`PendingSource`: by default the unclaimed ones in id order
+(``scan``, ``watch``); an ``alttext worker`` claims them under a lease instead (:mod:`.leases`), and then each
+write keeps only the files the worker still holds (docs/architecture.md §16).
 """
 
 from __future__ import annotations
@@ -16,17 +20,20 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from alttext.alt_text import to_alt_text
+from alttext.captioning.protocols import CaptionFailure
 from alttext.images import DEFAULT_MAX_PIXELS, ImageError
 from alttext.index.captions import add_caption
 from alttext.index.content_backfill import backfill_content_hashes, has_unkeyed_images
 from alttext.index.db import Index
 from alttext.index.fingerprint import FileChanging, FileVanished, Fingerprint, fingerprint_file, model_input
 from alttext.index.image_keys import find_image, image_id_for, is_captioned
+from alttext.index.leases import release_lapsed
 from alttext.index.models import (
     FAILED,
     INDEXED,
@@ -41,6 +48,8 @@ from alttext.index.models import (
 )
 from alttext.index.pairing import PairKey, captioned_partner_image, folder_has_raw, pair_key, partners
 from alttext.metadata.capture_date import read_capture_date
+from alttext.metadata.reading import FoundText
+from alttext.text_in_image import fold_image_text
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
@@ -48,6 +57,10 @@ if TYPE_CHECKING:
     from alttext.captioning.protocols import CaptionerFactory, CaptionModel
 
 logger = logging.getLogger(__name__)
+
+# What a file's own metadata holds (index/writeback.existing_caption_reader): a person's alt text and long
+# description, or the alt text alone as a string.
+ExistingReader = Callable[[str], "str | FoundText | None"]
 
 CHUNK = 256  # pending rows read per query
 RAW_FOLDER_CACHE = 1024  # folders remembered as holding RAW files or not (pairing), per run
@@ -62,7 +75,54 @@ class IngestReport:
     vanished: int = 0
     deferred: int = 0  # changing while read; left pending
     model_calls: int = 0
+    lost: int = 0  # results not stored: the worker's lease on the file had passed to another (§16)
     errors: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def linked(self) -> int:
+        return self.captioned + self.reused + self.imported
+
+
+class PendingSource(Protocol):
+    """Where an ingest finds its work, and which of it a write may still store."""
+
+    def fetch(self, want: int) -> list[tuple[int, str]]:
+        """The next pending (file id, path) rows; ``want``: how many the ingest can start on now (a claim
+        takes no more, a plain read may take more). [] when there are none."""
+        ...
+
+    def held(self, connection: Connection, file_ids: list[int]) -> set[int]:
+        """Of ``file_ids``, those this run may store a result for, checked (and locked) inside the write
+        transaction ``connection`` that stores it."""
+        ...
+
+
+class UnclaimedRows:
+    """The pending files no worker has claimed, in id order (what ``scan`` and ``watch`` drain)."""
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+        self._last_id = 0
+
+    def fetch(self, want: int) -> list[tuple[int, str]]:
+        if self._last_id == 0:  # once a run: files of workers that stopped renewing their lease come back
+            release_lapsed(self.index)
+        with self.index.read() as connection:  # reading ahead is free: a chunk at a time
+            rows = [
+                (row.id, row.path)
+                for row in connection.execute(
+                    select(files.c.id, files.c.path)
+                    .where(files.c.state == PENDING, files.c.lease_owner.is_(None), files.c.id > self._last_id)
+                    .order_by(files.c.id)
+                    .limit(max(want, CHUNK))
+                )
+            ]
+        if rows:
+            self._last_id = rows[-1][0]
+        return rows
+
+    def held(self, connection: Connection, file_ids: list[int]) -> set[int]:
+        return set(file_ids)
 
 
 @dataclass
@@ -71,6 +131,7 @@ class _Work:
     path: str
     fingerprint: Fingerprint | None = None
     existing_text: str | None = None
+    existing_description: str | None = None  # a person's long description in the file (ExtDescrAccessibility)
     error: ImageError | None = None
     taken_at: str | None = None  # None: not read (a failed file)
 
@@ -122,7 +183,7 @@ def _link(connection: Connection, work: _Work, image_id: int) -> None:
         update(files)
         .where(files.c.id == work.file_id)
         .values(image_id=image_id, state=INDEXED, error=None, attempts=0, indexed_at=utcnow(),
-                missing_since=None, taken_at=work.taken_at, **_stat_values(work.fingerprint))
+                missing_since=None, taken_at=work.taken_at, lease_owner=None, **_stat_values(work.fingerprint))
     )
 
 
@@ -135,13 +196,17 @@ class Ingester:
         batch_size: int = 8,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         workers: int = 2,
-        read_existing: Callable[[str], str | None] | None = None,
+        read_existing: ExistingReader | None = None,
         on_progress: Callable[[int], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
         accept: Callable[[int, str], bool] | None = None,
+        source: PendingSource | None = None,
+        local_path: Callable[[str], str] | None = None,
     ) -> None:
         """``accept(file_id, path)``, when given, is asked before a pending file is read; a file it
-        refuses stays pending for a later run (the watch daemon's settle check)."""
+        refuses stays pending for a later run (the watch daemon's settle check). ``source``: where the
+        pending rows come from (default: the unclaimed ones). ``local_path``: where this machine reads a
+        file the index names (a worker's path map; default: the same path)."""
         self.index = index
         self._captioner_factory = captioner_factory
         self._captioner: CaptionModel | None = None
@@ -152,6 +217,8 @@ class Ingester:
         self.on_progress = on_progress or (lambda n: None)
         self.should_stop = should_stop or (lambda: False)
         self.accept = accept
+        self.source: PendingSource = source if source is not None else UnclaimedRows(index)
+        self.local = local_path or (lambda path: path)
         self.report = IngestReport()
         self._raw_folders: dict[str, bool] = {}
         self._older_images = False  # images keyed by pixels only (docs/architecture.md §2, migration 0006)
@@ -167,16 +234,23 @@ class Ingester:
     # -- stage 1: in worker threads ---------------------------------------------------------------
     def _prepare(self, work: _Work) -> _Work:
         try:
-            work.fingerprint = fingerprint_file(work.path, max_pixels=self.max_pixels, is_known=self._is_captioned,
+            local = self.local(work.path)
+            work.fingerprint = fingerprint_file(local, max_pixels=self.max_pixels, is_known=self._is_captioned,
                                                 want_pixel_hash=self._older_images)
-            work.taken_at = read_capture_date(work.path)  # the header again: no decode (§11)
+            work.taken_at = read_capture_date(local)  # the header again: no decode (§11)
             if self.read_existing is not None:
                 try:
-                    work.existing_text = self.read_existing(work.path)
+                    found = self.read_existing(local)
+                    if isinstance(found, FoundText):
+                        work.existing_text, work.existing_description = found.alt_text, found.description
+                    else:
+                        work.existing_text = found
                 except Exception:  # metadata is a bonus; a reader bug must not fail the file
                     logger.debug("reading metadata of %s failed", work.path, exc_info=True)
         except ImageError as exc:
             work.error = exc
+        except SQLAlchemyError:  # the index, not the file (a database restart): the run's problem, never the file's
+            raise
         except Exception as exc:  # whatever else a decoder or hash raises is this file's failure, never the run's
             logger.debug("unexpected error reading %s", work.path, exc_info=True)
             work.error = ImageError(f"cannot read image: {' '.join(str(exc).split()) or type(exc).__name__}")
@@ -187,38 +261,38 @@ class Ingester:
             return is_captioned(connection, content_hash)
 
     # -- stage 2: in the calling thread -------------------------------------------------------------
-    def _pending_rows(self, after_id: int) -> list[tuple[int, str]]:
-        with self.index.read() as connection:
-            return [
-                (row.id, row.path)
-                for row in connection.execute(
-                    select(files.c.id, files.c.path)
-                    .where(files.c.state == PENDING, files.c.id > after_id)
-                    .order_by(files.c.id)
-                    .limit(CHUNK)
-                )
-            ]
+    def _held(self, connection: Connection, works: list[_Work]) -> list[_Work]:
+        """The works whose files this run may still store (all of them, unless a worker lost its lease)."""
+        if not works:
+            return works
+        held = self.source.held(connection, [work.file_id for work in works])
+        kept = [work for work in works if work.file_id in held]
+        self.report.lost += len(works) - len(kept)
+        return kept
 
     def _record_failure(self, work: _Work) -> None:
         error = work.error
         assert error is not None
         message = str(error)
         with self.index.write() as connection:
+            if not self._held(connection, [work]):
+                return
             if isinstance(error, FileVanished):
                 self.report.vanished += 1
                 connection.execute(
                     update(files).where(files.c.id == work.file_id)
-                    .values(state=MISSING, error=message, missing_since=utcnow())
+                    .values(state=MISSING, error=message, missing_since=utcnow(), lease_owner=None)
                 )
             elif isinstance(error, FileChanging):
                 self.report.deferred += 1
-                connection.execute(update(files).where(files.c.id == work.file_id).values(error=message))
+                connection.execute(update(files).where(files.c.id == work.file_id)
+                                   .values(error=message, lease_owner=None))
             else:
                 self.report.failed += 1
                 self.report.errors.append((work.path, message))
                 connection.execute(
                     update(files).where(files.c.id == work.file_id)
-                    .values(state=FAILED, error=message, attempts=files.c.attempts + 1)
+                    .values(state=FAILED, error=message, attempts=files.c.attempts + 1, lease_owner=None)
                 )
         logger.info("%s: %s", work.path, message)
 
@@ -239,8 +313,9 @@ class Ingester:
                 partner_image = captioned_partner_image(connection, work.path)
         if known is not None and known.caption_id is not None:
             with self.index.write() as connection:
-                _link(connection, work, image_id_for(connection, fingerprint))  # keys an older image
-            self.report.reused += 1
+                if self._held(connection, [work]):
+                    _link(connection, work, image_id_for(connection, fingerprint))  # keys an older image
+                    self.report.reused += 1
             self.on_progress(1)
             return
         if partner_image is not None:
@@ -258,11 +333,14 @@ class Ingester:
                 batch.entries[waiting_partner or ""] = joining
                 joining = []
             with self.index.write() as connection:
-                image_id = image_id_for(connection, fingerprint)
-                add_caption(connection, image_id, text=alt, raw_text=work.existing_text, source=SOURCE_METADATA)
-                for each in (work, *joining):
-                    _link(connection, each, image_id)
-            self.report.imported += 1 + len(joining)
+                held = self._held(connection, [work, *joining])
+                if held:
+                    image_id = image_id_for(connection, fingerprint)
+                    add_caption(connection, image_id, text=alt, raw_text=work.existing_text,
+                                source=SOURCE_METADATA, description=work.existing_description)
+                    for each in held:
+                        _link(connection, each, image_id)
+            self.report.imported += len(held)
             self.on_progress(1 + len(joining))
             return
         batch.add(fingerprint.content_hash, work)
@@ -285,13 +363,16 @@ class Ingester:
         file's own metadata is added to that image, where it outranks a model caption (never a person's)."""
         imported = False
         with self.index.write() as connection:
+            if not self._held(connection, [work]):
+                self.on_progress(1)
+                return
             if work.existing_text:
                 alt = to_alt_text(work.existing_text, max_length=10_000) or work.existing_text
                 known_texts = connection.execute(select(captions.c.text).where(captions.c.image_id == image_id))
                 # The pair's own caption, written into this file by embed, is not new text.
                 if not any(text.strip() in (alt.strip(), work.existing_text.strip()) for (text,) in known_texts):
                     add_caption(connection, image_id, text=alt, raw_text=work.existing_text,
-                                source=SOURCE_METADATA)
+                                source=SOURCE_METADATA, description=work.existing_description)
                     imported = True
             _link(connection, work, image_id)
         if imported:
@@ -303,7 +384,7 @@ class Ingester:
     def _model_input(self, work: _Work) -> PILImage:
         thumbnail = _fingerprinted(work).thumbnail
         # None only when the image had a caption as the file was read and has none now (a rare race)
-        return thumbnail if thumbnail is not None else model_input(work.path, max_pixels=self.max_pixels)
+        return thumbnail if thumbnail is not None else model_input(self.local(work.path), max_pixels=self.max_pixels)
 
     def _caption_batch(self, batch: _Batch) -> None:
         if not batch.entries:
@@ -324,9 +405,19 @@ class Ingester:
             self.on_progress(done)
             return
         descriptions = self._describe(captioner, prepared) or [None] * len(groups)
+        image_texts = self._read_text(captioner, prepared) or [None] * len(groups)
         params = captioner.generation_params
         with self.index.write() as connection:
-            for group, raw, description in zip(groups, raw_captions, descriptions, strict=True):
+            for group, raw, description, image_text in zip(groups, raw_captions, descriptions, image_texts,
+                                                           strict=True):
+                # Only the files still held: a worker that lost its lease stores nothing (§16).
+                group[:] = self._held(connection, group)
+                if not group:
+                    continue
+                if isinstance(raw, CaptionFailure):  # this image only (a remote call that failed for good)
+                    for work in group:
+                        work.error = ImageError(raw.message)
+                    continue
                 alt = to_alt_text(raw)
                 if not alt:
                     for work in group:
@@ -334,11 +425,14 @@ class Ingester:
                     continue
                 image_id = image_id_for(connection, _fingerprinted(group[0]))
                 current = connection.execute(select(images.c.caption_id).where(images.c.id == image_id)).scalar()
+                # A person's description in the file wins over the model's (human text wins, §3); params say so.
+                persons = next((work.existing_description for work in group if work.existing_description), None)
                 if current is None:  # another process may have captioned it meanwhile
                     add_caption(
-                        connection, image_id, text=alt, raw_text=raw, source=SOURCE_MODEL,
-                        model=captioner.model_id, model_revision=captioner.revision, params=params,
-                        description=description,
+                        connection, image_id, text=fold_image_text(alt, image_text), raw_text=raw,
+                        source=SOURCE_MODEL, model=captioner.model_id, model_revision=captioner.revision,
+                        params={**params, "description_from": "metadata"} if persons else params,
+                        description=persons or description, image_text=image_text,
                     )
                 for work in group:
                     _link(connection, work, image_id)
@@ -358,13 +452,20 @@ class Ingester:
             logger.exception("describing a batch failed; its alt text is kept")
             return None
 
+    def _read_text(self, captioner: CaptionModel, prepared: list[Any]) -> list[str | None] | None:
+        """The text in each picture, where the captioner reads it; a failure costs that text only (§15)."""
+        try:
+            return captioner.read_text(prepared)
+        except Exception:
+            logger.exception("reading the text of a batch failed; its alt text is kept")
+            return None
+
     def run(self) -> IngestReport:
         if has_unkeyed_images(self.index):  # an index made before migration 0006
             backfill_content_hashes(self.index, should_stop=self.should_stop)
             self._older_images = has_unkeyed_images(self.index)
         batch = _Batch()
         window = max(self.batch_size * 3, 8)
-        last_id = 0
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="alttext-ingest") as pool:
             in_flight: deque[Future[_Work]] = deque()
             rows: deque[tuple[int, str]] = deque()
@@ -375,11 +476,10 @@ class Ingester:
                         break
                     while not exhausted and len(in_flight) < window:
                         if not rows:
-                            fetched = self._pending_rows(last_id)
+                            fetched = self.source.fetch(window)
                             if not fetched:
                                 exhausted = True
                                 break
-                            last_id = fetched[-1][0]
                             rows.extend(fetched)
                         file_id, path = rows.popleft()
                         if self.accept is not None and not self.accept(file_id, path):

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
 )
+from sqlalchemy import text as sql_text
 
 # The words of caption provenance and review status, file states ("pending" rows are the durable work
 # queue of a scan) and file jobs live in alttext.vocabulary (SQL-free code needs them); re-exported here.
@@ -46,6 +47,9 @@ from alttext.vocabulary import SOURCE_MODEL as SOURCE_MODEL
 from alttext.vocabulary import STATUS_APPROVED as STATUS_APPROVED
 from alttext.vocabulary import STATUS_EDITED as STATUS_EDITED
 from alttext.vocabulary import STATUS_GENERATED as STATUS_GENERATED
+from alttext.vocabulary import WORKER_ACTIVE as WORKER_ACTIVE
+from alttext.vocabulary import WORKER_LOST as WORKER_LOST
+from alttext.vocabulary import WORKER_STOPPED as WORKER_STOPPED
 
 
 def utcnow() -> datetime:
@@ -132,6 +136,10 @@ images = Table(
     # The caption shown and searched: the best one by docs/architecture.md §3 (human > metadata > newest model).
     Column("caption_id", Integer, ForeignKey("captions.id", use_alter=True), index=True),
     Column("created_at", UtcDateTime, nullable=False, default=utcnow),
+    # The caption whose long description the picture has: the current caption's own, else the newest one
+    # (a person's edit has none; §13). Kept by refresh_current_caption, so that the write-back queue and
+    # `status` compare it with files.embedded_description_id without a lookup per file (migration 0008).
+    Column("description_id", Integer),
 )
 
 captions = Table(
@@ -143,12 +151,22 @@ captions = Table(
     Column("raw_text", Text),  # what the model (or the file) said
     # A prompt-driven model's long description of the same picture (migration 0007; docs/architecture.md §13).
     Column("description", Text),
+    # Text read in the picture (a sign, a slide, a screenshot): Florence-2 <OCR>, a chat VLM asked for it, or
+    # an OCR engine; kept apart from the alt text, which it is folded into only when the picture is mostly
+    # text (migration 0008; docs/architecture.md §15).
+    Column("image_text", Text),
     Column("source", String(16), nullable=False),
     Column("model", Text),
     Column("model_revision", String(64)),
     Column("params", JSON),
     Column("status", String(16), nullable=False, default=STATUS_GENERATED),
     Column("created_at", UtcDateTime, nullable=False, default=utcnow),
+    # "The picture's newest description / image text" (§13, §15): most captions have neither, so these stay
+    # tiny and the usual answer, none, is one probe (migration 0008).
+    Index("ix_captions_described", "image_id", sqlite_where=sql_text("description <> ''"),
+          postgresql_where=sql_text("description <> ''")),
+    Index("ix_captions_image_text", "image_id", sqlite_where=sql_text("image_text <> ''"),
+          postgresql_where=sql_text("image_text <> ''")),
 )
 
 files = Table(
@@ -181,9 +199,18 @@ files = Table(
     Column("embedded_caption_id", Integer, ForeignKey("captions.id", ondelete="SET NULL")),
     Column("embedded_where", Text),
     Column("embedded_at", UtcDateTime),
+    # The caption whose long description was written (ExtDescrAccessibility): a person's edit has none, so a
+    # newer model description re-queues the file (migration 0008; no foreign key, see there).
+    Column("embedded_description_id", Integer),
+    # The worker (``workers.id``) that claimed this pending file (migration 0009; docs/architecture.md §16);
+    # NULL: nobody holds it. The lease is the worker's own (``workers.lease_until``).
+    Column("lease_owner", Integer),
     Index("ix_files_image_id_state", "image_id", "state"),
     # date filters: a range of dates, and their images' id span from the index alone (migration 0005)
     Index("ix_files_taken_at", "taken_at", "image_id"),
+    # claims: unclaimed pending files in id order, or one worker's pending files; only pending rows (0009)
+    Index("ix_files_pending_lease", "lease_owner", "id", sqlite_where=sql_text("state = 'pending'"),
+          postgresql_where=sql_text("state = 'pending'")),
 )
 
 variants = Table(
@@ -234,4 +261,21 @@ index_identity = Table(
     Column("id", Integer, primary_key=True),
     Column("uid", String(32), nullable=False),
     Column("created_at", UtcDateTime, nullable=False, default=utcnow),
+)
+
+# One row per registration of an ``alttext worker`` (migration 0009; docs/architecture.md §16).
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("host", Text, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("model", Text),
+    Column("state", String(16), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("last_seen", UtcDateTime, nullable=False),
+    Column("lease_until", UtcDateTime, nullable=False),  # by the database's clock, not the worker's
+    Column("files_done", Integer, nullable=False),  # files it indexed (captioned, re-used, imported)
+    Column("images_done", Integer, nullable=False),  # of those, pictures it ran through the model
+    Index("ix_workers_state_lease_until", "state", "lease_until"),
 )

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from alttext.index.capture_dates import fill_missing_capture_dates
 from alttext.index.db import Index
-from alttext.index.ingest import Ingester, IngestReport
+from alttext.index.ingest import ExistingReader, Ingester, IngestReport
 from alttext.index.models import PENDING, files
 from alttext.index.reconcile import ReconcileReport, reconcile
 
@@ -69,7 +69,7 @@ def scan(
     *,
     batch_size: int = 8,
     max_pixels: int,
-    read_existing: Callable[[str], str | None] | None = None,
+    read_existing: ExistingReader | None = None,
     progress: Callable[[str, int | None], Callable[[int], None]] | None = None,
 ) -> ScanSummary:
     """``progress(label, total)`` returns an ``advance(n)`` callback (a progress bar), or None for quiet."""

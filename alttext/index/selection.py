@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from alttext.index.db import Index
+from alttext.index.picture_text import picture_text_sql
 from alttext.paths import folder_range
 
 if TYPE_CHECKING:
@@ -59,6 +60,9 @@ class Entry:
     source: str | None
     model: str | None
     error: str | None = None  # why a failed file has no caption
+    # With ``texts``: the picture's long description and the text read in it (docs/architecture.md §15)
+    description: str | None = None
+    image_text: str | None = None
 
 
 def entries_page(
@@ -71,10 +75,12 @@ def entries_page(
     captioned_only: bool = False,
     include_failed: bool = False,
     only: str | None = None,
+    texts: bool = False,
 ) -> list[Entry]:
     """One page of present files below ``under`` whose path (bytes) sorts after ``after``, in path order.
     ``include_failed`` adds files that could not be captioned; ``only`` narrows to ``"failed"`` files or to
-    indexed files with ``"missing-alt"`` (no caption)."""
+    indexed files with ``"missing-alt"`` (no caption); ``texts`` also reads each picture's description and
+    image text (a lookup per file that lint and review don't need)."""
     # "+f.state": walk the path index (keyset order) instead of letting SQLite pick the state index
     # and sort every indexed file for each page.
     state = "+f.state IN ('indexed', 'failed')" if include_failed else "+f.state = 'indexed'"
@@ -87,9 +93,11 @@ def entries_page(
         filters.append("c.id IS NOT NULL")
     if only == "missing-alt":
         filters.append("c.id IS NULL")
+    extra = (f", {picture_text_sql('description')} AS description, {picture_text_sql('image_text')} AS image_text"
+             if texts else ", NULL AS description, NULL AS image_text")
     sql = f"""
         SELECT f.id AS file_id, f.path AS path, f.name AS name, f.image_id AS image_id, c.id AS caption_id,
-               c.text AS alt_text, c.status AS status, c.source AS source, c.model AS model, f.error AS error
+               c.text AS alt_text, c.status AS status, c.source AS source, c.model AS model, f.error AS error{extra}
         FROM files f
         LEFT JOIN images i ON i.id = f.image_id
         LEFT JOIN captions c ON c.id = i.caption_id
@@ -101,8 +109,10 @@ def entries_page(
         rows = connection.execute(sql, params).fetchall()
     return [
         Entry(file_id=file_id, path=os.fsdecode(path), name=name, image_id=image_id, caption_id=caption_id,
-              alt_text=alt_text, status=status, source=source, model=model, error=error)
-        for file_id, path, name, image_id, caption_id, alt_text, status, source, model, error in rows
+              alt_text=alt_text, status=status, source=source, model=model, error=error, description=description,
+              image_text=image_text)
+        for (file_id, path, name, image_id, caption_id, alt_text, status, source, model, error, description,
+             image_text) in rows
     ]
 
 
@@ -114,6 +124,7 @@ def iter_entries(
     captioned_only: bool = False,
     include_failed: bool = False,
     page: int = PAGE,
+    texts: bool = False,
 ) -> Iterator[Entry]:
     """Indexed (present, decoded) files below ``under``, ordered by path bytes; ``include_failed`` adds
     present files that could not be captioned (they have no alt text: lint reports them). Pages are read
@@ -121,7 +132,7 @@ def iter_entries(
     after = b""
     while True:
         entries = entries_page(index, after=after, limit=page, under=under, status=status,
-                               captioned_only=captioned_only, include_failed=include_failed)
+                               captioned_only=captioned_only, include_failed=include_failed, texts=texts)
         yield from entries
         if len(entries) < page:
             return

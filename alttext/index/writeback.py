@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, delete, insert, or_, select, text, update
 
@@ -24,14 +24,18 @@ from alttext.backoff import backoff_seconds
 from alttext.config import Settings
 from alttext.index.captions import reviewed_by_person
 from alttext.index.db import Index
-from alttext.index.embed_backlog import NOT_EMBEDDED, PARKED, QUEUED, held
+from alttext.index.embed_backlog import PARKED, QUEUED, held, not_embedded
 from alttext.index.models import EMBED_JOB, INDEXED, UtcDateTime, captions, files, images, jobs, roots, utcnow
 from alttext.index.selection import named
 from alttext.paths import display_path, folder_range, is_under_any
 from alttext.vocabulary import EMBED_FIELDS
 
+if TYPE_CHECKING:
+    from alttext.index.ingest import ExistingReader  # not at run time: `status` and `show` don't need ingest
+
 # Holds (``jobs`` rows of kind ``embed``, QUEUED or PARKED: index/embed_backlog.py): a failed write-back
-# is retried after 1 min, 4 min, then parked; a skipped one is parked at once.
+# is retried after 1 min, 4 min, then parked; a skipped one is parked at once. Parked holds wait for a new
+# caption or `alttext embed`.
 EMBED_MAX_ATTEMPTS = 3
 EMBED_RETRY_BASE = 60.0
 EMBED_RETRY_CAP = 6 * 3600.0
@@ -89,6 +93,8 @@ class Target:
     # the newest model description of the picture, as `show` picks it (docs/architecture.md §13).
     description: str | None = None
     description_is_own: bool = False
+    description_id: int | None = None  # the caption that description belongs to (files.embedded_description_id)
+    embedded_description_id: int | None = None  # the one last written
 
     @property
     def description_approved(self) -> bool:
@@ -96,42 +102,37 @@ class Target:
         return self.description_is_own and reviewed_by_person(self.source, self.status)
 
 
-def _newest_description() -> Any:
-    older = captions.alias("older")
-    return (
-        select(older.c.description)
-        .where(older.c.image_id == images.c.id, older.c.description.is_not(None), older.c.description != "")
-        .order_by(older.c.created_at.desc(), older.c.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-
-
 def _target_query() -> Any:
+    # The description the file should carry is the image's (images.description_id, kept by
+    # refresh_current_caption): the caption's own, else the picture's newest.
+    described = captions.alias("described")
     return (
-        select(files.c.id, files.c.path, files.c.embedded_caption_id, captions.c.id.label("caption_id"),
-               captions.c.text, captions.c.source, captions.c.status,
-               captions.c.description.label("own_description"), _newest_description().label("newest_description"))
+        select(files.c.id, files.c.path, files.c.embedded_caption_id, files.c.embedded_description_id,
+               captions.c.id.label("caption_id"), captions.c.text, captions.c.source, captions.c.status,
+               images.c.description_id, described.c.description)
         .join(images, images.c.id == files.c.image_id)
         .join(captions, captions.c.id == images.c.caption_id)
+        .outerjoin(described, described.c.id == images.c.description_id)
         .where(files.c.state == INDEXED)
         .order_by(files.c.path)
     )
 
 
 def _target(row: Any) -> Target:
-    own = bool(row.own_description)
     return Target(row.id, row.path, row.caption_id, row.text, row.source, row.status, row.embedded_caption_id,
-                  description=row.own_description if own else row.newest_description, description_is_own=own)
+                  description=row.description or None, description_is_own=row.description_id == row.caption_id,
+                  description_id=row.description_id, embedded_description_id=row.embedded_description_id)
 
 
-def _not_embedded(query: Any) -> Any:
-    """Files whose current caption is not in them yet (the rule: index/embed_backlog.py)."""
-    return query.where(text(NOT_EMBEDDED))
+def _not_embedded(query: Any, dialect: str) -> Any:
+    """Files whose current caption (or long description) is not in them yet: the rule, as SQL text that
+    ``alttext status`` counts with too, is index/embed_backlog.py's."""
+    return query.where(text(not_embedded(dialect)))
 
 
 def _held(dialect: str, now: datetime, *, negate: bool = False) -> Any:
-    """The file's write-back of its current caption was held back (failed and not due again, or parked)."""
+    """The file's write-back of its current caption (and description) was held back (failed and not due
+    again, or parked)."""
     clause = ("NOT " if negate else "") + held(dialect)
     return text(clause).bindparams(bindparam("now", now, type_=UtcDateTime))
 
@@ -149,7 +150,7 @@ def embed_queue(index: Index, *, under: list[str] | None = None, include_held: b
     ``under`` (all when None), in path order. It is a question about the index's state, not a list kept
     anywhere, so whatever a killed or stopped run left is found again by the next one. Files held back
     after a failure (until their retry is due) or a skip are left out unless ``include_held``."""
-    query = _below(_not_embedded(_target_query()), under)
+    query = _below(_not_embedded(_target_query(), index.dialect), under)
     if not include_held:
         query = query.where(_held(index.dialect, utcnow(), negate=True))
     if limit is not None:
@@ -166,7 +167,7 @@ def select_targets(index: Index, paths: list[str] | None) -> tuple[list[Target],
     unknown: list[str] = []
     with index.read() as connection:
         if not paths:
-            rows = connection.execute(_not_embedded(query)).all()
+            rows = connection.execute(_not_embedded(query, index.dialect)).all()
         else:
             rows = []
             for path in paths:
@@ -224,7 +225,9 @@ def embed_targets(
             continue
         # Replacing alttext's own earlier caption needs force in the library; a person's text additionally
         # needs the caption to be human-approved, which the library checks itself.
-        previously_ours = target.embedded_caption_id is not None and target.embedded_caption_id != target.caption_id
+        # The same for a description: the picture's newer one replaces what alttext wrote from an older one.
+        previously_ours = target.embedded_caption_id is not None and (
+            target.embedded_caption_id != target.caption_id or target.embedded_description_id != target.description_id)
         result = embed(
             target.path, target.text, lang=options.lang, fields=set(options.fields),
             force=options.force or previously_ours, human_approved=reviewed_by_person(target.source, target.status),
@@ -239,6 +242,8 @@ def embed_targets(
                 connection.execute(
                     update(files).where(files.c.id == target.file_id).values(
                         embedded_caption_id=target.caption_id,
+                        # what the file should carry now, written or (extdescr not asked for) not
+                        embedded_description_id=target.description_id,
                         embedded_where=result.target if result.where == Where.SIDECAR else str(result.where),
                         embedded_at=utcnow(),
                     )
@@ -261,7 +266,9 @@ def _hold(index: Index, target: Target, error: str, *, park: bool) -> None:
         earlier = connection.execute(
             select(jobs.c.attempts, jobs.c.payload).where(jobs.c.kind == EMBED_JOB, jobs.c.target_id == target.file_id)
         ).first()
-        same_caption = earlier is not None and (earlier.payload or {}).get("caption_id") == target.caption_id
+        payload = {"caption_id": target.caption_id, "description_id": target.description_id}
+        same_caption = earlier is not None and all((earlier.payload or {}).get(key) == value
+                                                   for key, value in payload.items())
         attempts = (earlier.attempts if earlier is not None and same_caption else 0) + 1
         parked = park or attempts >= EMBED_MAX_ATTEMPTS
         delay = backoff_seconds(attempts, base=EMBED_RETRY_BASE, factor=4, cap=EMBED_RETRY_CAP)
@@ -270,21 +277,26 @@ def _hold(index: Index, target: Target, error: str, *, park: bool) -> None:
             insert(jobs).values(
                 kind=EMBED_JOB, target_id=target.file_id, attempts=attempts,
                 next_try_at=now + timedelta(seconds=delay), state=PARKED if parked else QUEUED,
-                last_error=error, payload={"caption_id": target.caption_id}, created_at=now,
+                last_error=error, payload=payload, created_at=now,
             )
         )
 
 
-def existing_caption_reader(lang: str) -> Callable[[str], str | None]:
-    """For ingest: the text a photo's own metadata already holds (alt text, description, ...), if any.
+def existing_caption_reader(lang: str) -> ExistingReader:
+    """For ingest: the text a photo's own metadata already holds (alt text, description, ...) and its long
+    description (ExtDescrAccessibility), if any.
 
-    Camera boilerplate ("OLYMPUS DIGITAL CAMERA") and captions alttext itself wrote from a model are
-    skipped by ``pick_caption``; a person's text becomes a caption of source ``metadata``.
+    Camera boilerplate ("OLYMPUS DIGITAL CAMERA") and text alttext itself wrote from a model are skipped
+    (``pick_caption``, ``pick_description``); a person's alt text becomes a caption of source ``metadata``,
+    with the person's description beside it.
     """
-    from alttext.metadata import pick_caption, read_descriptions
+    from alttext.metadata import FoundText, pick_caption, pick_description, read_descriptions
 
-    def read(path: str) -> str | None:
-        candidate = pick_caption(read_descriptions(path), lang)
-        return candidate.text if candidate else None
+    def read(path: str) -> FoundText | None:
+        existing = read_descriptions(path)
+        alt, description = pick_caption(existing, lang), pick_description(existing, lang)
+        if alt is None and description is None:
+            return None
+        return FoundText(alt.text if alt else None, description.text if description else None)
 
     return read

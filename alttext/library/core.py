@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from alttext.config import Settings, load_settings
@@ -29,8 +29,9 @@ from alttext.library.results import (
 )
 
 if TYPE_CHECKING:
-    from alttext.captioning import Captioner
+    from alttext.captioning.protocols import Captioning
     from alttext.index.db import Index
+    from alttext.index.ingest import ExistingReader
     from alttext.index.review import Change, ReviewItem
     from alttext.index.writeback import Target
     from alttext.lint import Finding, Problem
@@ -57,7 +58,7 @@ class Library:
         self.settings = base.replace(db=os.fspath(db) if db is not None else None, **overrides)
         self.create_index = create_index  # False: reading an index that isn't there raises IndexMissing
         self._index: Index | None = None
-        self._captioner: Captioner | None = None
+        self._captioner: Captioning | None = None
         self._thumbnails: Any = None
         self._uid: str | None = None
 
@@ -98,7 +99,7 @@ class Library:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def load_captioner(self) -> Captioner:
+    def load_captioner(self) -> Captioning:
         """The model the settings name, loaded once per library. Raises ``ModelLoadError``, or
         ``ModelSettingsError`` for unusable settings."""
         if self._captioner is None:
@@ -123,7 +124,7 @@ class Library:
         captioner = self.load_captioner()
         return self._caption_stream(captioner, expand_sources(inputs))
 
-    def _caption_stream(self, captioner: Captioner, sources: Iterator[Source]) -> Iterator[CaptionResult]:
+    def _caption_stream(self, captioner: Captioning, sources: Iterator[Source]) -> Iterator[CaptionResult]:
         from PIL import Image as PILImage
 
         from alttext.fetch import fetch_image_bytes
@@ -143,7 +144,8 @@ class Library:
 
         for outcome in captioner.caption_stream(sources, load):
             yield CaptionResult(outcome.item.location, outcome.item.is_url, outcome.alt_text, outcome.raw_caption,
-                                captioner.model_id, outcome.error, description=outcome.description)
+                                captioner.model_id, outcome.error, description=outcome.description,
+                                image_text=outcome.image_text)
 
     # -- indexing ----------------------------------------------------------------------------------
     def scan(self, folders: Iterable[str], *, embed: bool = False, import_metadata: bool = True,
@@ -166,10 +168,12 @@ class Library:
         return ScanResult(summary, after)
 
     def watch(self, folders: Iterable[str], *, embed: bool = False, variants: bool = False, poll: bool = False,
-              poll_interval: float = 5.0) -> int:
+              poll_interval: float = 5.0, caption: bool | None = None) -> int:
         """Watch ``folders`` and caption whatever arrives until SIGTERM/SIGINT; returns the exit status
         (0 after a requested stop, 2 when the model can't be loaded). What follows indexing runs after
-        every round: write-back (``embed``), vectors, and with ``variants`` creative variants."""
+        every round: write-back (``embed``), vectors, and with ``variants`` creative variants. ``caption``
+        False (default: the ``watch_caption`` setting): find and queue only, and leave captioning to
+        ``alttext worker`` processes (docs/architecture.md §16); what follows indexing still runs here."""
         from alttext.index.writeback import existing_caption_reader
         from alttext.library.after_index import AfterIndexing
         from alttext.watch.daemon import FatalError, WatchDaemon, WatchOptions, distinct_roots
@@ -188,9 +192,10 @@ class Library:
             roots=roots, settle_seconds=settings.settle_seconds, scan_interval=settings.scan_interval, poll=poll,
             poll_interval=poll_interval, batch_size=settings.batch_size, max_pixels=settings.max_image_pixels,
             read_existing=existing_caption_reader(settings.lang),
+            caption=settings.watch_caption if caption is None else caption,
         )
 
-        def load_model() -> Captioner:
+        def load_model() -> Captioning:
             from alttext.captioning import ModelLoadError
             from alttext.captioning.factory import ModelSettingsError
 
@@ -202,6 +207,42 @@ class Library:
                 raise FatalError(f"cannot use the model settings: {exc}", exit_code=2) from exc
 
         return WatchDaemon(self.index, options, load_model, after_index=after).run()
+
+    def worker(self, *, import_metadata: bool = True, poll: float = 5.0, until_empty: bool = False,
+               stop: Any = None) -> Any:
+        """Caption pending files of a shared index beside any number of other workers, on this machine or others
+        that see the photos (under the same paths, or the ``path_map`` setting's), until ``stop`` (a
+        ``threading.Event``) is set or, with ``until_empty``, nothing is pending. Claims are leased (the
+        ``worker_lease`` setting): a worker that dies or stalls loses them to the others. Without ``stop``,
+        SIGTERM and SIGINT end it after the batch in progress. Returns the totals (``WorkerTotals``).
+        docs/architecture.md §16."""
+        import socket
+        import threading
+
+        from alttext.index.db import Index
+        from alttext.index.leases import WorkerIdentity
+        from alttext.library.worker import CaptionWorker, WorkerOptions, stop_on_signals
+        from alttext.paths import PathMap
+
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as for watch: idle threads sleep
+        settings = self.settings
+        path_map = PathMap(settings.path_map)  # a malformed map is a ValueError before any work
+        captioner = self.load_captioner()  # model errors before registering: nothing is claimed by a worker
+        lease_ms = int(settings.worker_lease * 1000)  # a session stalled mid-transaction ends with the lease
+        host = socket.gethostname()
+        with Index(settings.db, idle_in_transaction_ms=max(1000, lease_ms),
+                   application_name=f"alttext worker {host}:{os.getpid()}"[:63]) as index:
+            options = WorkerOptions(
+                lease=settings.worker_lease, poll=poll, batch_size=settings.batch_size,
+                max_pixels=settings.max_image_pixels, until_empty=until_empty,
+                read_existing=self._existing_caption_reader() if import_metadata else None,
+                local_path=path_map.local if path_map else None,
+            )
+            identity = WorkerIdentity(host, os.getpid(), captioner.model_id)
+            if stop is None:
+                stop = threading.Event()
+                stop_on_signals(stop)
+            return CaptionWorker(index, options, lambda: captioner, identity, stop).run()
 
     # -- looking things up -------------------------------------------------------------------------
     def search(self, query: str, *, limit: int = 20, under: str | None = None, status: str | None = None,
@@ -294,10 +335,14 @@ class Library:
     def status(self) -> dict[str, Any]:
         """Counts by state, folders, models, the index's size, and the write-back queue (``embed_waiting``:
         files whose alt text is not written into them yet; ``embed_held``: of those, held back after a
-        failure or a skip)."""
-        from alttext.index.overview import index_status
+        failure or a skip), and the caption workers (``workers``: active ones and those seen in the last day;
+        ``claimed``: pending files they hold now; docs/architecture.md §16)."""
+        from alttext.index.overview import claimed_count, index_status, worker_rows
 
-        return index_status(self.index)
+        info = index_status(self.index)
+        info["workers"] = [row.as_dict() for row in worker_rows(self.index)]
+        info["claimed"] = claimed_count(self.index)
+        return info
 
     # -- people reviewing alt text ------------------------------------------------------------------
     def edit(self, path: str, alt_text: str) -> Change:
@@ -372,7 +417,7 @@ class Library:
 
         return embed_options(self.settings, **flags)
 
-    def _existing_caption_reader(self) -> Callable[[str], str | None]:
+    def _existing_caption_reader(self) -> ExistingReader:
         from alttext.index.writeback import existing_caption_reader
 
         return existing_caption_reader(self.settings.lang)
@@ -614,8 +659,12 @@ class Library:
             client.close()
 
 
-def _draft_size(captioner: Captioner) -> int | None:
-    """Let JPEG decoding shrink big photos to twice the model's input side (never below it)."""
+def _draft_size(captioner: Captioning) -> int | None:
+    """Let JPEG decoding shrink big photos to twice the model's input side (never below it); a remote
+    model's images are sent at most ``input_side`` pixels on a side."""
+    remote_side = getattr(captioner, "input_side", None)
+    if isinstance(remote_side, int):
+        return remote_side
     processor = getattr(getattr(captioner, "loaded", None), "image_processor", None)
     size = getattr(processor, "size", None) or {}
     side = max((value for key, value in dict(size).items() if isinstance(value, int)), default=0)

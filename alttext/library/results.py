@@ -62,6 +62,7 @@ class CaptionResult:
     error: str | None
     seconds: float | None = None  # time the model took for this item, where measured on its own
     description: str | None = None  # the long description, with ``describe`` and a prompt-driven model
+    image_text: str | None = None  # text read in the picture, with ``read_text`` and a prompt-driven model
 
     @property
     def ok(self) -> bool:

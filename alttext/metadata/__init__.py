@@ -27,7 +27,15 @@ from alttext.metadata.fields import (
     MAX_TEXT_BYTES,
 )
 from alttext.metadata.policy import FieldOutcome
-from alttext.metadata.reading import Candidate, ExistingText, TextSet, pick_caption, read_descriptions
+from alttext.metadata.reading import (
+    Candidate,
+    ExistingText,
+    FoundText,
+    TextSet,
+    pick_caption,
+    pick_description,
+    read_descriptions,
+)
 from alttext.metadata.results import EmbedResult, FileStat, Status, Where
 from alttext.metadata.writer import embed
 
@@ -42,6 +50,7 @@ __all__ = [
     "ExistingText",
     "FieldOutcome",
     "FileStat",
+    "FoundText",
     "Status",
     "TextSet",
     "Where",
@@ -50,5 +59,6 @@ __all__ = [
     "is_boilerplate",
     "is_temp_name",
     "pick_caption",
+    "pick_description",
     "read_descriptions",
 ]

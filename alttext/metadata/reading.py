@@ -1,4 +1,6 @@
-"""Reading the descriptions a photo already carries, to import them as captions (source "metadata")."""
+"""Reading the descriptions a photo already carries, to import them as captions (source "metadata"): the alt
+text (from the first of AltTextAccessibility, dc:description, EXIF ImageDescription, IPTC Caption-Abstract)
+and, apart from it, the long description (ExtDescrAccessibility), which never becomes alt text."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from alttext.metadata.fields import (
     ALT,
     DESCRIPTION,
     EXIF,
+    EXTDESCR,
     FIELD_KEYS,
     IPTC,
     Mark,
@@ -34,6 +37,7 @@ class TextSet:
     path: str
     alt_text: dict[str, str] = field(default_factory=dict)  # language ("x-default", "en", ...) -> text
     description: dict[str, str] = field(default_factory=dict)  # dc:description, same shape
+    extdescr: dict[str, str] = field(default_factory=dict)  # Iptc4xmpCore:ExtDescrAccessibility, same shape
     image_description: str | None = None  # EXIF IFD0 ImageDescription
     caption_abstract: str | None = None  # IPTC-IIM 2:120
     marks: dict[str, Mark] = field(default_factory=dict)  # alttext's records of its own writes
@@ -47,6 +51,7 @@ class TextSet:
             path=path,
             alt_text=dict(meta.lang_alts.get(FIELD_KEYS[ALT], {})),
             description=dict(meta.lang_alts.get(FIELD_KEYS[DESCRIPTION], {})),
+            extdescr=dict(meta.lang_alts.get(FIELD_KEYS[EXTDESCR], {})),
             image_description=meta.image_description,
             caption_abstract=meta.caption_abstract,
             marks=dict(meta.marks),
@@ -86,12 +91,12 @@ class ExistingText:
         found = ([self.file] if self.file else []) + list(self.sidecars)
         return list(reversed(found)) if self.prefer_sidecar else found
 
-    def candidates(self, lang: str = "en") -> list[Candidate]:
-        """Every meaningful text, best first: field (alt text, dc:description, EXIF, IPTC), then
-        language (``lang``, its base language, x-default, others), then container."""
+    def candidates(self, lang: str = "en", fields: tuple[str, ...] = FIELD_PRIORITY) -> list[Candidate]:
+        """Every meaningful text, best first: field (alt text, dc:description, EXIF, IPTC; or ``fields``),
+        then language (``lang``, its base language, x-default, others), then container."""
         lang = check_lang(lang)
         out: list[Candidate] = []
-        for name in FIELD_PRIORITY:
+        for name in fields:
             for source in self.sources():
                 for text, text_lang in _values(source, name, lang):
                     # Someone else's photo may carry escape sequences: they never enter the index.
@@ -105,6 +110,9 @@ class ExistingText:
     def best_caption(self, lang: str = "en", *, include_alttext: bool = False) -> Candidate | None:
         return pick_caption(self, lang, include_alttext=include_alttext)
 
+    def best_description(self, lang: str = "en", *, include_alttext: bool = False) -> Candidate | None:
+        return pick_description(self, lang, include_alttext=include_alttext)
+
 
 def _lang_rank(entry: str, lang: str) -> int:
     if lang_matches(entry, lang):
@@ -115,8 +123,8 @@ def _lang_rank(entry: str, lang: str) -> int:
 
 
 def _values(source: TextSet, name: str, lang: str) -> list[tuple[str, str | None]]:
-    if name in (ALT, DESCRIPTION):
-        entries = source.alt_text if name == ALT else source.description
+    if name in (ALT, DESCRIPTION, EXTDESCR):
+        entries = {ALT: source.alt_text, DESCRIPTION: source.description, EXTDESCR: source.extdescr}[name]
         ordered = sorted(entries.items(), key=lambda item: _lang_rank(item[0], lang))
         return [(text, entry) for entry, text in ordered]
     value = source.image_description if name == EXIF else source.caption_abstract
@@ -137,9 +145,30 @@ def pick_caption(existing: ExistingText, lang: str = "en", *, include_alttext: b
     return None
 
 
+def pick_description(existing: ExistingText, lang: str = "en", *, include_alttext: bool = False) -> Candidate | None:
+    """The long description (ExtDescrAccessibility) to import beside the caption, or None: chosen as
+    :func:`pick_caption` chooses the alt text (language, container; a model description alttext embedded
+    itself is skipped unless ``include_alttext``)."""
+    for candidate in existing.candidates(lang, (EXTDESCR,)):
+        if candidate.written_by_alttext == "model" and not include_alttext:
+            continue
+        return candidate
+    return None
+
+
+@dataclass(frozen=True)
+class FoundText:
+    """What ingest imports from a photo's own metadata: a person's alt text and long description (each
+    None when the file has none, or only boilerplate, or only alttext's own model text)."""
+
+    alt_text: str | None = None
+    description: str | None = None
+
+
 def read_descriptions(path: str | os.PathLike[str]) -> ExistingText:
-    """Read alt text, dc:description, EXIF ImageDescription and IPTC Caption-Abstract from a photo and
-    from its XMP sidecars (``IMG.ext.xmp`` and ``IMG.xmp``). Never raises for a problem with the file."""
+    """Read alt text, dc:description, EXIF ImageDescription, IPTC Caption-Abstract and the long description
+    (ExtDescrAccessibility) from a photo and from its XMP sidecars (``IMG.ext.xmp`` and ``IMG.xmp``). Never
+    raises for a problem with the file."""
     given = os.fspath(path)
     real = os.path.realpath(given)
     errors: list[str] = []

@@ -1,4 +1,5 @@
-"""Full-text search over alt texts, file and folder names (SQLite FTS5, bm25-ranked, Porter-stemmed).
+"""Full-text search over alt texts, file and folder names, long descriptions and text read in the pictures
+(SQLite FTS5, bm25-ranked, Porter-stemmed; a word in a description weighs half: migration 0008).
 
 Results come in tiers, each bm25-ranked, a tier asked for only while the ones before it found fewer
 than ``limit`` files:
@@ -24,6 +25,7 @@ from dataclasses import dataclass, replace
 
 from alttext.index.db import Index
 from alttext.index.dbapi import ReadConnection
+from alttext.index.picture_text import picture_text_sql
 from alttext.index.selection import file_filters
 from alttext.search.dates import DateRange, capture_date_filters
 
@@ -60,6 +62,7 @@ class SearchHit:
     phrase: bool = False  # the query's words appear together, in order (the strongest word match)
     tier: int = TIER_MEANING  # how the words matched: TIER_PHRASE, TIER_ALL_WORDS, TIER_ANY_WORD (or none)
     taken_at: str | None = None  # when the photo was taken ("YYYY-MM-DDTHH:MM:SS"), if the file says
+    image_text: str | None = None  # text read in the picture (docs/architecture.md §15), searched too
 
 
 def is_exact(hit: SearchHit) -> bool:
@@ -109,8 +112,8 @@ def search(
     index: Index, query: str, *, limit: int = 20, under: str | None = None, status: str | None = None,
     taken: DateRange | None = None,
 ) -> list[SearchHit]:
-    """Files whose alt text or names (file and folders) have the query's words; ``taken``: only photos
-    taken then (docs/architecture.md §11)."""
+    """Files whose alt text, names (file and folders), description or image text have the query's words;
+    ``taken``: only photos taken then (docs/architecture.md §11)."""
     if index.dialect == "postgresql":  # tsvector + GIN instead of FTS5 (docs/architecture.md §12)
         from alttext.search import fts_postgres
 
@@ -216,7 +219,8 @@ def _run(index: Index, expression: str, limit: int, under: str | None, status: s
         # The search table has one row per image (alt text + its files' names): a hit per present file.
         sql = f"""
             SELECT f.id AS file_id, f.path AS path, c.text AS alt_text, m.hl AS highlighted, m.rank AS rank,
-                   c.status AS status, c.source AS source, f.taken_at AS taken_at
+                   c.status AS status, c.source AS source, f.taken_at AS taken_at,
+                   {picture_text_sql("image_text")} AS image_text
             FROM ({matches}) AS m
             JOIN images i ON i.id = m.rowid
             JOIN captions c ON c.id = i.caption_id
@@ -230,6 +234,7 @@ def _run(index: Index, expression: str, limit: int, under: str | None, status: s
         SearchHit(
             file_id=file_id, path=os.fsdecode(path), alt_text=alt_text, highlighted=highlighted,
             score=round(-float(rank), 4), status=status, source=source, taken_at=taken_at or None,
+            image_text=image_text or None,
         )
-        for file_id, path, alt_text, highlighted, rank, status, source, taken_at in rows
+        for file_id, path, alt_text, highlighted, rank, status, source, taken_at, image_text in rows
     ]

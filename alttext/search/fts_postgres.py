@@ -1,5 +1,6 @@
 """Full-text search on PostgreSQL: the ``search_fts`` table's tsvector under a GIN index, ranked by
-``ts_rank_cd`` (docs/architecture.md §12). The same tiers, hits and JSON as SQLite's FTS5 search
+``ts_rank_cd`` (docs/architecture.md §12): alt text weight A, file names and image text B, description C.
+The same tiers, hits and JSON as SQLite's FTS5 search
 (alttext/search/fts.py), which dispatches here:
 
 1. the query's words together and in order: each run of adjacent meaningful words is a phrase
@@ -23,6 +24,7 @@ from dataclasses import replace
 from itertools import pairwise
 
 from alttext.index.db import Index
+from alttext.index.picture_text import picture_text_sql
 from alttext.index.selection import file_filters
 from alttext.search.dates import DateRange, capture_date_filters
 from alttext.search.fts import (
@@ -136,7 +138,8 @@ def _run(index: Index, q: _Query, expression: str, limit: int, under: str | None
         )
         SELECT f.id AS file_id, f.path AS path, c.text AS alt_text, m.rank AS rank,
                ts_headline({CONFIG}, c.text, q.query, {HIGHLIGHT_OPTIONS}) AS highlighted,
-               c.status AS status, c.source AS source, f.taken_at AS taken_at
+               c.status AS status, c.source AS source, f.taken_at AS taken_at,
+               {picture_text_sql("image_text")} AS image_text
         FROM m CROSS JOIN q
         JOIN images i ON i.id = m.image_id
         JOIN captions c ON c.id = i.caption_id
@@ -153,6 +156,7 @@ def _run(index: Index, q: _Query, expression: str, limit: int, under: str | None
         SearchHit(
             file_id=file_id, path=os.fsdecode(path), alt_text=alt_text, highlighted=highlighted,
             score=round(float(rank), 4), status=status, source=source, taken_at=taken_at or None,
+            image_text=image_text or None,
         )
-        for file_id, path, alt_text, rank, highlighted, status, source, taken_at in rows
+        for file_id, path, alt_text, rank, highlighted, status, source, taken_at, image_text in rows
     ]

@@ -32,6 +32,7 @@ from dataclasses import replace
 import numpy as np
 
 from alttext.index.db import Index
+from alttext.index.picture_text import picture_text_sql
 from alttext.paths import folder_range
 from alttext.search.dates import DateRange, capture_date_filters
 from alttext.search.fts import TIER_ANY_WORD, SearchHit, is_exact
@@ -221,17 +222,18 @@ def _hits_for_captions(
     with index.read_sql() as connection:
         rows = connection.execute(f"""
             SELECT f.id AS file_id, f.path AS path, c.id AS caption_id, c.text AS alt_text, c.status AS status,
-                   c.source AS source, f.taken_at AS taken_at
+                   c.source AS source, f.taken_at AS taken_at, {picture_text_sql("image_text")} AS image_text
             FROM captions c JOIN images i ON i.caption_id = c.id JOIN files f ON f.image_id = i.id
             WHERE c.id IN ({ids}) AND +f.state = 'indexed'{path_filter}
             ORDER BY f.path
         """, params).fetchall()
     by_caption: dict[int, list[SearchHit]] = {}
     scores = dict(ranked)
-    for file_id, path, caption_id, alt_text, status, source, taken_at in rows:
+    for file_id, path, caption_id, alt_text, status, source, taken_at, image_text in rows:
         by_caption.setdefault(caption_id, []).append(SearchHit(
             file_id=file_id, path=os.fsdecode(path), alt_text=alt_text, highlighted=alt_text,
             score=round(scores[caption_id], 4), status=status, source=source, taken_at=taken_at or None,
+            image_text=image_text or None,
         ))
     hits = [hit for caption_id, _ in ranked for hit in by_caption.get(caption_id, [])]
     return hits[:limit]

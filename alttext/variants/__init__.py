@@ -10,12 +10,13 @@ Typical use::
 ``plan_dry_run(captions, n, style)`` shows the prompts and call counts without a key.
 """
 
+from alttext.chat.retry_policy import RetryPolicy, parse_retry_after
+
 from .client import DEFAULT_CHAT_MODEL, Completion, VariantClient
 from .errors import MissingCredentials, RequestCapReached, VariantCallError, VariantError, redact
 from .parse import parse_variants, shorten
 from .prompt import STYLES, DryRunPlan, PlannedCall, build_messages, normalise_style, plan_dry_run
 from .result import VariantRequest, VariantResult
-from .retry_policy import RetryPolicy, parse_retry_after
 
 __all__ = [
     "DEFAULT_CHAT_MODEL",

@@ -38,7 +38,8 @@ from typing import Any, Protocol
 from alttext.images import DEFAULT_MAX_PIXELS
 from alttext.index import file_retries
 from alttext.index.db import Index
-from alttext.index.ingest import Ingester, IngestReport
+from alttext.index.ingest import ExistingReader, Ingester, IngestReport
+from alttext.index.leases import release_lapsed, workers_progress
 from alttext.index.models import FAILED, INDEXED, MISSING, PENDING, utcnow
 from alttext.index.overview import file_state_counts
 from alttext.index.reconcile import Reconciler, ReconcileReport, note_skipped_links
@@ -95,7 +96,10 @@ class WatchOptions:
     unreadable_retry: float = 30.0
     jitter: float = 0.1  # periodic scans are spread by ±10 %
     # Text the photo's own metadata already holds becomes its caption (see alttext.index.writeback).
-    read_existing: Callable[[str], str | None] | None = None
+    read_existing: ExistingReader | None = None
+    # False: reconcile and queue only; `alttext worker` processes caption (docs/architecture.md §16).
+    caption: bool = True
+    worker_look: float = 10.0  # then: how often to look whether the workers stored anything
 
 
 class ModelHolder:
@@ -209,6 +213,9 @@ class Worker:
         self.ingest_needed = True
         self.after_needed = True  # the work after indexing has something to do (at start: what a killed run left)
         self.retry_due: datetime | None = None
+        self.workers_seen = -1  # queue-only mode: the workers' progress counter at the last look
+        self.look_started = utcnow()
+        self.next_worker_look = 0.0
         self.quiet_until = 0.0
         self.error_pause = 0.0
         self._first_round = True
@@ -333,7 +340,9 @@ class Worker:
                 logger.info("retrying %d failed file%s", released, "" if released == 1 else "s")
             self.ingest_needed = True  # also files a scan re-queued that were waiting for this moment
         due = self.settler.next_due()
-        if self.ingest_needed or (due is not None and time.monotonic() >= due):
+        if not self.options.caption:
+            self._look_at_workers(time.monotonic())
+        elif self.ingest_needed or (due is not None and time.monotonic() >= due):
             self._ingest_round()
         elif self.after_needed:
             self._run_after_index(utcnow())
@@ -469,16 +478,35 @@ class Worker:
                         time.monotonic() - started)
         self._after_round(report, since)
 
+    def _look_at_workers(self, now: float) -> None:
+        """Queue-only mode: the workers caption. Hand on the files of workers that stopped renewing their lease,
+        and run what follows indexing (write-back, vectors, variants) once the workers stored something."""
+        self.ingest_needed = False
+        if now < self.next_worker_look and not self.after_needed:
+            return
+        self.next_worker_look = now + self.options.worker_look
+        release_lapsed(self.index)
+        progress = workers_progress(self.index)
+        since, self.look_started = self.look_started, utcnow()
+        if progress != self.workers_seen or self.after_needed:
+            self.workers_seen = progress
+            self._schedule_retries()  # files the workers could not read get their retry times
+            self._run_after_index(since)
+            self.refresh_status()
+
+    def _schedule_retries(self) -> None:
+        for failed in file_retries.schedule_failed(self.index, base=self.options.retry_base):
+            if failed.retry_in is None:
+                logger.warning("failed: %s: %s (attempt %d; parked as failed, see `alttext status`)",
+                               failed.path, failed.error, failed.attempts)
+            else:
+                logger.warning("failed: %s: %s (attempt %d; retrying in %s)", failed.path, failed.error,
+                               failed.attempts, _duration(failed.retry_in.total_seconds()))
+        self._load_retries()
+
     def _after_round(self, report: IngestReport, since: datetime) -> None:
         if report.failed or self._first_round:
-            for failed in file_retries.schedule_failed(self.index, base=self.options.retry_base):
-                if failed.retry_in is None:
-                    logger.warning("failed: %s: %s (attempt %d; parked as failed, see `alttext status`)",
-                                   failed.path, failed.error, failed.attempts)
-                else:
-                    logger.warning("failed: %s: %s (attempt %d; retrying in %s)", failed.path, failed.error,
-                                   failed.attempts, _duration(failed.retry_in.total_seconds()))
-            self._load_retries()
+            self._schedule_retries()
         self._first_round = False
         linked = report.captioned + report.reused + report.imported
         if linked or self.after_needed:

@@ -25,7 +25,8 @@ from alttext.index.selection import iter_entries
 from alttext.text_safety import clean_text, escape_line, to_json
 
 FORMATS = ("csv", "json", "jsonl", "html", "md")
-FIELDS = ("path", "url", "alt_text", "status", "source", "model")
+# description and image_text last: columns a spreadsheet or script already reads keep their places.
+FIELDS = ("path", "url", "alt_text", "status", "source", "model", "description", "image_text")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Characters Markdown (CommonMark + GFM tables) may read as syntax; each gets a backslash.
 _MD_PUNCTUATION = frozenset("\\`*_{}[]()#+-.!|~:")
@@ -41,6 +42,8 @@ class ExportRow:
     status: str
     source: str
     model: str | None
+    description: str | None = None  # the picture's long description (docs/architecture.md §13)
+    image_text: str | None = None  # the text read in the picture (§15)
 
     def as_dict(self) -> dict[str, str | None]:
         return {name: getattr(self, name) for name in FIELDS}
@@ -65,7 +68,7 @@ def export_rows(
     """Captioned present files below ``under`` in path order. Paths are made relative to ``relative_to``
     when they are inside it; ``base_url`` + that relative path gives the URL."""
     base = os.path.abspath(relative_to) if relative_to else None
-    for entry in iter_entries(index, under=under, status=status, captioned_only=True):
+    for entry in iter_entries(index, under=under, status=status, captioned_only=True, texts=True):
         shown, url = entry.path, None
         if base is not None:
             relative = os.path.relpath(entry.path, base)
@@ -74,7 +77,9 @@ def export_rows(
                 if base_url:
                     url = file_url(base_url, posixpath.join(*relative.split(os.sep)))
         yield ExportRow(path=shown, url=url, alt_text=clean_text(entry.alt_text or ""), status=entry.status or "",
-                        source=entry.source or "", model=clean_text(entry.model) if entry.model else None)
+                        source=entry.source or "", model=clean_text(entry.model) if entry.model else None,
+                        description=clean_text(entry.description) if entry.description else None,
+                        image_text=clean_text(entry.image_text) if entry.image_text else None)
 
 
 # -- CSV --------------------------------------------------------------------------------------------
@@ -132,7 +137,8 @@ img{max-width:160px;max-height:160px}</style>
 </head>
 <body>
 <table>
-<thead><tr><th>Image</th><th>Path</th><th>Alt text</th><th>Status</th><th>Source</th><th>Model</th></tr></thead>
+<thead><tr><th>Image</th><th>Path</th><th>Alt text</th><th>Status</th><th>Source</th><th>Model</th>\
+<th>Description</th><th>Text in image</th></tr></thead>
 <tbody>
 """
 HTML_TAIL = "</tbody>\n</table>\n</body>\n</html>\n"
@@ -146,7 +152,8 @@ def render_html(rows: Iterable[ExportRow]) -> Iterator[str]:
         image = f'<img src="{_e(row.url)}" alt="{_e(row.alt_text)}" loading="lazy">' if row.url else ""
         path = f'<a href="{_e(row.url)}">{_e(row.shown_path)}</a>' if row.url else _e(row.shown_path)
         yield (f"<tr><td>{image}</td><td>{path}</td><td>{_e(row.alt_text)}</td><td>{_e(row.status)}</td>"
-               f"<td>{_e(row.source)}</td><td>{_e(row.model)}</td></tr>\n")
+               f"<td>{_e(row.source)}</td><td>{_e(row.model)}</td><td>{_e(row.description)}</td>"
+               f"<td>{_e(row.image_text)}</td></tr>\n")
     yield HTML_TAIL
 
 
@@ -173,12 +180,12 @@ def md_escape(value: str | None) -> str:
 
 
 def render_md(rows: Iterable[ExportRow]) -> Iterator[str]:
-    yield "| Path | Alt text | Status | Source | Model |\n|---|---|---|---|---|\n"
+    yield "| Path | Alt text | Status | Source | Model | Description | Text in image |\n|---|---|---|---|---|---|---|\n"
     for row in rows:
         # file_url percent-encoded the URL: no space, parenthesis or angle bracket can end the link early.
         path = f"[{md_escape(row.shown_path)}]({row.url})" if row.url else md_escape(row.shown_path)
         yield (f"| {path} | {md_escape(row.alt_text)} | {md_escape(row.status)} | {md_escape(row.source)}"
-               f" | {md_escape(row.model)} |\n")
+               f" | {md_escape(row.model)} | {md_escape(row.description)} | {md_escape(row.image_text)} |\n")
 
 
 RENDERERS = {"csv": render_csv, "json": render_json, "jsonl": render_jsonl, "html": render_html, "md": render_md}

@@ -99,6 +99,26 @@ def test_photo_page_shows_everything(app_client: Client, app_library: Library) -
     assert "Why it failed" in broken and "Retry this file" in broken
 
 
+def test_photo_page_shows_the_long_description_and_the_text_in_the_image(
+    app_client: Client, app_library: Library
+) -> None:
+    from sqlalchemy import select
+
+    from alttext.index.captions import add_caption
+    from alttext.index.models import SOURCE_MODEL, files
+
+    red = ref_of(app_library, "red-circle.jpg")
+    assert "Text in the image" not in app_client.get(f"/photo/{red}").text
+    with app_library.index.write() as connection:
+        image_id = connection.execute(select(files.c.image_id).where(
+            files.c.id == file_id(app_library, "red-circle.jpg"))).scalar_one()
+        add_caption(connection, image_id, text="A red circle.", raw_text="a red circle", source=SOURCE_MODEL,
+                    description="A red disc centred on white, like a <b>flag</b>.", image_text="STOP <script>")
+    page = app_client.get(f"/photo/{red}").text
+    assert "<h2>Long description</h2>" in page and "like a &lt;b&gt;flag&lt;/b&gt;." in page
+    assert "<h2>Text in the image</h2>" in page and "<p>STOP &lt;script&gt;</p>" in page
+
+
 # -- changing alt text through the forms -------------------------------------------------------------
 
 

@@ -293,3 +293,133 @@ def test_a_failing_description_never_costs_the_alt_text(
         assert library.scan([str(photos)]).summary.captioned == 2
         shown = library.show(str(photos / "red.png"))
     assert shown is not None and shown["alt_text"] and shown["description"] is None
+
+
+# -- text in the image: read in a pass of its own, stored apart, searched, quoted when the picture is mostly text
+FLORENCE_OCR_QUESTION = "what is the text in the image ?"
+SHORT_TEXT = 8  # new tokens (random weights never stop by themselves)
+
+
+@pytest.fixture(autouse=True)
+def short_texts(monkeypatch: pytest.MonkeyPatch) -> None:
+    import alttext.captioning.engine
+
+    monkeypatch.setattr(alttext.captioning.engine, "IMAGE_TEXT_MAX_NEW_TOKENS", SHORT_TEXT)
+
+
+def test_read_text_gives_florence_the_ocr_task_and_a_separate_field(
+    florence: Path, photos: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from transformers import Florence2ForConditionalGeneration
+
+    calls = spy_generate(monkeypatch, Florence2ForConditionalGeneration)
+    items = caption_json(florence, photos, "--read-text")
+    for item in items:
+        assert item["error"] is None and item["alt_text"] and item["image_text"] and item["description"] is None
+    assert prompts_seen(calls, florence) == [FLORENCE_CAPTION_QUESTION] * 2 + [FLORENCE_OCR_QUESTION] * 2
+    assert calls[1]["max_new_tokens"] == SHORT_TEXT and calls[1]["num_beams"] == 1
+    assert all(item["image_text"] is None for item in caption_json(florence, photos))  # not asked: no pass
+
+
+def _florence_reads(monkeypatch: pytest.MonkeyPatch, alt: str, text: str) -> None:
+    """The model (still run, still counted) answers ``alt`` for alt text and ``text`` for <OCR>."""
+    from alttext.captioning.families.florence import FlorenceFamily
+
+    original = FlorenceFamily.generate
+
+    def generate(self: FlorenceFamily, prepared: Any, kwargs: dict[str, Any], *, describe: bool = False,
+                 read_text: bool = False) -> list[str]:
+        original(self, prepared, kwargs, describe=describe, read_text=read_text)
+        return [text if read_text else alt] * len(prepared)
+
+    monkeypatch.setattr(FlorenceFamily, "generate", generate)
+
+
+def test_a_sign_is_quoted_in_its_alt_text_and_its_text_is_searched_shown_and_exported(
+    florence: Path, photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _florence_reads(monkeypatch, "a red sign on a pole", "NO PARKING  ")
+    db = tmp_path / "index.sqlite3"
+    with Library(db, model=str(florence), read_text=True) as library:
+        assert library.scan([str(photos)]).summary.captioned == 2
+        assert library.load_captioner().calls == 2  # one batch: alt text, then the text
+        shown = library.show(str(photos / "red.png"))
+        assert shown is not None
+        assert shown["alt_text"] == 'A red sign on a pole, reading "NO PARKING".'
+        assert shown["raw_caption"] == "a red sign on a pole" and shown["image_text"] == "NO PARKING"
+        assert shown["params"]["text_prompt"] == "<OCR>"
+        library.edit(str(photos / "red.png"), "The sign at our gate.")  # a person's text is theirs alone
+        edited = library.show(str(photos / "red.png"))
+        assert edited is not None and edited["alt_text"] == "The sign at our gate."
+        assert edited["image_text"] == "NO PARKING"  # still the picture's
+        hits = library.search("parking", mode="words")
+        assert sorted(Path(hit.path).name for hit in hits) == ["blue.jpg", "red.png"]
+        assert {hit.image_text for hit in hits} == {"NO PARKING"}
+        exported = "".join(library.export("json"))
+    assert {row["image_text"] for row in json.loads(exported)} == {"NO PARKING"}
+    monkeypatch.setenv("ALTTEXT_DB", str(db))
+    result = CliRunner().invoke(cli, ["show", str(photos / "red.png")])
+    assert "image text: NO PARKING" in result.stdout
+    result = CliRunner().invoke(cli, ["search", "parking", "--fts", "--json"])
+    assert {hit["image_text"] for hit in json.loads(result.stdout)} == {"NO PARKING"}
+
+
+def test_text_in_a_photo_that_is_not_mostly_text_stays_out_of_the_alt_text(
+    florence: Path, photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _florence_reads(monkeypatch, "a street with cafes at dusk", "Bar")
+    with Library(tmp_path / "index.sqlite3", model=str(florence), read_text=True) as library:
+        library.scan([str(photos)])
+        shown = library.show(str(photos / "blue.jpg"))
+    assert shown is not None and shown["alt_text"] == "A street with cafes at dusk." and shown["image_text"] == "Bar"
+
+
+def test_none_means_no_text(florence: Path, photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _florence_reads(monkeypatch, "a red sign", "None.")
+    items = caption_json(florence, photos, "--read-text")
+    assert all(item["image_text"] is None and item["alt_text"] == "A red sign." for item in items)
+
+
+def test_chat_vlm_is_asked_for_the_text_verbatim(
+    idefics3: Path, photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from transformers import Idefics3ForConditionalGeneration
+
+    from alttext.captioning.families.chat_vlm import TEXT_PROMPT
+
+    calls = spy_generate(monkeypatch, Idefics3ForConditionalGeneration)
+    with Library(tmp_path / "index.sqlite3", model=str(idefics3), read_text=True, describe=True) as library:
+        assert library.scan([str(photos)]).summary.captioned == 2
+        shown = library.show(str(photos / "red.png"))
+    assert shown is not None and shown["image_text"] and shown["description"]
+    assert shown["params"]["text_prompt"] == TEXT_PROMPT
+    seen = prompts_seen(calls, idefics3)  # alt text, description, text: one pass each over the batch of two
+    assert [words(TEXT_PROMPT) in text for text in seen] == [False, False, False, False, True, True]
+
+
+def test_pixels_only_models_read_no_text(tiny_model: Path, photos: Path, tmp_path: Path) -> None:
+    with Library(tmp_path / "index.sqlite3", model=str(tiny_model), read_text=True) as library:
+        library.scan([str(photos)])
+        shown = library.show(str(photos / "red.png"))
+        assert library.load_captioner().calls == 1
+    assert shown is not None and shown["image_text"] is None and "text_prompt" not in shown["params"]
+
+
+def test_a_failing_text_pass_never_costs_the_alt_text(
+    florence: Path, photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alttext.captioning.families.florence import FlorenceFamily
+
+    original = FlorenceFamily.generate
+
+    def generate(self: FlorenceFamily, prepared: Any, kwargs: dict[str, Any], *, describe: bool = False,
+                 read_text: bool = False) -> list[str]:
+        if read_text:
+            raise RuntimeError("out of memory")
+        return original(self, prepared, kwargs)
+
+    monkeypatch.setattr(FlorenceFamily, "generate", generate)
+    items = caption_json(florence, photos, "--read-text")
+    assert all(item["alt_text"] and item["image_text"] is None and item["error"] is None for item in items)
+    with Library(tmp_path / "index.sqlite3", model=str(florence), read_text=True) as library:
+        assert library.scan([str(photos)]).summary.captioned == 2

@@ -48,9 +48,13 @@ def names(targets: list) -> list[str]:  # type: ignore[type-arg]
     return [Path(target.path).name for target in targets]
 
 
-def embed_all(index: Index, targets: list) -> dict[str, str]:  # type: ignore[type-arg]
+def embed_all(index: Index, targets: list, options: EmbedOptions | None = None) -> dict[str, str]:  # type: ignore[type-arg]
+    options = options or EmbedOptions()
     within = write_roots(index, None)
-    return {Path(t.path).name: str(r.status) for t, r in embed_targets(index, targets, EmbedOptions(), within=within)}
+    return {Path(t.path).name: str(r.status) for t, r in embed_targets(index, targets, options, within=within)}
+
+
+WITH_DESCRIPTIONS = EmbedOptions(fields=frozenset({"alt", "extdescr"}))
 
 
 def due_now(index: Index) -> None:
@@ -103,3 +107,59 @@ def test_the_daemons_pipeline_drains_the_queue_and_says_when_work_is_left(index:
     stopped = AfterIndexing(index, roots=[str(library)], write_back=EmbedOptions(), background=True)
     due_now(index)
     assert stopped.after_round(since, lambda: True) is True  # stopped before the queue was empty
+
+
+def _extdescr(path: Path) -> str | None:
+    import json
+
+    out = subprocess.run(["exiftool", "-j", "-XMP-iptcCore:ExtDescrAccessibility", str(path)],
+                         capture_output=True, text=True, check=True).stdout
+    value = json.loads(out)[0].get("ExtDescrAccessibility")
+    return str(value) if value is not None else None
+
+
+def test_a_newer_description_beside_a_persons_edit_is_written_though_the_alt_text_is_the_same(
+    index: Index, tmp_path: Path
+) -> None:
+    from alttext.index.models import SOURCE_MODEL
+
+    root = tmp_path / "photos"
+    plant(index, root, {"kite.png": "A red kite."})
+    photo = root / "kite.png"
+    with index.write() as connection:
+        image_id = connection.execute(select(files.c.image_id)).scalar_one()
+        add_caption(connection, image_id, text="A red kite.", raw_text="a red kite", source=SOURCE_MODEL,
+                    description="A red kite against a grey sky.")
+        add_caption(connection, image_id, text="Our kite on the dune.", raw_text=None, source=SOURCE_HUMAN,
+                    status=STATUS_EDITED)  # current now; a person's edit carries no description
+    assert embed_all(index, embed_queue(index), WITH_DESCRIPTIONS) == {"kite.png": "written"}
+    assert _extdescr(photo) == "A red kite against a grey sky."
+    assert embed_queue(index) == []
+    with index.write() as connection:  # a re-caption with --describe: the person's edit stays current
+        add_caption(connection, image_id, text="A kite.", raw_text="a kite", source=SOURCE_MODEL,
+                    description="A red diamond kite with a long tail over sand dunes.")
+    [target] = embed_queue(index)
+    assert target.text == "Our kite on the dune." and target.description_id != target.embedded_description_id
+    assert (index_status(index)["embed_waiting"], index_status(index)["embed_held"]) == (1, 0)
+    assert embed_all(index, [target], WITH_DESCRIPTIONS) == {"kite.png": "written"}
+    assert _extdescr(photo) == "A red diamond kite with a long tail over sand dunes."
+    assert embed_queue(index) == [] and embed_queue(index, include_held=True) == []
+
+
+def test_a_parked_file_is_tried_again_when_the_picture_gets_a_new_description(index: Index, library: Path) -> None:
+    from alttext.index.models import SOURCE_MODEL
+
+    embed_all(index, embed_queue(index))
+    assert names(embed_queue(index, include_held=True)) == ["broken.png", "person.png"]
+    with index.write() as connection:
+        image_id = connection.execute(select(files.c.image_id).where(files.c.path == str(library / "person.png"))
+                                      ).scalar_one()
+        current = add_caption(connection, image_id, text="A person's hat.", raw_text=None, source=SOURCE_HUMAN,
+                              status=STATUS_EDITED)
+    assert names(embed_queue(index)) == ["person.png"]  # a new caption: tried again (as before)
+    embed_all(index, embed_queue(index))
+    assert embed_queue(index) == [] and current
+    with index.write() as connection:  # a model description arrives beside the person's caption
+        add_caption(connection, image_id, text="A hat.", raw_text="a hat", source=SOURCE_MODEL,
+                    description="A green felt hat with a feather on a wooden peg.")
+    assert names(embed_queue(index)) == ["person.png"]

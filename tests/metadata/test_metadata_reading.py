@@ -115,3 +115,34 @@ def test_problems_are_reported_not_raised(tmp_path) -> None:
     Image.new("RGB", (8, 8)).save(tmp_path / "photo.png")
     found = read_descriptions(tmp_path / "photo.png")
     assert found.file is not None and len(found.errors) == 1 and "photo.png.xmp" in found.errors[0]
+
+
+@requires_exiftool
+def test_a_persons_long_description_is_read_apart_from_the_alt_text(photos, exiftool) -> None:
+    from alttext.metadata import pick_description
+
+    path = photos("jpeg_plain")
+    exiftool.write(path, "-XMP-iptcCore:ExtDescrAccessibility=A tabby cat asleep on a green velvet sofa.",
+                   "-XMP-iptcCore:ExtDescrAccessibility-de=Eine getigerte Katze schläft auf einem Sofa.")
+    found = read_descriptions(path)
+    assert pick_caption(found) is None  # a long description is never taken for alt text
+    best = pick_description(found)
+    assert (best.field, best.lang, best.text) == ("extdescr", "x-default", "A tabby cat asleep on a green velvet sofa.")
+    assert pick_description(found, "de").text == "Eine getigerte Katze schläft auf einem Sofa."
+    assert found.best_description() == best
+
+
+@requires_exiftool
+def test_alttexts_own_model_description_is_not_read_back_as_a_persons(photos) -> None:
+    from alttext.metadata import pick_description
+
+    path = photos("jpeg_plain")
+    result = embed(path, "A cat.", fields={"alt", "extdescr"}, long_description="A cat on a sofa, at length.")
+    assert result.ok, result.error
+    found = read_descriptions(path)
+    assert pick_description(found) is None and pick_caption(found) is None
+    assert pick_description(found, include_alttext=True).text == "A cat on a sofa, at length."
+    approved = photos("png")
+    embed(approved, "A cat.", fields={"alt", "extdescr"}, long_description="A person's own words.",
+          human_approved=True, long_description_approved=True)
+    assert pick_description(read_descriptions(approved)).text == "A person's own words."

@@ -232,6 +232,9 @@ RUNNER = textwrap.dedent('''
         def describe(self, pixels):
             return None  # a pixels-only model: alt text only
 
+        def read_text(self, pixels):
+            return None
+
         def generate(self, pixels):
             ready()
             time.sleep(0.4)

@@ -40,6 +40,9 @@ class PlantedCaptioner:
     def describe(self, pixels: np.ndarray) -> None:
         return None
 
+    def read_text(self, pixels: np.ndarray) -> None:
+        return None  # reads no text in the picture
+
     def generate(self, pixels: np.ndarray) -> list[str]:
         self.calls += 1
         return [self.captions[tuple(round(float(v)) for v in item[0, 0])] for item in pixels]

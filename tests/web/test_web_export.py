@@ -61,7 +61,7 @@ def test_json_and_jsonl_round_trip(hostile: Path, invoke) -> None:
     assert rows == lines
     assert {name: row["alt_text"] for name, row in _by_name(rows).items()} == EXPECTED_TEXT
     first = rows[0]
-    assert list(first) == ["path", "url", "alt_text", "status", "source", "model"]
+    assert list(first) == ["path", "url", "alt_text", "status", "source", "model", "description", "image_text"]
     assert first["path"] == "img/a-script.png" and first["status"] == "approved" and first["source"] == "human"
     assert [row["path"] for row in rows] == sorted(row["path"] for row in rows)  # deterministic order
 

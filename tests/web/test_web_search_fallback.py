@@ -27,7 +27,7 @@ def test_default_search_is_fts_and_semantic_explains_the_extra(no_extra: None, i
     plant(index, tmp_path / "lib", {"kite.png": "a red kite in a blue sky", "p1.png": "puppy on the sand"})
     hits = json.loads(invoke("search", "--json", "kite").stdout)
     assert [hit["highlighted"] for hit in hits] == ["A red [kite] in a blue sky."]
-    assert list(hits[0]) == ["path", "alt_text", "score", "status", "source", "highlighted", "taken_at"]
+    assert list(hits[0]) == ["path", "alt_text", "score", "status", "source", "highlighted", "taken_at", "image_text"]
     assert invoke("search", "--json", "dog on a beach").stdout.strip() == "[]"  # no meaning without the extra
     result = invoke("search", "--semantic", "kite")
     assert result.exit_code == 2 and "pip install 'alttext[semantic]'" in result.output

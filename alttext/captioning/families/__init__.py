@@ -36,6 +36,8 @@ SUPPORTED = (
 PROMPTED_MAX_NEW_TOKENS = 60
 # A long description (``describe``) may run to a paragraph.
 DESCRIPTION_MAX_NEW_TOKENS = 256
+# Text read in the picture (``read_text``): a sign or a slide, rarely a page (docs/architecture.md §15).
+IMAGE_TEXT_MAX_NEW_TOKENS = 128
 
 
 class CaptionFamily(Protocol):
@@ -53,15 +55,22 @@ class CaptionFamily(Protocol):
         """The prompt for a long description; None when the family gives alt text only."""
         ...
 
+    @property
+    def text_prompt(self) -> str | None:
+        """The prompt that asks for the text in the image; None when the family can't read text."""
+        ...
+
     def prepare(self, image: Image.Image) -> Any:
         """What ``generate`` needs for one image; runs in the decode pool, so it must be thread-safe."""
         ...
 
     def generate(
-        self, prepared: Sequence[Any], generation_kwargs: dict[str, Any], *, describe: bool = False
+        self, prepared: Sequence[Any], generation_kwargs: dict[str, Any], *, describe: bool = False,
+        read_text: bool = False,
     ) -> list[str]:
         """Raw text for a batch of prepared images, in order (the caller holds the model lock): alt text, or
-        with ``describe`` the long description (only when ``description_prompt`` is not None)."""
+        with ``describe`` the long description (only when ``description_prompt`` is not None), or with
+        ``read_text`` the text in the image (only when ``text_prompt`` is not None)."""
         ...
 
 
@@ -75,6 +84,23 @@ def clean_description(raw: str) -> str | None:
     if len(text) > DESCRIPTION_MAX_CHARS:
         text = text[:DESCRIPTION_MAX_CHARS].rsplit(" ", 1)[0] + "…"
     return text or None
+
+
+# Text in the image is for search and, on a sign or a slide, for the alt text: a page's worth is plenty.
+IMAGE_TEXT_MAX_CHARS = 1000
+# What models answer when asked for the text in a picture that has none.
+_NO_TEXT = frozenset({"none", "no text", "no visible text", "no legible text", "n/a", "nothing", "there is no text"})
+
+
+def clean_image_text(raw: str | None) -> str | None:
+    """Text read in an image, whitespace collapsed, surrounding quotes off and a length cap; None when the
+    reader found none (an empty answer, or "none" as the chat prompt asks for)."""
+    text = " ".join((raw or "").split()).strip("\"'“”‘’` ")
+    if not any(char.isalnum() for char in text) or text.lower().rstrip(".!") in _NO_TEXT:
+        return None
+    if len(text) > IMAGE_TEXT_MAX_CHARS:
+        text = text[:IMAGE_TEXT_MAX_CHARS].rsplit(" ", 1)[0] + "…"
+    return text
 
 
 class UnsupportedModel(ValueError):

@@ -22,6 +22,12 @@ DESCRIPTION_PROMPT = (
     " the setting, colours and any legible text. Do not begin with 'image of' or 'picture of'."
 )
 
+# Verbatim, so that search finds the words and a sign's words can be quoted; "none" is read as no text.
+TEXT_PROMPT = (
+    "Copy out all legible text in this image exactly as written, in reading order, and nothing else."
+    " If there is no legible text, answer: none"
+)
+
 
 class ChatVlmFamily:
     name = CHAT_VLM
@@ -34,6 +40,7 @@ class ChatVlmFamily:
             raise ValueError("the processor has no chat template, so alttext cannot prompt the model")
         self.chat_text = self._chat_text(self._prompt)
         self.description_chat_text = self._chat_text(DESCRIPTION_PROMPT)
+        self.text_chat_text = self._chat_text(TEXT_PROMPT)
         # Decoder-only models continue the prompt: batches must be padded on the left.
         processor.tokenizer.padding_side = "left"
 
@@ -50,14 +57,19 @@ class ChatVlmFamily:
     def description_prompt(self) -> str:
         return DESCRIPTION_PROMPT
 
+    @property
+    def text_prompt(self) -> str:
+        return TEXT_PROMPT
+
     def prepare(self, image: Image.Image) -> Image.Image:
         return image.convert("RGB")  # the processor runs on the whole batch in generate()
 
     def generate(
-        self, prepared: Sequence[Any], generation_kwargs: dict[str, Any], *, describe: bool = False
+        self, prepared: Sequence[Any], generation_kwargs: dict[str, Any], *, describe: bool = False,
+        read_text: bool = False,
     ) -> list[str]:
         processor = self.loaded.processor
-        chat_text = self.description_chat_text if describe else self.chat_text
+        chat_text = self.text_chat_text if read_text else self.description_chat_text if describe else self.chat_text
         inputs = processor(
             images=[[image] for image in prepared], text=[chat_text] * len(prepared),
             padding=True, return_tensors="pt",

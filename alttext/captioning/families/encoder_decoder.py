@@ -22,6 +22,7 @@ class EncoderDecoderFamily:
     name = ENCODER_DECODER
     prompt: str | None = None
     description_prompt: str | None = None  # pixels only: alt text only
+    text_prompt: str | None = None  # nor can it be asked for the text in the image
 
     def __init__(self, loaded: LoadedModel, *, shared_encoder: bool) -> None:
         self.loaded = loaded
@@ -36,11 +37,12 @@ class EncoderDecoderFamily:
         return bool(getattr(self.loaded.model.config, "is_encoder_decoder", False))
 
     def generate(
-        self, prepared: Sequence[Any], generation_kwargs: dict[str, Any], *, describe: bool = False
+        self, prepared: Sequence[Any], generation_kwargs: dict[str, Any], *, describe: bool = False,
+        read_text: bool = False,
     ) -> list[str]:
         import torch
 
-        if describe:
+        if describe or read_text:
             raise ValueError("pixels-only models give alt text only")
 
         from alttext.captioning import fast_beam

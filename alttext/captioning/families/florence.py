@@ -1,8 +1,8 @@
 """Florence-2: one model, many tasks, each chosen by a task prompt (docs/architecture.md §13).
 
-alttext picks the task: ``<CAPTION>`` for alt text; ``<DETAILED_CAPTION>`` / ``<MORE_DETAILED_CAPTION>`` give
-a long description and ``<OCR>`` the text in the image. The processor expands the task token into the
-question the model was trained on.
+alttext picks the task: ``<CAPTION>`` for alt text; ``<DETAILED_CAPTION>`` (``describe``) a long description;
+``<OCR>`` (``read_text``) the text in the image, as a separate pass (§15). The processor expands the task
+token into the question the model was trained on.
 """
 
 from __future__ import annotations
@@ -41,14 +41,19 @@ class FlorenceFamily:
     def description_prompt(self) -> str:
         return DESCRIPTION_TASK
 
+    @property
+    def text_prompt(self) -> str:
+        return OCR_TASK
+
     def prepare(self, image: Image.Image) -> Image.Image:
         return image.convert("RGB")  # the processor runs on the whole batch in generate()
 
     def generate(
-        self, prepared: Sequence[Any], generation_kwargs: dict[str, Any], *, describe: bool = False
+        self, prepared: Sequence[Any], generation_kwargs: dict[str, Any], *, describe: bool = False,
+        read_text: bool = False,
     ) -> list[str]:
         processor = self.loaded.processor
-        task = DESCRIPTION_TASK if describe else self.task
+        task = OCR_TASK if read_text else DESCRIPTION_TASK if describe else self.task
         inputs = processor(images=list(prepared), text=[task] * len(prepared), return_tensors="pt")
         inputs = inputs.to(self.loaded.device)
         output = self.loaded.model.generate(

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from alttext.backoff import backoff_seconds
 
-from .errors import VariantCallError
+from .errors import ChatCallError
 
 RETRY_STATUSES = frozenset({408, 429})  # plus every 5xx
 
@@ -76,7 +76,7 @@ class RetryPolicy:
             raise ValueError("max_retries must be >= 0")
 
     def should_retry(self, exc: BaseException) -> bool:
-        if not isinstance(exc, VariantCallError) or not exc.transient or exc.kind == "malformed":
+        if not isinstance(exc, ChatCallError) or not exc.transient or exc.kind == "malformed":
             return False
         if exc.status is not None and not is_retry_status(exc.status):
             return False
@@ -85,7 +85,7 @@ class RetryPolicy:
 
     def wait_seconds(self, retry_number: int, exc: BaseException | None) -> float:
         """Wait before retry number ``retry_number`` (1 for the first retry)."""
-        if isinstance(exc, VariantCallError) and exc.retry_after is not None:
+        if isinstance(exc, ChatCallError) and exc.retry_after is not None:
             return self.longest_wait(retry_number, exc)
         # Jitter (75–100 %) keeps parallel clients from retrying in lock-step.
         return self.longest_wait(retry_number, exc) * (1 - 0.25 * random.random())
@@ -93,7 +93,7 @@ class RetryPolicy:
     def longest_wait(self, retry_number: int, exc: BaseException | None) -> float:
         """The most ``wait_seconds`` can return: a retry that can't start before the call's deadline
         is not worth waiting for."""
-        if isinstance(exc, VariantCallError) and exc.retry_after is not None:
+        if isinstance(exc, ChatCallError) and exc.retry_after is not None:
             return min(exc.retry_after, self.retry_after_cap)
         return backoff_seconds(retry_number, base=self.backoff_base, cap=self.backoff_max)
 

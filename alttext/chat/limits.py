@@ -65,6 +65,8 @@ class CallLimits:
         self._cut = False
 
     def remaining(self) -> float:
+        if self._cut:  # cut early (``ChatClient.cancel``) or at the deadline: no time for another try
+            return 0.0
         return max(0.0, self._deadline - time.monotonic())
 
     @property
@@ -95,7 +97,7 @@ def _shut_down(sock: socket.socket) -> None:
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
-_current: ContextVar[CallLimits | None] = ContextVar("alttext_variants_call_limits", default=None)
+_current: ContextVar[CallLimits | None] = ContextVar("alttext_chat_call_limits", default=None)
 
 
 @contextmanager
