@@ -11,6 +11,19 @@ SOURCE_MODEL, SOURCE_HUMAN, SOURCE_METADATA = "model", "human", "metadata"
 STATUS_GENERATED, STATUS_EDITED, STATUS_APPROVED = "generated", "edited", "approved"
 REVIEW_STATUSES = (STATUS_GENERATED, STATUS_EDITED, STATUS_APPROVED)
 
+# A file's state in the index ("pending" rows are the durable work queue of a scan), and the ``jobs.kind``
+# of the durable work that belongs to a file row (``jobs.target_id`` is the file's id): a failed file's
+# retry (index/file_retries.py) and a write-back held back after it failed or was skipped (index/writeback.py).
+PENDING, INDEXED, FAILED, MISSING = "pending", "indexed", "failed", "missing"
+FILE_STATES = (PENDING, INDEXED, FAILED, MISSING)
+RETRY_FILE_JOB, EMBED_JOB = "retry-file", "embed"
+FILE_JOB_KINDS = (RETRY_FILE_JOB, EMBED_JOB)
+
+# A caption worker's state (``workers.state``, docs/architecture.md §16): "active" while its lease is renewed;
+# "stopped" after a clean exit; "lost" once its lease ran out and another process released its files (the
+# worker registers anew if it comes back).
+WORKER_ACTIVE, WORKER_STOPPED, WORKER_LOST = "active", "stopped", "lost"
+
 QUANTIZE_CHOICES = ("none", "int8")  # int8: dynamic quantization of the linear layers, CPU only
 # What write-back may write into a photo; "extdescr" carries the long description, when there is one.
 EMBED_FIELDS = ("alt", "description", "exif", "iptc", "extdescr")

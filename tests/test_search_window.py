@@ -89,7 +89,7 @@ def test_a_filtered_query_walks_the_matches_not_the_files(library: Index) -> Non
         filters, params = search_module.file_filters(under, status)
         params.update(q='"dog"', window=10, span_lo=0, span_hi=100)
         where = " AND " + " AND ".join(filters)
-        with library.read() as connection:
+        with library.read_sql() as connection:
             sql = search_module._filtered_matches(connection, under, status, where, params)
-            plan = [row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params)]
+            plan = [row[-1] for row in connection.execute("EXPLAIN QUERY PLAN " + sql, params)]
         assert plan[0].startswith("SCAN m VIRTUAL TABLE"), plan

@@ -7,9 +7,15 @@ loaded). ``--semantic`` searches by meaning only, ``--fts`` by words only.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
+
+# One query sentence: OpenBLAS's thread pool, started when numpy loads, costs this short process more CPU
+# than it ever saves (its idle threads spin: ~40 ms of `alttext search`, bench/startup_bench.py). Set
+# before the library imports numpy; a value the user set wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from alttext.cli.common import echo_json, escape_line, open_library
 from alttext.library import HIGHLIGHT_END, HIGHLIGHT_START, REVIEW_STATUSES, SearchMode, SearchUnavailable

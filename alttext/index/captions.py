@@ -22,6 +22,9 @@ from alttext.index.models import (
     utcnow,
 )
 
+# Portable SQL for what a picture says beyond its alt text: SQLAlchemy-free, for show and search (§6).
+from alttext.index.picture_text import picture_text_sql as picture_text_sql
+
 # A person wrote it (edit) or signed it off (approve): no model run replaces it, and write-back may
 # replace a person's text in a photo only with such a caption.
 REVIEWED_STATUSES = (STATUS_APPROVED, STATUS_EDITED)
@@ -37,18 +40,6 @@ _RANK = case(
     (captions.c.source == SOURCE_METADATA, 2),
     else_=1,
 )
-
-
-def picture_text_sql(column: str, caption: str = "c") -> str:
-    """Portable SQL for what a picture's caption ``caption`` (an alias) says beyond its alt text, as ``show``
-    shows it and search indexes it: the caption's own ``description`` or ``image_text``, else the newest of
-    its image's captions that has one (a person's edit carries neither, and the picture is the same;
-    docs/architecture.md §13, §15). NULL when none has."""
-    if column not in ("description", "image_text"):
-        raise ValueError(column)
-    return (f"coalesce(nullif({caption}.{column}, ''), (SELECT d.{column} FROM captions d"
-            f" WHERE d.image_id = {caption}.image_id AND d.{column} <> ''"
-            " ORDER BY d.created_at DESC, d.id DESC LIMIT 1))")
 
 
 def refresh_current_caption(connection: Connection, image_id: int) -> int | None:

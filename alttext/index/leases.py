@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection, DateTime, func, insert, select, update
@@ -37,6 +37,11 @@ from alttext.index.models import (
     utcnow,
     workers,
 )
+
+# What `status` shows of the workers, in plain SQL (index/overview.py: no SQLAlchemy); importable from here too.
+from alttext.index.overview import WorkerRow as WorkerRow
+from alttext.index.overview import claimed_count as claimed_count
+from alttext.index.overview import worker_rows as worker_rows
 
 logger = logging.getLogger(__name__)
 
@@ -185,61 +190,6 @@ class LeasedClaims:
 
 
 # -- for status ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WorkerRow:
-    id: int
-    host: str
-    pid: int
-    model: str | None
-    state: str
-    started_at: datetime
-    last_seen: datetime
-    lease_until: datetime
-    files_done: int
-    images_done: int
-    holding: int  # pending files it holds now
-
-    @property
-    def rate_per_minute(self) -> float:
-        """Images through the model per minute over its life."""
-        seconds = (self.last_seen - self.started_at).total_seconds()
-        return round(self.images_done * 60 / seconds, 2) if seconds > 0 else 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "host": self.host, "pid": self.pid, "model": self.model, "state": self.state,
-                "started_at": self.started_at.isoformat(), "last_seen": self.last_seen.isoformat(),
-                "lease_until": self.lease_until.isoformat(), "files_done": self.files_done,
-                "images_done": self.images_done, "rate_per_minute": self.rate_per_minute, "holding": self.holding}
-
-
-def worker_rows(index: Index, *, recent: timedelta = timedelta(days=1), limit: int = 200) -> list[WorkerRow]:
-    """The active workers and those seen within ``recent``, newest first (at most ``limit``)."""
-    with index.read() as connection:
-        since = utcnow() - recent
-        rows = connection.execute(
-            select(workers).where((workers.c.state == WORKER_ACTIVE) | (workers.c.last_seen >= since))
-            .order_by(workers.c.id.desc()).limit(limit)
-        ).all()
-        active = [row.id for row in rows if row.state == WORKER_ACTIVE]
-        holding: dict[int, int] = {}
-        if active:
-            holding = {int(owner): int(count) for owner, count in connection.execute(
-                select(files.c.lease_owner, func.count()).where(files.c.state == PENDING,
-                                                                 files.c.lease_owner.in_(active))
-                .group_by(files.c.lease_owner)
-            )}
-    return [WorkerRow(row.id, row.host, row.pid, row.model, row.state, row.started_at, row.last_seen,
-                      row.lease_until, row.files_done, row.images_done, holding.get(row.id, 0)) for row in rows]
-
-
-def claimed_count(index: Index) -> int:
-    """Pending files some worker holds now."""
-    with index.read() as connection:
-        return int(connection.execute(
-            select(func.count()).select_from(files).where(files.c.state == PENDING, files.c.lease_owner.is_not(None))
-        ).scalar() or 0)
 
 
 def workers_progress(index: Index) -> int:

@@ -31,13 +31,25 @@ from sqlalchemy import (
 )
 from sqlalchemy import text as sql_text
 
-# Caption provenance and review status: the words live in alttext.vocabulary; re-exported for the index.
+# The words of caption provenance and review status, file states ("pending" rows are the durable work
+# queue of a scan) and file jobs live in alttext.vocabulary (SQL-free code needs them); re-exported here.
+from alttext.vocabulary import EMBED_JOB as EMBED_JOB
+from alttext.vocabulary import FAILED as FAILED
+from alttext.vocabulary import FILE_JOB_KINDS as FILE_JOB_KINDS
+from alttext.vocabulary import FILE_STATES as FILE_STATES
+from alttext.vocabulary import INDEXED as INDEXED
+from alttext.vocabulary import MISSING as MISSING
+from alttext.vocabulary import PENDING as PENDING
+from alttext.vocabulary import RETRY_FILE_JOB as RETRY_FILE_JOB
 from alttext.vocabulary import SOURCE_HUMAN as SOURCE_HUMAN
 from alttext.vocabulary import SOURCE_METADATA as SOURCE_METADATA
 from alttext.vocabulary import SOURCE_MODEL as SOURCE_MODEL
 from alttext.vocabulary import STATUS_APPROVED as STATUS_APPROVED
 from alttext.vocabulary import STATUS_EDITED as STATUS_EDITED
 from alttext.vocabulary import STATUS_GENERATED as STATUS_GENERATED
+from alttext.vocabulary import WORKER_ACTIVE as WORKER_ACTIVE
+from alttext.vocabulary import WORKER_LOST as WORKER_LOST
+from alttext.vocabulary import WORKER_STOPPED as WORKER_STOPPED
 
 
 def utcnow() -> datetime:
@@ -98,14 +110,6 @@ NAMING = {
 
 metadata = MetaData(naming_convention=NAMING)
 
-# File states. "pending" rows are the durable work queue of a scan.
-PENDING, INDEXED, FAILED, MISSING = "pending", "indexed", "failed", "missing"
-FILE_STATES = (PENDING, INDEXED, FAILED, MISSING)
-
-# ``jobs.kind`` of the durable work that belongs to a file row (``jobs.target_id`` is the file's id).
-RETRY_FILE_JOB = "retry-file"  # alttext.index.file_retries
-EMBED_JOB = "embed"  # alttext.index.writeback: a write-back held back after it failed or was skipped
-FILE_JOB_KINDS = (RETRY_FILE_JOB, EMBED_JOB)
 
 
 roots = Table(
@@ -258,10 +262,6 @@ index_identity = Table(
     Column("uid", String(32), nullable=False),
     Column("created_at", UtcDateTime, nullable=False, default=utcnow),
 )
-
-# Worker states: "active" while its lease is renewed; "stopped" after a clean exit; "lost" once its lease ran out
-# and another process released its files (the worker registers anew if it comes back).
-WORKER_ACTIVE, WORKER_STOPPED, WORKER_LOST = "active", "stopped", "lost"
 
 # One row per registration of an ``alttext worker`` (migration 0009; docs/architecture.md §16).
 workers = Table(

@@ -11,14 +11,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, text
-
-from alttext.index.captions import picture_text_sql
 from alttext.index.db import Index
-from alttext.index.models import files
+from alttext.index.picture_text import picture_text_sql
 from alttext.paths import folder_range
+
+if TYPE_CHECKING:
+    from sqlalchemy import Select
 
 PAGE = 1000
 
@@ -26,6 +26,8 @@ PAGE = 1000
 def named(query: Select[Any], path: str) -> tuple[Select[Any], bool]:
     """``query`` narrowed to what a person names on a command line: the file itself, or every file below a
     folder (by the raw-byte path range); also whether it named a folder."""
+    from alttext.index.models import files  # SQLAlchemy: only the Core queries need it, not file_filters
+
     absolute = os.path.abspath(path)
     if os.path.isdir(absolute):
         low, high = folder_range(absolute)
@@ -93,7 +95,7 @@ def entries_page(
         filters.append("c.id IS NULL")
     extra = (f", {picture_text_sql('description')} AS description, {picture_text_sql('image_text')} AS image_text"
              if texts else ", NULL AS description, NULL AS image_text")
-    sql = text(f"""
+    sql = f"""
         SELECT f.id AS file_id, f.path AS path, f.name AS name, f.image_id AS image_id, c.id AS caption_id,
                c.text AS alt_text, c.status AS status, c.source AS source, c.model AS model, f.error AS error{extra}
         FROM files f
@@ -102,14 +104,15 @@ def entries_page(
         WHERE {" AND ".join(filters)}
         ORDER BY f.path
         LIMIT :page
-    """)
-    with index.read() as connection:
-        rows = connection.execute(sql, params).all()
+    """
+    with index.read_sql() as connection:
+        rows = connection.execute(sql, params).fetchall()
     return [
-        Entry(file_id=row.file_id, path=os.fsdecode(row.path), name=row.name, image_id=row.image_id,
-              caption_id=row.caption_id, alt_text=row.alt_text, status=row.status, source=row.source,
-              model=row.model, error=row.error, description=row.description, image_text=row.image_text)
-        for row in rows
+        Entry(file_id=file_id, path=os.fsdecode(path), name=name, image_id=image_id, caption_id=caption_id,
+              alt_text=alt_text, status=status, source=source, model=model, error=error, description=description,
+              image_text=image_text)
+        for (file_id, path, name, image_id, caption_id, alt_text, status, source, model, error, description,
+             image_text) in rows
     ]
 
 

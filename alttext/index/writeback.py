@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, text, update
 
 from alttext.backoff import backoff_seconds
 from alttext.config import Settings
 from alttext.index.captions import reviewed_by_person
 from alttext.index.db import Index
-from alttext.index.models import EMBED_JOB, INDEXED, SOURCE_METADATA, captions, files, images, jobs, roots, utcnow
+from alttext.index.embed_backlog import PARKED, QUEUED, held, not_embedded
+from alttext.index.models import EMBED_JOB, INDEXED, UtcDateTime, captions, files, images, jobs, roots, utcnow
 from alttext.index.selection import named
 from alttext.paths import display_path, folder_range, is_under_any
 from alttext.vocabulary import EMBED_FIELDS
@@ -32,9 +33,9 @@ from alttext.vocabulary import EMBED_FIELDS
 if TYPE_CHECKING:
     from alttext.index.ingest import ExistingReader  # not at run time: `status` and `show` don't need ingest
 
-# Holds (``jobs`` rows of kind ``embed``): a failed write-back is retried after 1 min, 4 min, then
-# parked; a skipped one is parked at once. Parked holds wait for a new caption or `alttext embed`.
-QUEUED, PARKED = "queued", "parked"
+# Holds (``jobs`` rows of kind ``embed``, QUEUED or PARKED: index/embed_backlog.py): a failed write-back
+# is retried after 1 min, 4 min, then parked; a skipped one is parked at once. Parked holds wait for a new
+# caption or `alttext embed`.
 EMBED_MAX_ATTEMPTS = 3
 EMBED_RETRY_BASE = 60.0
 EMBED_RETRY_CAP = 6 * 3600.0
@@ -123,29 +124,17 @@ def _target(row: Any) -> Target:
                   description_id=row.description_id, embedded_description_id=row.embedded_description_id)
 
 
-def _not_embedded(query: Any) -> Any:
-    """Files whose current caption is not in them yet (text that came from the file is already there), or
-    whose long description is not: a person's edit has none, so a newer model description of the picture
-    changes what the file should carry while its current caption stays the same (images.description_id)."""
-    return query.where(
-        or_(files.c.embedded_caption_id.is_(None), files.c.embedded_caption_id != captions.c.id,
-            files.c.embedded_description_id.is_distinct_from(images.c.description_id)),
-        captions.c.source != SOURCE_METADATA,
-    )
+def _not_embedded(query: Any, dialect: str) -> Any:
+    """Files whose current caption (or long description) is not in them yet: the rule, as SQL text that
+    ``alttext status`` counts with too, is index/embed_backlog.py's."""
+    return query.where(text(not_embedded(dialect)))
 
 
-def _held(now: datetime) -> Any:
+def _held(dialect: str, now: datetime, *, negate: bool = False) -> Any:
     """The file's write-back of its current caption (and description) was held back (failed and not due
     again, or parked)."""
-    return exists(
-        select(jobs.c.id).where(
-            jobs.c.kind == EMBED_JOB, jobs.c.target_id == files.c.id,
-            jobs.c.payload["caption_id"].as_integer() == captions.c.id,  # SQLite and PostgreSQL alike
-            func.coalesce(jobs.c.payload["description_id"].as_integer(), 0)
-            == func.coalesce(images.c.description_id, 0),
-            or_(jobs.c.state == PARKED, jobs.c.next_try_at > now),
-        )
-    )
+    clause = ("NOT " if negate else "") + held(dialect)
+    return text(clause).bindparams(bindparam("now", now, type_=UtcDateTime))
 
 
 def _below(query: Any, under: list[str] | None) -> Any:
@@ -161,32 +150,13 @@ def embed_queue(index: Index, *, under: list[str] | None = None, include_held: b
     ``under`` (all when None), in path order. It is a question about the index's state, not a list kept
     anywhere, so whatever a killed or stopped run left is found again by the next one. Files held back
     after a failure (until their retry is due) or a skip are left out unless ``include_held``."""
-    query = _below(_not_embedded(_target_query()), under)
+    query = _below(_not_embedded(_target_query(), index.dialect), under)
     if not include_held:
-        query = query.where(~_held(utcnow()))
+        query = query.where(_held(index.dialect, utcnow(), negate=True))
     if limit is not None:
         query = query.limit(limit)
     with index.read() as connection:
         return [_target(row) for row in connection.execute(query)]
-
-
-@dataclass(frozen=True)
-class EmbedBacklog:
-    waiting: int  # to be written by the next run (`watch --embed` writes them as it goes)
-    held: int  # held back after a failure (retried later) or a skip; `alttext embed` tries them now
-
-
-def embed_backlog(index: Index) -> EmbedBacklog:
-    """How many files' current alt text is not in them yet, for ``alttext status``."""
-    not_embedded = _not_embedded(
-        select(func.count()).select_from(
-            files.join(images, images.c.id == files.c.image_id).join(captions, captions.c.id == images.c.caption_id)
-        ).where(files.c.state == INDEXED)
-    )
-    with index.read() as connection:
-        total = int(connection.execute(not_embedded).scalar() or 0)
-        held = int(connection.execute(not_embedded.where(_held(utcnow()))).scalar() or 0)
-    return EmbedBacklog(total - held, held)
 
 
 def select_targets(index: Index, paths: list[str] | None) -> tuple[list[Target], list[str]]:
@@ -197,7 +167,7 @@ def select_targets(index: Index, paths: list[str] | None) -> tuple[list[Target],
     unknown: list[str] = []
     with index.read() as connection:
         if not paths:
-            rows = connection.execute(_not_embedded(query)).all()
+            rows = connection.execute(_not_embedded(query, index.dialect)).all()
         else:
             rows = []
             for path in paths:

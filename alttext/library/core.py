@@ -328,7 +328,7 @@ class Library:
     def show(self, path: str) -> dict[str, Any] | None:
         """Everything known about one file (alt text, provenance, history, copies, variants, write-back);
         None when the index has never seen it."""
-        from alttext.index.queries import describe_file
+        from alttext.index.overview import describe_file
 
         return describe_file(self.index, path)
 
@@ -337,8 +337,7 @@ class Library:
         files whose alt text is not written into them yet; ``embed_held``: of those, held back after a
         failure or a skip), and the caption workers (``workers``: active ones and those seen in the last day;
         ``claimed``: pending files they hold now; docs/architecture.md §16)."""
-        from alttext.index.leases import claimed_count, worker_rows
-        from alttext.index.queries import index_status
+        from alttext.index.overview import claimed_count, index_status, worker_rows
 
         info = index_status(self.index)
         info["workers"] = [row.as_dict() for row in worker_rows(self.index)]

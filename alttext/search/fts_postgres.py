@@ -23,10 +23,8 @@ import re
 from dataclasses import replace
 from itertools import pairwise
 
-from sqlalchemy import text
-
-from alttext.index.captions import picture_text_sql
 from alttext.index.db import Index
+from alttext.index.picture_text import picture_text_sql
 from alttext.index.selection import file_filters
 from alttext.search.dates import DateRange, capture_date_filters
 from alttext.search.fts import (
@@ -150,15 +148,15 @@ def _run(index: Index, q: _Query, expression: str, limit: int, under: str | None
         ORDER BY m.rank DESC, f.path
         LIMIT :limit
     """
-    with index.read() as connection:
+    with index.read_sql() as connection:
         if taken is not None:  # as on SQLite: only the date range's images' id span (ix_files_taken_at)
             params["span_lo"], params["span_hi"] = taken_image_id_span(connection, params)
-        rows = connection.execute(text(sql), params).all()
+        rows = connection.execute(sql, params).fetchall()
     return [
         SearchHit(
-            file_id=row.file_id, path=os.fsdecode(row.path), alt_text=row.alt_text, highlighted=row.highlighted,
-            score=round(float(row.rank), 4), status=row.status, source=row.source,
-            taken_at=row.taken_at or None, image_text=row.image_text or None,
+            file_id=file_id, path=os.fsdecode(path), alt_text=alt_text, highlighted=highlighted,
+            score=round(float(rank), 4), status=status, source=source, taken_at=taken_at or None,
+            image_text=image_text or None,
         )
-        for row in rows
+        for file_id, path, alt_text, rank, highlighted, status, source, taken_at, image_text in rows
     ]

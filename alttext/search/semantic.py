@@ -30,16 +30,15 @@ import os
 from dataclasses import replace
 
 import numpy as np
-from sqlalchemy import text
 
-from alttext.index.captions import picture_text_sql
 from alttext.index.db import Index
+from alttext.index.picture_text import picture_text_sql
 from alttext.paths import folder_range
 from alttext.search.dates import DateRange, capture_date_filters
 from alttext.search.fts import TIER_ANY_WORD, SearchHit, is_exact
 from alttext.search.fts import search as fts_search
 from alttext.search.vector_copy import MIN_ROWS, FreshCopy, approximate_scores, contains, fresh_copy
-from alttext.search.vectors import Encoder, driver_connection, from_blobs
+from alttext.search.vectors import Encoder, from_blobs
 
 CHUNK = 65_536
 RRF_K = 60  # the constant from the RRF paper; damps the influence of the very first ranks
@@ -105,9 +104,8 @@ def _exact_scores(
     dim = int(query.shape[0])
     params = {**params, "model": encoder_name, "dim": dim, "limit": limit or NO_LIMIT}
     sql = _exact_scores_sql(which, under, status, params)
-    with index.read() as connection:
-        # The DB-API cursor directly: SQLAlchemy's Row objects cost as much as the read itself here.
-        rows = driver_connection(connection).execute(sql, params).fetchall()
+    with index.read_sql() as connection:
+        rows = connection.execute(sql, params).fetchall()
     if not rows:
         return [], 0
     ids = [int(row[0]) for row in rows]
@@ -154,8 +152,8 @@ def _allowed_captions(index: Index, under: str | None, status: str | None) -> np
     one indexed query, so a narrow filter doesn't mean checking candidates one batch after another."""
     params: dict[str, object] = {}
     sql = _allowed_captions_sql(under, status, params)
-    with index.read() as connection:
-        rows = driver_connection(connection).execute(sql, params).fetchall()
+    with index.read_sql() as connection:
+        rows = connection.execute(sql, params).fetchall()
     return np.sort(np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)))
 
 
@@ -221,21 +219,21 @@ def _hits_for_captions(
     for condition in capture_date_filters(taken, params):
         path_filter += " AND " + condition
     ids = ",".join(str(caption_id) for caption_id, _ in ranked)
-    with index.read() as connection:
-        rows = connection.execute(text(f"""
+    with index.read_sql() as connection:
+        rows = connection.execute(f"""
             SELECT f.id AS file_id, f.path AS path, c.id AS caption_id, c.text AS alt_text, c.status AS status,
                    c.source AS source, f.taken_at AS taken_at, {picture_text_sql("image_text")} AS image_text
             FROM captions c JOIN images i ON i.caption_id = c.id JOIN files f ON f.image_id = i.id
             WHERE c.id IN ({ids}) AND +f.state = 'indexed'{path_filter}
             ORDER BY f.path
-        """), params).all()
+        """, params).fetchall()
     by_caption: dict[int, list[SearchHit]] = {}
     scores = dict(ranked)
-    for row in rows:
-        by_caption.setdefault(row.caption_id, []).append(SearchHit(
-            file_id=row.file_id, path=os.fsdecode(row.path), alt_text=row.alt_text, highlighted=row.alt_text,
-            score=round(scores[row.caption_id], 4), status=row.status, source=row.source,
-            taken_at=row.taken_at or None, image_text=row.image_text or None,
+    for file_id, path, caption_id, alt_text, status, source, taken_at, image_text in rows:
+        by_caption.setdefault(caption_id, []).append(SearchHit(
+            file_id=file_id, path=os.fsdecode(path), alt_text=alt_text, highlighted=alt_text,
+            score=round(scores[caption_id], 4), status=status, source=source, taken_at=taken_at or None,
+            image_text=image_text or None,
         ))
     hits = [hit for caption_id, _ in ranked for hit in by_caption.get(caption_id, [])]
     return hits[:limit]

@@ -34,11 +34,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import text
 
 from alttext.atomic_write import write_atomically
 from alttext.index.db import Index
-from alttext.search.vectors import TIME_FORMAT, driver_connection, from_blobs
+from alttext.search.vectors import TIME_FORMAT, from_blobs
 
 logger = logging.getLogger(__name__)
 
@@ -138,10 +137,8 @@ def load_snapshot(index: Index, model: str, dim: int) -> VectorSnapshot | None:
 def build_snapshot(index: Index, model: str, dim: int) -> VectorSnapshot | None:
     """Write a fresh copy of all the model's vectors; None when there are none or it can't be written."""
     path = snapshot_path(index, model)
-    # One read transaction (the cursor below bypasses SQLAlchemy, which would begin one only on its own
-    # first statement), so the header describes exactly the rows written.
-    with index.read() as connection, connection.begin():
-        raw = driver_connection(connection)
+    # One read transaction, so the header describes exactly the rows written.
+    with index.read_sql() as raw:
         count, max_created = raw.execute(
             "SELECT count(*), max(created_at) FROM caption_embeddings WHERE model = ? AND dim = ?", (model, dim)
         ).fetchone()
@@ -192,8 +189,7 @@ def contains(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
 def _newer_ids(index: Index, snapshot: VectorSnapshot) -> np.ndarray | None:
     """Caption ids stored after the copy was built, or None when the copy is stale or too far behind."""
     limit = int(STALE_FRACTION * snapshot.count) + 1
-    with index.read() as connection:
-        raw = driver_connection(connection)
+    with index.read_sql() as raw:
         newer = np.array([row[0] for row in raw.execute(
             NEWER_SQL, (snapshot.model, snapshot.dim, snapshot.built_max_created, limit))], dtype=np.int64)
         (table_rows,) = raw.execute("SELECT count(*) FROM caption_embeddings").fetchone()
@@ -214,10 +210,9 @@ def fresh_copy(index: Index, model: str, dim: int, *, min_rows: int = MIN_ROWS) 
         if newer is not None:
             return FreshCopy(snapshot, newer)
     else:
-        with index.read() as connection:
-            total = connection.execute(text(
-                "SELECT count(*) FROM caption_embeddings WHERE model = :model AND dim = :dim"
-            ), {"model": model, "dim": dim}).scalar() or 0
+        with index.read_sql() as connection:
+            total = connection.scalar("SELECT count(*) FROM caption_embeddings WHERE model = :model AND dim = :dim",
+                                      {"model": model, "dim": dim}) or 0
         if total < min_rows:
             return None
     snapshot = build_snapshot(index, model, dim)

@@ -14,11 +14,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import numpy as np
-from sqlalchemy import text
 
-from alttext.index.db import DriverConnection as DriverConnection
 from alttext.index.db import Index
-from alttext.index.db import driver_connection as driver_connection
+from alttext.index.dbapi import SQLITE_TIME_FORMAT
 
 
 def utcnow() -> datetime:
@@ -47,7 +45,7 @@ def from_blobs(blobs: Iterable[bytes], dim: int) -> np.ndarray:
     return np.frombuffer(joined, dtype="<f4").reshape(-1, dim)
 
 
-_PENDING = text("""
+_PENDING = """
     SELECT c.id AS id, c.text AS text
     FROM captions c
     JOIN images i ON i.caption_id = c.id
@@ -55,22 +53,24 @@ _PENDING = text("""
     WHERE c.id > :after AND e.caption_id IS NULL
     ORDER BY c.id
     LIMIT :limit
-""")
+"""
 
 # Stored only if the caption still says what was embedded: an edit in between keeps its own (later) vector.
-_STORE = text("""
+_STORE = """
     INSERT INTO caption_embeddings (caption_id, model, dim, vector, created_at)
     SELECT :id, :model, :dim, :vector, :created_at
     WHERE EXISTS (SELECT 1 FROM captions WHERE id = :id AND text = :text)
     ON CONFLICT (caption_id) DO UPDATE SET model = excluded.model, dim = excluded.dim, vector = excluded.vector,
         created_at = excluded.created_at
-""")
+"""
 
 
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's own SQLite DATETIME format
+TIME_FORMAT = SQLITE_TIME_FORMAT  # SQLAlchemy's own SQLite DATETIME format
 
 
 def _store(index: Index, encoder: Encoder, rows: list[tuple[int, str]], batch_size: int) -> int:
+    from sqlalchemy import text  # a write: through the write engine (search itself needs no SQLAlchemy)
+
     vectors = encoder.encode([caption for _, caption in rows], batch_size=batch_size)
     params = [
         {"id": caption_id, "text": caption, "model": encoder.name, "dim": encoder.dim, "vector": to_blob(vector)}
@@ -89,18 +89,18 @@ def _store(index: Index, encoder: Encoder, rows: list[tuple[int, str]], batch_si
             stamp = latest + timedelta(microseconds=1)
         for row in params:
             row["created_at"] = stamp.strftime(TIME_FORMAT)
-        connection.execute(_STORE, params)
+        connection.execute(text(_STORE), params)
     return len(params)
 
 
 def vectors_pending(index: Index, encoder_name: str, dim: int) -> int:
     """Current captions without a vector from this encoder."""
-    with index.read() as connection:
-        return int(connection.execute(text("""
+    with index.read_sql() as connection:
+        return int(connection.scalar("""
             SELECT count(*) FROM images i
             LEFT JOIN caption_embeddings e ON e.caption_id = i.caption_id AND e.model = :model AND e.dim = :dim
             WHERE i.caption_id IS NOT NULL AND e.caption_id IS NULL
-        """), {"model": encoder_name, "dim": dim}).scalar() or 0)
+        """, {"model": encoder_name, "dim": dim}) or 0)
 
 
 def compute_pending_vectors(
@@ -123,8 +123,8 @@ def compute_pending_vectors(
         encoder = default_encoder()
     stored, after = 0, 0
     while not (should_stop and should_stop()):
-        with index.read() as connection:
-            rows = [(int(row.id), str(row.text)) for row in connection.execute(
+        with index.read_sql() as connection:
+            rows = [(int(caption_id), str(caption)) for caption_id, caption in connection.execute(
                 _PENDING, {"model": encoder.name, "dim": encoder.dim, "after": after, "limit": batch_size})]
         if not rows:
             break
@@ -148,12 +148,12 @@ def compute_vectors(
 
     name = encoder.name if encoder is not None else MODEL_NAME
     skip = " AND NOT EXISTS (SELECT 1 FROM caption_embeddings e WHERE e.caption_id = captions.id AND e.model = :model)"
-    with index.read() as connection:
+    with index.read_sql() as connection:
         rows = [
-            (int(row.id), str(row.text))
-            for row in connection.execute(
-                text("SELECT id, text FROM captions WHERE id IN (" + ",".join(map(str, ids)) + ")"
-                     + (skip if missing_only else "")),
+            (int(caption_id), str(caption))
+            for caption_id, caption in connection.execute(
+                "SELECT id, text FROM captions WHERE id IN (" + ",".join(map(str, ids)) + ")"
+                + (skip if missing_only else ""),
                 {"model": name},
             )
         ]
@@ -169,12 +169,12 @@ def compute_vectors(
 def vector_count(index: Index, encoder_name: str | None = None) -> int:
     """Vectors stored (for one encoder, or all)."""
     sql = "SELECT count(*) FROM caption_embeddings" + (" WHERE model = :model" if encoder_name else "")
-    with index.read() as connection:
-        return int(connection.execute(text(sql), {"model": encoder_name}).scalar() or 0)
+    with index.read_sql() as connection:
+        return int(connection.scalar(sql, {"model": encoder_name}) or 0)
 
 
 def has_vectors(index: Index, encoder_name: str) -> bool:
-    with index.read() as connection:
+    with index.read_sql() as connection:
         return connection.execute(
-            text("SELECT 1 FROM caption_embeddings WHERE model = :model LIMIT 1"), {"model": encoder_name}
-        ).first() is not None
+            "SELECT 1 FROM caption_embeddings WHERE model = :model LIMIT 1", {"model": encoder_name}
+        ).fetchone() is not None

@@ -41,7 +41,7 @@ from alttext.index.db import Index
 from alttext.index.ingest import ExistingReader, Ingester, IngestReport
 from alttext.index.leases import release_lapsed, workers_progress
 from alttext.index.models import FAILED, INDEXED, MISSING, PENDING, utcnow
-from alttext.index.queries import file_state_counts
+from alttext.index.overview import file_state_counts
 from alttext.index.reconcile import Reconciler, ReconcileReport, note_skipped_links
 from alttext.paths import is_under
 from alttext.watch.observe import Hint

