@@ -98,3 +98,16 @@ def test_a_filtered_query_walks_the_matches_not_the_files(library: Index) -> Non
             sql = search_module._filtered_matches(connection, under, status, where, params)
             plan = [row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params)]
         assert plan[0].startswith("SCAN m VIRTUAL TABLE"), plan
+
+
+@pytest.mark.parametrize("status", [None, "generated"])
+def test_the_first_hits_do_not_depend_on_the_limit(library: Index, monkeypatch: pytest.MonkeyPatch,
+                                                   status: str | None) -> None:
+    """Ties in rank (20 captions "dog dog dog", files in two folders) are broken the same way whatever the
+    limit: the review walks a search's hits by position, asking for one more hit each time."""
+    monkeypatch.setattr(search_module, "RANK_WINDOW", 1000)
+    monkeypatch.setattr(fts_postgres, "RANK_WINDOW", 1000)
+    full = [hit.file_id for hit in search(library, "dog", limit=100, status=status)]
+    assert len(full) == (60 if status is None else 40)
+    for limit in range(1, len(full)):
+        assert [hit.file_id for hit in search(library, "dog", limit=limit, status=status)] == full[:limit], limit

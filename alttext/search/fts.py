@@ -148,7 +148,8 @@ def _newest_matches(connection: Connection, params: dict[str, object]) -> str:
     if floor is not None:
         window = " AND m.rowid >= :floor"
         params["floor"] = floor
-    return f"SELECT {_MATCH_COLUMNS} FROM search_fts m WHERE search_fts MATCH :q{window} ORDER BY m.rank LIMIT :limit"
+    return (f"SELECT {_MATCH_COLUMNS} FROM search_fts m WHERE search_fts MATCH :q{window}"
+            " ORDER BY m.rank, m.rowid DESC LIMIT :limit")
 
 
 def _filtered_matches(
@@ -213,6 +214,8 @@ def _run(index: Index, expression: str, limit: int, under: str | None, status: s
         else:
             matches = _newest_matches(connection, params)
         # The search table has one row per image (alt text + its files' names): a hit per present file.
+        # Ties in rank go to the newer image, in the matches and the hits alike, so the first N hits are the
+        # same whatever the limit (the review walks a search's hits by position, one more each time).
         sql = f"""
             SELECT f.id AS file_id, f.path AS path, c.text AS alt_text, m.hl AS highlighted, m.rank AS rank,
                    c.status AS status, c.source AS source, f.taken_at AS taken_at
@@ -221,7 +224,7 @@ def _run(index: Index, expression: str, limit: int, under: str | None, status: s
             JOIN captions c ON c.id = i.caption_id
             JOIN files f ON f.image_id = i.id
             WHERE f.state = 'indexed'{where}
-            ORDER BY m.rank, f.path
+            ORDER BY m.rank, m.rowid DESC, f.path
             LIMIT :limit
         """
         rows = connection.execute(text(sql), params).all()

@@ -124,7 +124,9 @@ def _run(index: Index, q: _Query, expression: str, limit: int, under: str | None
                    WHERE i.id = s.image_id AND f.state = 'indexed'{where})""" if filters else "")
     span = " AND s.image_id BETWEEN :span_lo AND :span_hi" if taken is not None else ""
     # Like the SQLite side: rank only the newest RANK_WINDOW matches (that pass the filters), then one hit
-    # per present file of each matching image.
+    # per present file of each matching image. Ties in rank go to the newer image, in ``m`` and in the
+    # hits alike, so the first N hits are the same whatever the limit (the review walks a search's hits by
+    # position, asking for one more each time).
     sql = f"""
         WITH q AS (SELECT {expression} AS query),
         window_ AS (
@@ -144,7 +146,7 @@ def _run(index: Index, q: _Query, expression: str, limit: int, under: str | None
         JOIN captions c ON c.id = i.caption_id
         JOIN files f ON f.image_id = i.id
         WHERE f.state = 'indexed'{where}
-        ORDER BY m.rank DESC, f.path
+        ORDER BY m.rank DESC, m.image_id DESC, f.path
         LIMIT :limit
     """
     with index.read() as connection:
