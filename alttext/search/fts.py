@@ -181,8 +181,11 @@ def taken_image_id_span(connection: Connection, params: dict[str, object]) -> tu
     """Lowest and highest image id of the files taken in the date range ((1, 0) when none), read from the
     (taken_at, image_id) index alone. Photos are mostly indexed in the order they were taken or filed, so
     a year's images tend to sit in a narrow id span: "dog 2015" then walks that span's matches only."""
+    # "+ 0": PostgreSQL would otherwise answer min() and max() by walking an image_id index until a row
+    # in the range turns up: 400 ms for a recent year at 10^6 files (dates follow ids), not 10.
     low, high = connection.execute(text(
-        "SELECT min(image_id), max(image_id) FROM files WHERE taken_at >= :taken_from AND taken_at < :taken_to"
+        "SELECT min(image_id + 0), max(image_id + 0) FROM files"
+        " WHERE taken_at >= :taken_from AND taken_at < :taken_to"
     ), params).one()
     return (1, 0) if low is None else (int(low), int(high))
 
