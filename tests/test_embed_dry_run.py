@@ -20,7 +20,8 @@ from alttext.index.scan import scan
 sys.path.insert(0, str(Path(__file__).parent / "web"))
 from planted import PlantedCaptioner, colour, write_image
 
-pytestmark = pytest.mark.skipif(shutil.which("exiftool") is None, reason="needs exiftool to plant metadata")
+pytestmark = [pytest.mark.skipif(shutil.which("exiftool") is None, reason="needs exiftool to plant metadata"),
+              pytest.mark.both_backends]  # SQLite and PostgreSQL (tests/conftest.py)
 
 
 def _digests(folder: Path) -> dict[str, str]:
@@ -40,7 +41,7 @@ def photos(tmp_path: Path, index: Index) -> Path:
     return folder
 
 
-def test_dry_run_shows_field_old_and_new_value_and_writes_nothing(photos: Path, db: Path) -> None:
+def test_dry_run_shows_field_old_and_new_value_and_writes_nothing(photos: Path, db: Path | str) -> None:
     before = _digests(photos)
     result = CliRunner().invoke(cli, ["--db", str(db), "embed", "--dry-run", "--fields", "alt,description"])
     assert result.exit_code == 0, result.output
@@ -51,7 +52,7 @@ def test_dry_run_shows_field_old_and_new_value_and_writes_nothing(photos: Path, 
     assert "XMP-dc:Description: 'OLYMPUS DIGITAL CAMERA' -> 'A red square.'" in out
 
 
-def test_dry_run_into_a_sidecar_names_the_sidecar_and_creates_none(photos: Path, db: Path) -> None:
+def test_dry_run_into_a_sidecar_names_the_sidecar_and_creates_none(photos: Path, db: Path | str) -> None:
     before = _digests(photos)
     result = CliRunner().invoke(cli, ["--db", str(db), "embed", "--dry-run", "--sidecar", "--json",
                                       str(photos / "plain.png")])

@@ -1,6 +1,7 @@
 """The index through a scan: identity rules (docs/architecture.md §2), provenance, failures, resumption.
 
-Real SQLite files on disk, real folders, and a real (tiny, random-weight) model whose calls are counted.
+Real folders, a real (tiny, random-weight) model whose calls are counted, and a real index: an SQLite file
+and a PostgreSQL database (``both_backends``, tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from alttext.index.queries import describe_file, index_status
 from alttext.index.reconcile import reconcile
 from alttext.index.scan import ScanSummary, scan
 
+pytestmark = pytest.mark.both_backends  # SQLite and PostgreSQL (tests/conftest.py)
+
 
 class CountingFactory:
     """Builds the captioner on demand, like the CLI, and counts loads and model calls."""
@@ -40,12 +43,6 @@ class CountingFactory:
 @pytest.fixture(scope="module")
 def captioner(tiny_model: Path) -> Captioner:
     return Captioner(str(tiny_model), device="cpu", batch_size=4)
-
-
-@pytest.fixture
-def index(tmp_path: Path) -> Index:
-    with Index(tmp_path / "index.sqlite3") as opened:
-        yield opened
 
 
 @pytest.fixture
@@ -308,28 +305,26 @@ def test_unreadable_folder_does_not_mark_its_files_missing(index: Index, library
     assert index_status(index)["files"] == 4
 
 
-def test_ctrl_c_keeps_what_was_captioned_and_a_rerun_continues(tmp_path: Path, tiny_model: Path) -> None:
+def test_ctrl_c_keeps_what_was_captioned_and_a_rerun_continues(tmp_path: Path, tiny_model: Path,
+                                                               db: Path | str) -> None:
     """The real command under SIGINT: exit 130, captions so far kept, the next run does only the rest."""
     import signal
-    import sqlite3
     import subprocess
     import time
 
     import numpy as np
-    from helpers import alttext_command, run_alttext
+    from helpers import alttext_command, run_alttext, sql_rows
 
     folder = tmp_path / "many"
     folder.mkdir()
     rng = np.random.default_rng(3)
-    total = 150
+    total = 60  # enough to interrupt after 3 (batch size 1), few enough to caption twice (both backends)
     for i in range(total):
         Image.fromarray(rng.integers(0, 256, (384, 384, 3), dtype=np.uint8)).save(folder / f"{i:03}.jpg")
-    db = tmp_path / "index.sqlite3"
-    Index(db).close()
+    watcher = Index(db)  # the test's own reader, beside the command
 
     def indexed() -> int:
-        with sqlite3.connect(db) as connection:
-            return connection.execute("SELECT count(*) FROM files WHERE state = 'indexed'").fetchone()[0]
+        return int(sql_rows(watcher, "SELECT count(*) FROM files WHERE state = 'indexed'")[0][0])
 
     scanner = subprocess.Popen(
         [*alttext_command(), "--db", str(db), "scan", str(folder), "--model", str(tiny_model), "--batch-size", "1"],
@@ -351,6 +346,7 @@ def test_ctrl_c_keeps_what_was_captioned_and_a_rerun_continues(tmp_path: Path, t
     summary = json.loads(rerun.stdout)
     assert rerun.returncode == 0, rerun.stderr
     assert summary["captioned"] == total - done  # nothing captioned twice
+    watcher.close()
     with Index(db) as index:
         assert index_status(index)["files"] == total
         with index.read() as connection:

@@ -1,41 +1,45 @@
 """Broad queries rank the newest RANK_WINDOW matching images, with or without --under/--status, and a
-filtered query walks the matches (FTS first), never every file of the library."""
+filtered query walks the matches (FTS first), never every file of the library. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import os
-import sqlite3
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from alttext.index.db import Index
 from alttext.search import fts as search_module
+from alttext.search import fts_postgres
 from alttext.search.fts import search
 
-NOW = "2026-11-23 00:00:00.000000"
+pytestmark = pytest.mark.both_backends  # SQLite and PostgreSQL (tests/conftest.py)
+
+NOW = datetime(2026, 11, 23)
 
 
-def _plant(db: Path, rows: list[tuple[str, str, str]]) -> None:
+def _plant(index: Index, rows: list[tuple[str, str, str]]) -> None:
     """rows: (folder, caption, status); image ids (newest last) follow the list order, one file each."""
-    connection = sqlite3.connect(db)
-    with connection:
+    with index.write() as connection:
         for image, (folder, caption, status) in enumerate(rows, start=1):
-            connection.execute("INSERT INTO images (id, pixel_hash, width, height, created_at) VALUES (?, ?, 1, 1, ?)",
-                               (image, f"{image:040x}", NOW))
-            connection.execute("INSERT INTO captions (id, image_id, text, source, status, created_at)"
-                               " VALUES (?, ?, ?, 'human', ?, ?)", (image, image, caption, status, NOW))
-            connection.execute("UPDATE images SET caption_id = ? WHERE id = ?", (image, image))
-            connection.execute(
+            connection.execute(text("INSERT INTO images (id, pixel_hash, width, height, created_at)"
+                                    " VALUES (:id, :hash, 1, 1, :now)"),
+                               {"id": image, "hash": f"{image:040x}", "now": NOW})
+            connection.execute(text("INSERT INTO captions (id, image_id, text, source, status, created_at)"
+                                    " VALUES (:id, :id, :text, 'human', :status, :now)"),
+                               {"id": image, "text": caption, "status": status, "now": NOW})
+            connection.execute(text("UPDATE images SET caption_id = :id WHERE id = :id"), {"id": image})
+            connection.execute(text(
                 "INSERT INTO files (id, path, dir, name, dev, inode, size, mtime_ns, image_id, state, seen_at)"
-                " VALUES (?, ?, ?, ?, 0, ?, 1, 0, ?, 'indexed', ?)",
-                (image, os.fsencode(f"{folder}/{image:03}.jpg"), os.fsencode(folder), f"{image:03}.jpg", image,
-                 image, NOW))
-    connection.close()
+                " VALUES (:id, :path, :dir, :name, 0, :id, 1, 0, :id, 'indexed', :now)"),
+                {"id": image, "path": os.fsencode(f"{folder}/{image:03}.jpg"), "dir": os.fsencode(folder),
+                 "name": f"{image:03}.jpg", "now": NOW})
 
 
 @pytest.fixture
-def library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Index:
+def library(index: Index, monkeypatch: pytest.MonkeyPatch) -> Index:
     # 60 images alternating between two folders; "dog" strength falls with age: old ones say "dog dog dog"
     # (bm25 ranks them first), newer ones mention one dog in a longer caption.
     rows = []
@@ -44,11 +48,10 @@ def library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Index:
         caption = "dog dog dog" if i < 20 else f"a dog sitting quietly near number {i} on a long winding road"
         rows.append((folder, caption, "approved" if i % 3 == 0 else "generated"))
     rows.append(("/lib/c", "a cat", "generated"))
-    index = Index(tmp_path / "index.sqlite3")
-    _plant(tmp_path / "index.sqlite3", rows)
+    _plant(index, rows)
     monkeypatch.setattr(search_module, "RANK_WINDOW", 10)
-    yield index
-    index.close()
+    monkeypatch.setattr(fts_postgres, "RANK_WINDOW", 10)
+    return index
 
 
 def _ids(hits: list[search_module.SearchHit]) -> set[int]:
@@ -77,11 +80,13 @@ def test_filtered_queries_rank_the_newest_matches_that_pass(library: Index, monk
 
 def test_the_window_holds_the_best_ranked_first(library: Index, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(search_module, "RANK_WINDOW", 1000)  # everything in the window now
+    monkeypatch.setattr(fts_postgres, "RANK_WINDOW", 1000)
     hits = search(library, "dog", limit=5, under="/lib/a")
     assert _ids(hits) <= set(range(2, 21, 2))  # the "dog dog dog" captions outrank the long ones
     assert [hit.score for hit in hits] == sorted((hit.score for hit in hits), reverse=True)
 
 
+@pytest.mark.sqlite_only("FTS5's query plan; PostgreSQL's filtered search is one statement (fts_postgres.py)")
 def test_a_filtered_query_walks_the_matches_not_the_files(library: Index) -> None:
     """With the folder's path range as the outer loop, SQLite would probe FTS5 once per file: seconds at
     10^6 files (measured: 38 s)."""
@@ -93,3 +98,16 @@ def test_a_filtered_query_walks_the_matches_not_the_files(library: Index) -> Non
             sql = search_module._filtered_matches(connection, under, status, where, params)
             plan = [row[-1] for row in connection.execute("EXPLAIN QUERY PLAN " + sql, params)]
         assert plan[0].startswith("SCAN m VIRTUAL TABLE"), plan
+
+
+@pytest.mark.parametrize("status", [None, "generated"])
+def test_the_first_hits_do_not_depend_on_the_limit(library: Index, monkeypatch: pytest.MonkeyPatch,
+                                                   status: str | None) -> None:
+    """Ties in rank (20 captions "dog dog dog", files in two folders) are broken the same way whatever the
+    limit: the review walks a search's hits by position, asking for one more hit each time."""
+    monkeypatch.setattr(search_module, "RANK_WINDOW", 1000)
+    monkeypatch.setattr(fts_postgres, "RANK_WINDOW", 1000)
+    full = [hit.file_id for hit in search(library, "dog", limit=100, status=status)]
+    assert len(full) == (60 if status is None else 40)
+    for limit in range(1, len(full)):
+        assert [hit.file_id for hit in search(library, "dog", limit=limit, status=status)] == full[:limit], limit

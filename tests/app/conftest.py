@@ -4,9 +4,9 @@ The pictures are captioned once per session by the trained fixture model (a scan
 test then gets its own copy of that index and of the photo folder, restored at the same absolute path
 (the index stores absolute paths), so a test may edit, approve, embed or add uploads freely.
 
-- ``app_library``: a ``Library`` on that copy (``app_photos`` is the folder; ``PICTURES`` says what each
-  picture shows, ``BROKEN`` fails to decode, ``HOSTILE_NAME`` and ``NON_UTF8_NAME`` are file names that
-  must render as text);
+- ``app_library``: a ``Library`` on that copy, or on a PostgreSQL copy of it in modules marked
+  ``both_backends`` (``app_photos`` is the folder; ``PICTURES`` says what each picture shows, ``BROKEN``
+  fails to decode, ``HOSTILE_NAME`` and ``NON_UTF8_NAME`` are file names that must render as text);
 - ``app_client``: a Starlette ``TestClient`` on ``create_app(app_library)``, as on loopback port 8765;
 - ``csrf_of``: ``csrf_of(client, "/photo/1")`` -> the form token on that page;
 - ``live_server``: uvicorn in a thread on 127.0.0.1 and a free port; yields the base URL (no trailing /).
@@ -80,11 +80,33 @@ def app_photos(_app_template: Template) -> Path:
     return _app_template.photos
 
 
+@pytest.fixture(scope="session")
+def _app_postgres_template(_app_template: Template, postgres_server) -> str:  # type: ignore[no-untyped-def]
+    """The captioned index moved into a PostgreSQL database (``alttext db copy``, ids kept), the template of
+    every PostgreSQL test's copy: the same library on the other backend without a second scan."""
+    from alttext.index.copy import copy_index
+
+    name = postgres_server.new_database()
+    copy_index(_app_template.pristine / "index.sqlite3", postgres_server.url(name))
+    return str(name)
+
+
 @pytest.fixture
-def app_library(_app_template: Template, shapes_model: Path) -> Iterator[Library]:
+def app_library(_app_template: Template, shapes_model: Path, backend: str,
+                request: pytest.FixtureRequest) -> Iterator[Library]:
+    """The library on SQLite, or (modules marked ``both_backends``) on a fresh PostgreSQL copy of it."""
     _restore(_app_template)
-    with Library(_app_template.db, settings=app_settings(_app_template.root, shapes_model)) as library:
-        yield library
+    location: Path | str = _app_template.db
+    if backend == "postgresql":
+        server = request.getfixturevalue("postgres_server")
+        name = server.new_database(template=request.getfixturevalue("_app_postgres_template"))
+        location = server.url(name)
+    try:
+        with Library(location, settings=app_settings(_app_template.root, shapes_model)) as library:
+            yield library
+    finally:
+        if backend == "postgresql":
+            server.drop_database(name)
 
 
 @pytest.fixture

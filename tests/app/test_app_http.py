@@ -23,6 +23,8 @@ from alttext.app import create_app
 from alttext.app.security import bind_problem, is_loopback
 from alttext.library import Library
 
+pytestmark = pytest.mark.both_backends  # SQLite and PostgreSQL (tests/conftest.py, app_library)
+
 Client = Any  # TestClient; its methods are untyped enough that Any reads better here
 CsrfOf = Callable[[Any, str], str]
 PAGES = ["/library", "/review", "/caption", "/status"]
@@ -522,7 +524,9 @@ def test_status_page_and_json(app_client: Client, app_library: Library) -> None:
     data = app_client.get("/status.json").json()
     assert data["files"] == 5 and data["failed"] == 1 and "pending" in data["activity"]
     assert any(failure["path"].endswith(BROKEN) for failure in data["activity"]["recent_failures"])
-    assert os.path.basename(data["index_path"]) == "index.sqlite3"
+    assert data["index_path"] == app_library.index.path  # the SQLite file, or the database's address
+    assert os.path.basename(data["index_path"]) == "index.sqlite3" or data["index_path"].startswith("postgresql://")
+    assert data["index_path"] in page
 
 
 # -- the real server -----------------------------------------------------------------------------------

@@ -158,6 +158,7 @@ def test_embed_from_the_index_writes_the_description_show_shows(db, shapes_model
         assert not [t for t in tags if "ExtDescr" in t]
 
 
+@pytest.mark.both_backends
 def test_cli_dry_run_shows_the_description_as_the_new_value(db, shapes_model, tmp_path: Path) -> None:
     from click.testing import CliRunner
     from PIL import Image

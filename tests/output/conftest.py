@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "web"))  # planted.py: captio
 
 
 @pytest.fixture
-def invoke(db: Path):  # -> Callable[..., Result]
+def invoke(db: Path | str):  # -> Callable[..., Result]
     """Run an alttext command in-process (CliRunner) on the test's index; exceptions are kept in the
     result (a traceback is what some of these tests look for), and ANSI sequences are not stripped
     (click strips them when the output is not a terminal; a terminal gets them)."""

@@ -41,6 +41,7 @@ def one_photo(index: Index, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     return tmp_path / "lib" / "kite.png"
 
 
+@pytest.mark.both_backends  # SQLite and PostgreSQL (tests/conftest.py)
 def test_review_enter_alone_approves_nothing(index: Index, one_photo: Path, invoke) -> None:
     result = invoke("review", input="\n\n\nq\n")
     assert result.exit_code == 0, result.output
@@ -62,6 +63,7 @@ def _fake_viewer(folder: Path) -> Path:
     return record
 
 
+@pytest.mark.both_backends
 def test_review_view_opens_the_photo_in_the_system_viewer(one_photo: Path, tmp_path: Path, invoke,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     record = _fake_viewer(tmp_path / "bin")
@@ -75,6 +77,7 @@ def test_review_view_opens_the_photo_in_the_system_viewer(one_photo: Path, tmp_p
     assert record.read_text() == f"{one_photo}\n"  # one argument: the path, never shell text
 
 
+@pytest.mark.both_backends
 def test_review_view_without_a_viewer_is_one_line(one_photo: Path, tmp_path: Path, invoke,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "empty").mkdir()
@@ -84,6 +87,7 @@ def test_review_view_without_a_viewer_is_one_line(one_photo: Path, tmp_path: Pat
     _no_traceback(result.output)
 
 
+@pytest.mark.both_backends
 @pytest.mark.parametrize(("environment", "start"), [
     ({"KITTY_WINDOW_ID": "1"}, "\x1b_Ga=T,f=100"),
     ({"TERM_PROGRAM": "iTerm.app"}, "\x1b]1337;File=inline=1;"),
@@ -293,6 +297,7 @@ def _interrupt(runner: Path, args: list[str], cwd: Path) -> tuple[int, str]:
     return process.returncode, "".join(lines) + rest
 
 
+@pytest.mark.both_backends
 @pytest.mark.parametrize(("command", "kept"), [
     (["caption", "photos"], "caption writes nothing to the index or the files"),
     (["scan", "photos"], "captions so far are saved"),
@@ -302,7 +307,7 @@ def _interrupt(runner: Path, args: list[str], cwd: Path) -> tuple[int, str]:
     (["variants", "indexed"], "variants so far are saved"),
 ], ids=["caption", "scan", "embed", "export-file", "export-stdout", "variants"])
 def test_ctrl_c_is_exit_130_with_what_was_kept(command: list[str], kept: str, index: Index, tmp_path: Path,
-                                               db: Path) -> None:
+                                               db: Path | str) -> None:
     plant(index, tmp_path / "indexed", {f"{i}.png": f"photo number {i}" for i in range(12)})  # to embed, export
     for i in range(12):  # to caption
         write_image(tmp_path / "photos" / f"{i}.png", 100 + i)
@@ -318,6 +323,7 @@ def test_ctrl_c_is_exit_130_with_what_was_kept(command: list[str], kept: str, in
 
 # -- a file that stays corrupt stays failed ---------------------------------------------------------------
 
+@pytest.mark.both_backends
 def test_a_file_that_stays_corrupt_is_still_failed_when_held_back(index: Index, tmp_path: Path, invoke,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from planted import PlantedCaptioner
@@ -336,6 +342,7 @@ def test_a_file_that_stays_corrupt_is_still_failed_when_held_back(index: Index, 
     assert "1 failed" in invoke("status").output
 
 
+@pytest.mark.both_backends
 def test_ctrl_c_in_review_is_exit_130_and_end_of_input_a_quit(one_photo: Path, invoke,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     assert invoke("review", input="").exit_code == 0  # end of input: a quit

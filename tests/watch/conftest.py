@@ -10,14 +10,15 @@ from watchkit import Daemon, clean_env
 
 
 @pytest.fixture
-def make_daemon(tmp_path: Path, tiny_model: Path) -> Iterator[Callable[..., Daemon]]:
-    """``make_daemon(roots, *flags, env=...)``: an unstarted daemon on tmp_path/index.sqlite3 with the
-    tiny model; every daemon made is killed at teardown if a test left it running."""
+def make_daemon(tmp_path: Path, tiny_model: Path, db: Path | str) -> Iterator[Callable[..., Daemon]]:
+    """``make_daemon(roots, *flags, env=...)``: an unstarted daemon on the test's index (``db``: an SQLite
+    file, or a PostgreSQL database in modules marked ``both_backends``) with the tiny model; every daemon
+    made is killed at teardown if a test left it running (before ``db`` drops its database)."""
     made: list[Daemon] = []
 
-    def make(roots: list[Path], *flags: str, env: dict[str, str] | None = None, prefix: list[str] | None = None,
-             db: Path | None = None) -> Daemon:
-        daemon = Daemon(db or tmp_path / "index.sqlite3", roots, tiny_model, *flags,
+    def make(roots: list[Path], *flags: str, env: dict[str, str] | None = None,
+             prefix: list[str] | None = None) -> Daemon:
+        daemon = Daemon(db, roots, tiny_model, *flags,
                         env=clean_env(tmp_path / "home", **(env or {})), log=tmp_path / "daemon.log", prefix=prefix)
         made.append(daemon)
         return daemon

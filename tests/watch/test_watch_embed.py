@@ -13,7 +13,8 @@ import pytest
 from photos import photo as sample_photo
 from watchkit import Daemon, IndexView, wait_for
 
-pytestmark = pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool is the oracle")
+pytestmark = [pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool is the oracle"),
+              pytest.mark.both_backends]  # SQLite and PostgreSQL (tests/conftest.py)
 
 
 def alt_text_in_file(path: Path) -> str | None:
@@ -22,11 +23,11 @@ def alt_text_in_file(path: Path) -> str | None:
     return json.loads(out)[0].get("AltTextAccessibility") if out else None
 
 
-def test_watch_embed_writes_metadata_once(tmp_path: Path, make_daemon: Callable[..., Daemon]) -> None:
+def test_watch_embed_writes_metadata_once(tmp_path: Path, make_daemon: Callable[..., Daemon], db: Path | str) -> None:
     root = tmp_path / "photos"
     root.mkdir()
     daemon = make_daemon([root], "--embed").start()
-    index = IndexView(tmp_path / "index.sqlite3")
+    index = IndexView(db)
     target = root / "cat.jpg"
     sample_photo("chelsea").resize((160, 120)).save(tmp_path / "cat.jpg", quality=90)
     (tmp_path / "cat.jpg").rename(target)  # arrives complete, like a camera app's save
@@ -41,7 +42,7 @@ def test_watch_embed_writes_metadata_once(tmp_path: Path, make_daemon: Callable[
 
 
 def test_watch_gives_new_captions_their_semantic_vectors(tmp_path: Path,
-                                                         make_daemon: Callable[..., Daemon]) -> None:
+                                                         make_daemon: Callable[..., Daemon], db: Path | str) -> None:
     from alttext.search.encoder import semantic_available
 
     if not semantic_available():
@@ -49,7 +50,7 @@ def test_watch_gives_new_captions_their_semantic_vectors(tmp_path: Path,
     root = tmp_path / "photos"
     root.mkdir()
     daemon = make_daemon([root]).start()
-    index = IndexView(tmp_path / "index.sqlite3")
+    index = IndexView(db)
     target = root / "coffee.png"
     sample_photo("coffee").resize((64, 64)).save(tmp_path / "coffee.png")
     (tmp_path / "coffee.png").rename(target)

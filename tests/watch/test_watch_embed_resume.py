@@ -17,7 +17,8 @@ import pytest
 from helpers import alttext_command
 from watchkit import Daemon, IndexView, clean_env, sha256, wait_for
 
-pytestmark = pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool is the oracle")
+pytestmark = [pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool is the oracle"),
+              pytest.mark.both_backends]  # SQLite and PostgreSQL (tests/conftest.py)
 
 PHOTOS = 40
 # Runs the installed command with every write-back slowed down, so that a test can stop the daemon
@@ -65,17 +66,16 @@ def _not_embedded(index: IndexView) -> int:
                        " AND (f.embedded_caption_id IS NULL OR f.embedded_caption_id != i.caption_id)")
 
 
-def _status(db: Path, env: dict[str, str]) -> dict[str, object]:
+def _status(db: Path | str, env: dict[str, str]) -> dict[str, object]:
     result = subprocess.run([*alttext_command(), "--db", str(db), "status", "--json"], capture_output=True,
                             text=True, timeout=120, env=env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
-def _interrupted_then_resumed(tmp_path: Path, shapes_model: Path, signum: int) -> None:
+def _interrupted_then_resumed(tmp_path: Path, db: Path | str, shapes_model: Path, signum: int) -> None:
     root = tmp_path / "photos"
     photos = _photos(root)
-    db = tmp_path / "index.sqlite3"
     env = clean_env(tmp_path / "home", EMBED_PAUSE="0.15")
     (tmp_path / "paced.py").write_text(PACED)
     log = tmp_path / "daemon.log"
@@ -124,9 +124,9 @@ def _interrupted_then_resumed(tmp_path: Path, shapes_model: Path, signum: int) -
     assert _status(db, env)["embed_waiting"] == 0
 
 
-def test_watch_embed_resumes_after_sigkill(tmp_path: Path, shapes_model: Path) -> None:
-    _interrupted_then_resumed(tmp_path, shapes_model, signal.SIGKILL)
+def test_watch_embed_resumes_after_sigkill(tmp_path: Path, db: Path | str, shapes_model: Path) -> None:
+    _interrupted_then_resumed(tmp_path, db, shapes_model, signal.SIGKILL)
 
 
-def test_watch_embed_resumes_after_sigterm(tmp_path: Path, shapes_model: Path) -> None:
-    _interrupted_then_resumed(tmp_path, shapes_model, signal.SIGTERM)
+def test_watch_embed_resumes_after_sigterm(tmp_path: Path, db: Path | str, shapes_model: Path) -> None:
+    _interrupted_then_resumed(tmp_path, db, shapes_model, signal.SIGTERM)

@@ -1,6 +1,7 @@
 """``alttext watch`` with real inotify in temp folders: one daemon (the installed command, tiny model)
 watches two roots for the whole module; each test works in its own subfolder and waits for the index
-(read with plain sqlite3) to show the outcome."""
+(read with plain sqlite3 or psycopg) to show the outcome. The module runs once per backend: SQLite, then a
+PostgreSQL database (tests/conftest.py, ``module_db``)."""
 
 from __future__ import annotations
 
@@ -17,13 +18,15 @@ from PIL import PngImagePlugin
 from variants.fake_llm_server import TEST_API_KEY, FakeLLMServer
 from watchkit import Daemon, IndexView, alttext_command, clean_env, noise_image, png_bytes, wait_for, write_photo
 
+pytestmark = pytest.mark.both_backends  # SQLite and PostgreSQL (tests/conftest.py)
+
 
 @dataclass
 class World:
     a: Path  # watched
     b: Path  # watched too
     outside: Path  # not watched, same file system
-    db: Path
+    db: Path | str
     index: IndexView
     daemon: Daemon
 
@@ -32,12 +35,12 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path):
+def world(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, module_db: Path | str):
     base = tmp_path_factory.mktemp("watch-events")
     a, b, outside = base / "A", base / "B", base / "outside"
     for folder in (a, b, outside):
         folder.mkdir()
-    db = base / "index.sqlite3"
+    db = module_db
     with FakeLLMServer() as chat:  # --variants talks to a real HTTP server on 127.0.0.1
         env = clean_env(base / "home", OPENAI_BASE_URL=chat.base_url, OPENAI_API_KEY=TEST_API_KEY)
         daemon = Daemon(db, [a, b], tiny_model, "-v", "--variants", env=env, log=base / "daemon.log").start()

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from watchkit import Daemon, IndexView, noise_image, sha256, wait_for
 
+pytestmark = pytest.mark.both_backends  # SQLite and PostgreSQL (tests/conftest.py)
+
 ARRIVALS = 300
 KILLS = 10
 
@@ -45,7 +47,8 @@ def _arrive(root: Path, staging: Path, expected: dict[Path, str], seeds: dict[Pa
 
 
 @pytest.mark.slow
-def test_sigkill_at_random_moments_while_photos_arrive(tmp_path: Path, make_daemon: Callable[..., Daemon]) -> None:
+def test_sigkill_at_random_moments_while_photos_arrive(tmp_path: Path, make_daemon: Callable[..., Daemon],
+                                                       db: Path | str) -> None:
     root, staging = tmp_path / "photos", tmp_path / "staging"
     root.mkdir()
     staging.mkdir()
@@ -55,7 +58,7 @@ def test_sigkill_at_random_moments_while_photos_arrive(tmp_path: Path, make_daem
     stop = threading.Event()
     writer = threading.Thread(target=_arrive, args=(root, staging, expected, seeds, random.Random(7), stop))
     daemon = make_daemon([root])
-    index = IndexView(tmp_path / "index.sqlite3")
+    index = IndexView(db)
     writer.start()
     kills = 0
     try:

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from watchkit import Daemon, IndexView, wait_for, write_photo
 
+pytestmark = pytest.mark.both_backends  # SQLite and PostgreSQL (tests/conftest.py)
+
 
 class NotifySocket:
     """A stand-in for systemd's notification socket: collects the datagrams the daemon sends."""
@@ -48,7 +50,7 @@ class NotifySocket:
 
 
 def test_sigterm_mid_batch_loses_nothing_and_start_up_catches_up(
-    tmp_path: Path, make_daemon: Callable[..., Daemon]
+    tmp_path: Path, make_daemon: Callable[..., Daemon], db: Path | str
 ) -> None:
     root = tmp_path / "photos"
     for number in range(200):  # there before the daemon starts: found by the start-up scan
@@ -56,7 +58,7 @@ def test_sigterm_mid_batch_loses_nothing_and_start_up_catches_up(
     notify = NotifySocket(tmp_path / "notify.sock")
     daemon = make_daemon([root], "--batch-size", "4",
                          env={"NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": "1000000"}).start()
-    index = IndexView(tmp_path / "index.sqlite3")
+    index = IndexView(db)
     try:
         wait_for(lambda: "READY=1" in notify.lines(), "READY=1", daemon=daemon)
         wait_for(lambda: index.count("SELECT count(*) FROM files WHERE state = 'indexed'") > 0, "a first batch",
@@ -85,12 +87,12 @@ def test_sigterm_mid_batch_loses_nothing_and_start_up_catches_up(
     assert index.integrity() == "ok"
 
 
-def test_poll_mode(tmp_path: Path, make_daemon: Callable[..., Daemon]) -> None:
+def test_poll_mode(tmp_path: Path, make_daemon: Callable[..., Daemon], db: Path | str) -> None:
     root = tmp_path / "share"
     root.mkdir()
     daemon = make_daemon([root], "--poll", "--poll-interval", "0.5s").start()
     daemon.wait_log(r"polling every 0\.5 s")
-    index = IndexView(tmp_path / "index.sqlite3")
+    index = IndexView(db)
     photo = write_photo(root / "sub" / "a.png", 1)
     row = wait_for(lambda: index.indexed(photo), "a.png indexed", daemon=daemon)
     renamed = photo.with_name("b.png")
@@ -113,8 +115,9 @@ def _can_limit_inotify_watches() -> str | None:
     return None
 
 
-def test_running_out_of_inotify_watches_falls_back_to_polling(tmp_path: Path,
-                                                              make_daemon: Callable[..., Daemon]) -> None:
+def test_running_out_of_inotify_watches_falls_back_to_polling(
+    tmp_path: Path, make_daemon: Callable[..., Daemon], db: Path | str
+) -> None:
     why_not = _can_limit_inotify_watches()
     if why_not:
         pytest.skip(why_not)
@@ -127,7 +130,7 @@ def test_running_out_of_inotify_watches_falls_back_to_polling(tmp_path: Path,
     daemon = make_daemon([root], "--poll-interval", "0.5s", prefix=limit).start()
     daemon.wait_log("falling back to polling every 0.5 s")
     daemon.wait_log("start-up scan")
-    index = IndexView(tmp_path / "index.sqlite3")
+    index = IndexView(db)
     deep = write_photo(root / "album-11" / "inner" / "deep.png", 5)  # seen by polling, not by the start-up scan
     wait_for(lambda: index.state(deep) in ("pending", "indexed"), "deep.png found", daemon=daemon)
     assert "inotify watch limit" in daemon.log() or "can't watch everything" in daemon.log()
@@ -151,7 +154,7 @@ def _without_permission_override(tmp_path: Path) -> list[str] | None:
 
 
 def test_an_unreadable_folder_is_logged_once_and_picked_up_when_readable(
-    tmp_path: Path, make_daemon: Callable[..., Daemon]
+    tmp_path: Path, make_daemon: Callable[..., Daemon], db: Path | str
 ) -> None:
     prefix = _without_permission_override(tmp_path)
     if prefix is None:
@@ -161,7 +164,7 @@ def test_an_unreadable_folder_is_logged_once_and_picked_up_when_readable(
     inside = write_photo(locked / "inside.png", 1)
     outside = write_photo(root / "open.png", 2)
     locked.chmod(0)
-    index = IndexView(tmp_path / "index.sqlite3")
+    index = IndexView(db)
     try:
         daemon = make_daemon([root], prefix=prefix).start()
         wait_for(lambda: index.indexed(outside), "open.png indexed", daemon=daemon)
@@ -181,8 +184,9 @@ def test_an_unreadable_folder_is_logged_once_and_picked_up_when_readable(
     assert daemon.stop() == 0
 
 
-def test_a_model_that_cannot_load_stops_the_daemon_with_the_reason(tmp_path: Path,
-                                                                   make_daemon: Callable[..., Daemon]) -> None:
+def test_a_model_that_cannot_load_stops_the_daemon_with_the_reason(
+    tmp_path: Path, make_daemon: Callable[..., Daemon], db: Path | str
+) -> None:
     root = tmp_path / "photos"
     photo = write_photo(root / "a.png", 1)
     daemon = make_daemon([root])
@@ -190,4 +194,4 @@ def test_a_model_that_cannot_load_stops_the_daemon_with_the_reason(tmp_path: Pat
     daemon.start()
     assert daemon.process.wait(120) == 2  # lazily: when the first photo needs it
     assert "cannot load the model" in daemon.log()
-    assert IndexView(tmp_path / "index.sqlite3").state(photo) == "pending"  # kept for the next start
+    assert IndexView(db).state(photo) == "pending"  # kept for the next start

@@ -24,6 +24,8 @@ from alttext.watch.notify import Notifier
 from alttext.watch.observe import Hint, HintHandler
 from alttext.watch.settle import Settler, stat_key
 
+pytestmark = pytest.mark.both_backends  # the tests on the index (``index`` fixture): SQLite and PostgreSQL
+
 
 class Clock:
     def __init__(self) -> None:
@@ -31,12 +33,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def index(tmp_path: Path) -> Index:
-    with Index(tmp_path / "index.sqlite3") as opened:
-        yield opened
 
 
 # -- settle -------------------------------------------------------------------------------------------

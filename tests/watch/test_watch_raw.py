@@ -8,12 +8,16 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from raw_files import write_jpeg_in_raw
 from watchkit import Daemon, IndexView, noise_image, wait_for
 
+pytestmark = pytest.mark.both_backends  # SQLite and PostgreSQL (tests/conftest.py)
 
-def test_a_jpeg_arriving_after_its_raw_reuses_the_raws_caption(tmp_path: Path,
-                                                                make_daemon: Callable[..., Daemon]) -> None:
+
+def test_a_jpeg_arriving_after_its_raw_reuses_the_raws_caption(
+    tmp_path: Path, make_daemon: Callable[..., Daemon], db: Path | str
+) -> None:
     root, staging, outside = tmp_path / "photos", tmp_path / "staging", tmp_path / "elsewhere"
     for folder in (root, staging, outside):
         folder.mkdir()
@@ -21,7 +25,7 @@ def test_a_jpeg_arriving_after_its_raw_reuses_the_raws_caption(tmp_path: Path,
     raw_path = write_jpeg_in_raw(root / "IMG_0100.NEF", noise_image(1))
     daemon = make_daemon([root], "-v").start()
     daemon.wait_log(r"not followed: 1 link\(s\) to folders \(.*trips\)")
-    index = IndexView(tmp_path / "index.sqlite3")
+    index = IndexView(db)
     raw_row = wait_for(lambda: index.indexed(raw_path), "the RAW indexed", daemon=daemon)
     assert index.captions_of(raw_row["image_id"]) == 1
 

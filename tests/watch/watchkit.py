@@ -1,5 +1,6 @@
 """Helpers for the daemon tests: run the installed ``alttext watch`` as a subprocess, make photos, read the
-index with plain sqlite3 (independent of alttext's own code), and wait for things with generous timeouts.
+index with plain sqlite3 or psycopg (independent of alttext's own code), and wait for things with generous
+timeouts.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def clean_env(home: Path, **extra: str) -> dict[str, str]:
 class Daemon:
     """One ``alttext watch`` process; its stderr goes to a file the test can read at any time."""
 
-    def __init__(self, db: Path, roots: list[Path], model: Path, *extra: str, env: dict[str, str],
+    def __init__(self, db: Path | str, roots: list[Path], model: Path, *extra: str, env: dict[str, str],
                  log: Path, prefix: list[str] | None = None) -> None:
         self.argv = [*(prefix or []), *alttext_command(), "--db", str(db), "watch", *map(str, roots),
                      "--model", str(model), *extra]
@@ -134,19 +135,38 @@ def wait_for(predicate: Callable[[], Any], what: str, timeout: float = TIMEOUT, 
         time.sleep(interval)
 
 
+class Row(tuple):  # type: ignore[type-arg]
+    """A result row readable by position and by column name, like sqlite3.Row, on both backends."""
+
+    names: dict[str, int]
+
+    def __new__(cls, values: tuple[Any, ...], names: dict[str, int]) -> Row:
+        row = super().__new__(cls, values)
+        row.names = names
+        return row
+
+    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+        return super().__getitem__(self.names[key] if isinstance(key, str) else key)
+
+
 class IndexView:
-    """Read-only questions about the index file, straight through sqlite3."""
+    """Read-only questions about the index, asked straight through sqlite3 or psycopg (independent of
+    alttext's own code). ``db`` is an SQLite file or a ``postgresql://`` address; queries use ``?``."""
 
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: Path | str) -> None:
         self.db = db
+        self.postgres = str(db).startswith("postgresql://")
 
-    def query(self, sql: str, *params: Any) -> list[sqlite3.Row]:
-        if not self.db.exists():
+    def query(self, sql: str, *params: Any) -> list[Row]:
+        if self.postgres:
+            return self._query_postgres(sql, params)
+        if not Path(self.db).exists():
             return []
         connection = sqlite3.connect(self.db, timeout=30)
-        connection.row_factory = sqlite3.Row
         try:
-            return connection.execute(sql, params).fetchall()
+            cursor = connection.execute(sql, params)
+            names = {column[0]: i for i, column in enumerate(cursor.description or ())}
+            return [Row(values, names) for values in cursor.fetchall()]
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):  # the daemon is still creating the schema
                 return []
@@ -154,7 +174,17 @@ class IndexView:
         finally:
             connection.close()
 
-    def file(self, path: Path) -> sqlite3.Row | None:
+    def _query_postgres(self, sql: str, params: tuple[Any, ...]) -> list[Row]:
+        import psycopg
+
+        with psycopg.connect(str(self.db), autocommit=True) as connection:
+            cursor = connection.execute(sql.replace("?", "%s"), params)
+            if cursor.description is None:  # a statement without rows (CREATE EXTENSION)
+                return []
+            names = {column.name: i for i, column in enumerate(cursor.description)}
+            return [Row(values, names) for values in cursor.fetchall()]
+
+    def file(self, path: Path) -> Row | None:
         rows = self.query("SELECT * FROM files WHERE path = ?", os.fsencode(str(path)))
         return rows[0] if rows else None
 
@@ -162,11 +192,11 @@ class IndexView:
         row = self.file(path)
         return row["state"] if row is not None else None
 
-    def indexed(self, path: Path) -> sqlite3.Row | None:
+    def indexed(self, path: Path) -> Row | None:
         row = self.file(path)
         return row if row is not None and row["state"] == "indexed" else None
 
-    def image(self, image_id: int) -> sqlite3.Row:
+    def image(self, image_id: int) -> Row:
         return self.query("SELECT * FROM images WHERE id = ?", image_id)[0]
 
     def captions_of(self, image_id: int) -> int:
@@ -177,4 +207,19 @@ class IndexView:
         return int(rows[0][0]) if rows else 0
 
     def integrity(self) -> str:
-        return self.query("PRAGMA integrity_check")[0][0]
+        """SQLite's integrity_check; on PostgreSQL (which has no whole-database check) every index of the
+        schema valid and its B-trees consistent with the table (amcheck, with its heap check)."""
+        if not self.postgres:
+            return self.query("PRAGMA integrity_check")[0][0]
+        invalid = self.query("SELECT c.relname FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid"
+                             " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                             " WHERE n.nspname = 'public' AND NOT (x.indisvalid AND x.indisready)")
+        if invalid:
+            return f"invalid indexes: {[row[0] for row in invalid]}"
+        if not self.query("SELECT 1 FROM pg_available_extensions WHERE name = 'amcheck'"):
+            return "ok"  # a server without its contrib modules: the validity check above is all there is
+        self.query("CREATE EXTENSION IF NOT EXISTS amcheck")  # the test server's user is its superuser
+        self.query("SELECT bt_index_check(c.oid, true) FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid"
+                   " JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_am a ON a.oid = c.relam"
+                   " WHERE n.nspname = 'public' AND a.amname = 'btree'")  # raises on a corrupt index
+        return "ok"

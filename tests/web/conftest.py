@@ -11,7 +11,7 @@ from alttext.cli import cli
 
 
 @pytest.fixture
-def invoke(db: Path):  # -> Callable[..., Result]
+def invoke(db: Path | str):  # -> Callable[..., Result]
     """Run an alttext command in-process (CliRunner) on the test's index."""
     runner = CliRunner()
 

@@ -15,6 +15,8 @@ from alttext.index.db import Index
 from alttext.web.html_tags import iter_start_tags
 from alttext.web.site_images import resolve_link, srcset_urls
 
+pytestmark = pytest.mark.both_backends  # the tests on an index (``db``/``index``): SQLite and PostgreSQL
+
 A, B, C = "A red kite over a green hill.", "Two sailboats racing on a grey sea.", "A plate of pancakes with berries."
 D, E, F = "A cyclist on a mountain road.", "An old stone bridge over a river.", "A child flying a paper plane."
 P = "A narrow street lined with café tables & \"umbrellas\"."

@@ -1,24 +1,27 @@
-"""The memory-mapped vector copy behind semantic search: same answers as SQLite, kept in step, never
-trusted when stale or damaged, and never required (a full disk just means SQLite answers)."""
+"""The memory-mapped vector copy behind semantic search: same answers as the database, kept in step, never
+trusted when stale or damaged, and never required (a full disk just means the database answers). On SQLite
+and PostgreSQL; "SQLite" below stands for either."""
 
 from __future__ import annotations
 
 import errno
 import os
-import sqlite3
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from alttext.index.db import Index
+from alttext.index.db import Index, driver_connection
 from alttext.search import semantic
 from alttext.search import vector_copy as vector_snapshot
 from alttext.search import vectors as embeddings
 from alttext.search.semantic import top_captions
 from alttext.search.vector_copy import approximate_scores, fresh_copy, load_snapshot, snapshot_path
 from alttext.search.vectors import to_blob
+
+pytestmark = pytest.mark.both_backends  # SQLite and PostgreSQL (tests/conftest.py)
 
 MODEL, DIM = "synthetic", 16
 NOW = "2026-11-23 00:00:00.000000"
@@ -31,13 +34,21 @@ def _vector(rng: np.random.Generator) -> np.ndarray:
     return rng.integers(-8, 9, DIM).astype(np.float32) / 8
 
 
-def _plant(db: Path, images: int, *, seed: int = 0, first_id: int = 1, created_at: str = NOW) -> None:
+def _sql(index: Index, sql: str, params: tuple | dict = ()) -> list[tuple]:  # type: ignore[type-arg]
+    """One statement (sqlite3's ``?``/``:name`` styles) in its own write transaction, on either backend; its
+    rows."""
+    with index.write() as connection:
+        cursor = driver_connection(connection).execute(sql, params)
+        return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+
+
+def _plant(index: Index, images: int, *, seed: int = 0, first_id: int = 1, created_at: str = NOW) -> None:
     """``images`` images, each with one present file under /lib/a or /lib/b and a current caption with a
     vector. Every 7th image also has an older, superseded caption with a vector; every 5th file is missing;
     every 3rd caption is approved."""
     rng = np.random.default_rng(seed)
-    connection = sqlite3.connect(db)
-    with connection:
+    with index.write() as outer:
+        connection = driver_connection(outer)
         for image in range(first_id, first_id + images):
             current, old = 2 * image, 2 * image - 1
             connection.execute("INSERT INTO images (id, pixel_hash, width, height, created_at) VALUES (?, ?, 1, 1, ?)",
@@ -56,15 +67,14 @@ def _plant(db: Path, images: int, *, seed: int = 0, first_id: int = 1, created_a
                 " VALUES (?, ?, ?, ?, 0, ?, 1, 0, ?, ?, ?)",
                 (image, os.fsencode(f"{folder}/{image}.jpg"), os.fsencode(folder), f"{image}.jpg", image, image,
                  "missing" if image % 5 == 0 else "indexed", NOW))
-    connection.close()
 
 
-def _set_vector(db: Path, caption_id: int, vector: np.ndarray, created_at: str = LATER) -> None:
-    connection = sqlite3.connect(db)
-    with connection:
-        connection.execute("INSERT OR REPLACE INTO caption_embeddings (caption_id, model, dim, vector, created_at)"
+def _set_vector(index: Index, caption_id: int, vector: np.ndarray, created_at: str = LATER) -> None:
+    with index.write() as outer:
+        connection = driver_connection(outer)
+        connection.execute("DELETE FROM caption_embeddings WHERE caption_id = ?", (caption_id,))
+        connection.execute("INSERT INTO caption_embeddings (caption_id, model, dim, vector, created_at)"
                            " VALUES (?, ?, ?, ?, ?)", (caption_id, MODEL, DIM, to_blob(vector), created_at))
-    connection.close()
 
 
 BEST = np.full(DIM, 2.0, dtype=np.float32)  # scores 32 against a query of ones: beats any planted vector
@@ -77,10 +87,18 @@ def _both(index: Index, query: np.ndarray, **filters: object) -> tuple[list, lis
     return with_copy, without
 
 
+@pytest.fixture(scope="module")
+def _planted_once(module_db: Path | str) -> Path | str:
+    with Index(module_db) as index:
+        _plant(index, 1500)
+    return module_db
+
+
 @pytest.fixture
-def planted(index: Index, db: Path) -> Index:
-    _plant(db, 1500)
-    return index
+def planted(_planted_once: Path | str, copy_of_index: Callable[[Path | str], Path | str]) -> Iterator[Index]:
+    """A copy of the 1,500 planted images for this test (planting per test takes seconds on PostgreSQL)."""
+    with Index(copy_of_index(_planted_once)) as index:
+        yield index
 
 
 def _inode(index: Index) -> int:
@@ -115,37 +133,34 @@ def test_small_indexes_write_no_copy(planted: Index) -> None:
     assert not os.path.exists(snapshot_path(planted, MODEL))
 
 
-def test_newer_vectors_are_read_from_sqlite_until_they_are_many(planted: Index, db: Path) -> None:
+def test_newer_vectors_are_read_from_sqlite_until_they_are_many(planted: Index) -> None:
     query = np.ones(DIM, dtype=np.float32)
     top_captions(planted, query, MODEL, k=1, snapshot_min_rows=1)
     built = _inode(planted)
-    _plant(db, 10, first_id=2001, seed=7, created_at=LATER)
-    _set_vector(db, 2 * 2001, BEST)  # the new best match
+    _plant(planted, 10, first_id=2001, seed=7, created_at=LATER)
+    _set_vector(planted, 2 * 2001, BEST)  # the new best match
     assert top_captions(planted, query, MODEL, k=1, snapshot_min_rows=1) == [(4002, 32.0)]
     with_copy, without = _both(planted, query, k=30, min_score=-100.0)
     assert with_copy == without
     assert _inode(planted) == built  # 10 newer vectors: the copy still serves the rest
 
-    _plant(db, 300, first_id=3001, seed=8, created_at=LATER)  # now over a tenth of the copy: rebuilt
+    _plant(planted, 300, first_id=3001, seed=8, created_at=LATER)  # now over a tenth of the copy: rebuilt
     with_copy, without = _both(planted, query, k=30, min_score=-100.0)
     assert with_copy == without and with_copy[0] == (4002, 32.0)
     assert _inode(planted) != built
-    connection = sqlite3.connect(db)
-    (stored,) = connection.execute("SELECT count(*) FROM caption_embeddings").fetchone()
-    connection.close()
+    [(stored,)] = _sql(planted, "SELECT count(*) FROM caption_embeddings")
     assert load_snapshot(planted, MODEL, DIM).count == stored == 1500 + 214 + 10 + 2 + 300 + 43  # + superseded
 
 
 @pytest.mark.parametrize("change", ["updated in place", "deleted and stored again", "backfilled", "dropped"])
-def test_changed_vectors_come_from_sqlite_and_a_deletion_rebuilds(planted: Index, db: Path, change: str) -> None:
-    connection = sqlite3.connect(db)
+def test_changed_vectors_come_from_sqlite_and_a_deletion_rebuilds(planted: Index, change: str) -> None:
     if change == "backfilled":  # caption 6 has no vector when the copy is built, and gets one later
-        with connection:
-            connection.execute("DELETE FROM caption_embeddings WHERE caption_id = 6")
+        _sql(planted, "DELETE FROM caption_embeddings WHERE caption_id = 6")
     query = np.ones(DIM, dtype=np.float32)
     top_captions(planted, query, MODEL, k=1, snapshot_min_rows=1)
     built = _inode(planted)
-    with connection:
+    with planted.write() as outer:
+        connection = driver_connection(outer)
         if change == "updated in place":  # same ids, same count: only created_at tells
             connection.execute("UPDATE caption_embeddings SET vector = ?, created_at = ? WHERE caption_id = 2",
                                (to_blob(BEST), LATER))
@@ -159,7 +174,6 @@ def test_changed_vectors_come_from_sqlite_and_a_deletion_rebuilds(planted: Index
         else:  # an in-place text edit drops the vector (trigger from migration 0002); no newer row says so
             connection.execute("UPDATE caption_embeddings SET vector = ? WHERE caption_id = 8", (to_blob(BEST),))
             connection.execute("UPDATE captions SET text = 'edited in place' WHERE id = 8")
-    connection.close()
     with_copy, without = _both(planted, query, k=20, min_score=-100.0)
     assert with_copy == without
     expected_first = {"updated in place": 2, "deleted and stored again": 4, "backfilled": 6}
@@ -202,20 +216,21 @@ def test_a_full_disk_means_sqlite_answers(planted: Index, monkeypatch: pytest.Mo
     assert with_copy == without
     assert fresh_copy(planted, MODEL, DIM, min_rows=1) is None
     assert not os.path.exists(snapshot_path(planted, MODEL))
-    assert not [name for name in os.listdir(os.path.dirname(planted.path)) if "vectors" in name]
+    folder = os.path.dirname(snapshot_path(planted, MODEL))  # beside the SQLite file, or the cache folder
+    assert not [name for name in os.listdir(folder) if "vectors" in name]
 
 
-def test_the_copy_holds_int8_codes_whose_error_stays_within_the_bound(index: Index, db: Path) -> None:
-    _plant(db, 300)
+def test_the_copy_holds_int8_codes_whose_error_stays_within_the_bound(index: Index) -> None:
+    _plant(index, 300)
     rng = np.random.default_rng(5)
-    connection = sqlite3.connect(db)
-    with connection:  # real-valued vectors now (planted ones are exact eighths)
-        ids = [row[0] for row in connection.execute("SELECT caption_id FROM caption_embeddings")]
-        vectors = rng.standard_normal((len(ids), DIM)).astype(np.float32) * rng.uniform(0.01, 10, (len(ids), 1))
-        vectors[0] = 0.0
-        connection.executemany("UPDATE caption_embeddings SET vector = ? WHERE caption_id = ?",
-                               [(to_blob(v), i) for v, i in zip(vectors, ids, strict=True)])
-    connection.close()
+    ids = [row[0] for row in _sql(index, "SELECT caption_id FROM caption_embeddings")]
+    vectors = rng.standard_normal((len(ids), DIM)).astype(np.float32) * rng.uniform(0.01, 10, (len(ids), 1))
+    vectors[0] = 0.0
+    with index.write() as outer:  # real-valued vectors now (planted ones are exact eighths)
+        connection = driver_connection(outer)
+        for vector, caption_id in zip(vectors, ids, strict=True):
+            connection.execute("UPDATE caption_embeddings SET vector = ? WHERE caption_id = ?",
+                               (to_blob(vector), caption_id))
     copy = fresh_copy(index, MODEL, DIM, min_rows=1)
     assert copy is not None and len(copy.newer_ids) == 0
     snapshot = copy.snapshot
@@ -232,23 +247,21 @@ def test_the_copy_holds_int8_codes_whose_error_stays_within_the_bound(index: Ind
         assert np.allclose([s for _, s in with_copy], [s for _, s in without], rtol=1e-5)
 
 
-def test_candidates_whose_approximation_says_little_are_still_rescored(planted: Index, db: Path) -> None:
+def test_candidates_whose_approximation_says_little_are_still_rescored(planted: Index) -> None:
     """Half the vectors are one huge component plus small ones that round to code 0: their approximate
     score against a query orthogonal to the spike is 0 with a wide bound, yet they hold the true top k.
     Stopping at the first batch, or trusting approximate scores, would return the wrong captions."""
     rng = np.random.default_rng(9)
-    connection = sqlite3.connect(db)
-    with connection:
-        ids = [row[0] for row in connection.execute("SELECT caption_id FROM caption_embeddings")]
-        updates = []
+    ids = [row[0] for row in _sql(planted, "SELECT caption_id FROM caption_embeddings")]
+    with planted.write() as outer:
+        connection = driver_connection(outer)
         for caption_id in ids:
             if rng.random() < 0.5:
                 vector = np.concatenate([[127.0], rng.uniform(-0.45, 0.45, DIM - 1)]).astype(np.float32)
             else:
                 vector = _vector(rng) * np.float32(0.3)
-            updates.append((to_blob(vector), caption_id))
-        connection.executemany("UPDATE caption_embeddings SET vector = ? WHERE caption_id = ?", updates)
-    connection.close()
+            connection.execute("UPDATE caption_embeddings SET vector = ? WHERE caption_id = ?",
+                               (to_blob(vector), caption_id))
     query = np.concatenate([[0.0], np.ones(DIM - 1)]).astype(np.float32)
     for k, min_score in ((1, -100.0), (20, -100.0), (300, -100.0), (20, 1.0)):
         with_copy, without = _both(planted, query, k=k, min_score=min_score)
@@ -257,13 +270,11 @@ def test_candidates_whose_approximation_says_little_are_still_rescored(planted: 
         assert np.allclose([s for _, s in with_copy], [s for _, s in without], rtol=1e-6)
 
 
-def _plan(index: Index, sql: str, params: object) -> str:
-    connection = sqlite3.connect(index.path)
-    plan = " ".join(row[-1] for row in connection.execute("EXPLAIN QUERY PLAN " + sql, params))
-    connection.close()
-    return plan
+def _plan(index: Index, sql: str, params: tuple | dict) -> str:  # type: ignore[type-arg]
+    return " ".join(row[-1] for row in _sql(index, "EXPLAIN QUERY PLAN " + sql, params))
 
 
+@pytest.mark.sqlite_only("SQLite's query plans (EXPLAIN QUERY PLAN)")
 def test_each_query_uses_the_index_it_was_written_for(index: Index) -> None:
     """At 10^6 rows a wrong plan costs seconds: the freshness check must read only migration 0003's index,
     the chunked reads must walk the primary key (not that index plus a sort per chunk), and a folder
@@ -294,17 +305,15 @@ class _ConstantEncoder:
 
 
 def test_vectors_stored_while_the_clock_is_behind_still_count_as_newer(
-    planted: Index, db: Path, monkeypatch: pytest.MonkeyPatch,
+    planted: Index, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     query = np.ones(DIM, dtype=np.float32)
     top_captions(planted, query, MODEL, k=1, snapshot_min_rows=1)
     built = _inode(planted)
     monkeypatch.setattr(embeddings, "utcnow", lambda: datetime(2020, 1, 1, tzinfo=UTC))  # years behind
     assert embeddings.compute_vectors(planted, [2], encoder=_ConstantEncoder(BEST)) == 1
-    connection = sqlite3.connect(db)
-    (stamp,) = connection.execute("SELECT created_at FROM caption_embeddings WHERE caption_id = 2").fetchone()
-    connection.close()
-    assert stamp == "2026-11-23 00:00:00.000001"  # one microsecond after the newest, not 2020
+    [(stamp,)] = _sql(planted, "SELECT created_at FROM caption_embeddings WHERE caption_id = 2")
+    assert str(stamp) == "2026-11-23 00:00:00.000001"  # one microsecond after the newest, not 2020
     with_copy, without = _both(planted, query, k=5, min_score=-100.0)
     assert with_copy == without and with_copy[0] == (2, 32.0)
     assert _inode(planted) == built  # read from SQLite as a newer vector; the copy still serves the rest
