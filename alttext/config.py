@@ -17,6 +17,8 @@ from typing import Any
 
 import platformdirs
 
+from alttext.vocabulary import PRECISION_CHOICES
+
 APP_NAME = "alttext"
 DEFAULT_MODEL = "nlpconnect/vit-gpt2-image-captioning"
 DEFAULT_CAPTION_ENDPOINT = "http://127.0.0.1:11434/v1"  # Ollama's OpenAI-compatible API on this machine
@@ -84,6 +86,13 @@ def parse_device(value: Any) -> str:
     raise ValueError(f"unknown device {str(value)!r}: use {DEVICE_HELP}")
 
 
+def parse_precision(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text in PRECISION_CHOICES:
+        return text
+    raise ValueError(f"unknown precision {str(value)!r}: use {', '.join(PRECISION_CHOICES)}")
+
+
 def _default_db() -> str:
     return str(platformdirs.user_data_path(APP_NAME) / "index.sqlite3")
 
@@ -100,6 +109,8 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("batch_size", 8, int, "images per model call"),
     SettingSpec("quantize", "none", str, "none or int8 (dynamic int8 on CPU)"),
     SettingSpec("device", "auto", parse_device, DEVICE_HELP),
+    SettingSpec("precision", "auto", parse_precision,
+                "model dtype: auto (bf16/fp16 on a GPU, fp32 on CPU), fp32, bf16 or fp16"),
     SettingSpec("threads", None, _optional_int, "torch CPU threads (default: all cores)"),
     SettingSpec("lang", "en", str, "language of the alt text (used in XMP Lang Alt)"),
     SettingSpec("max_image_pixels", 178_956_970, int, "decompression-bomb limit in pixels"),
@@ -171,6 +182,7 @@ class Settings:
     batch_size: int
     quantize: str
     device: str
+    precision: str
     threads: int | None
     lang: str
     max_image_pixels: int

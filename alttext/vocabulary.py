@@ -25,6 +25,8 @@ FILE_JOB_KINDS = (RETRY_FILE_JOB, EMBED_JOB)
 WORKER_ACTIVE, WORKER_STOPPED, WORKER_LOST = "active", "stopped", "lost"
 
 QUANTIZE_CHOICES = ("none", "int8")  # int8: dynamic quantization of the linear layers, CPU only
+# The model's weights and activations: auto is bf16 on CUDA where supported (else fp16), fp16 on MPS, fp32 on CPU.
+PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
 # What write-back may write into a photo; "extdescr" carries the long description, when there is one.
 EMBED_FIELDS = ("alt", "description", "exif", "iptc", "extdescr")
 EXPORT_FORMATS = ("csv", "json", "jsonl", "html", "md")

@@ -24,8 +24,10 @@ from alttext.captioning.families import (
     clean_image_text,
 )
 from alttext.captioning.loading import LoadedModel, load_model
+from alttext.captioning.memory import run_fitting
+from alttext.captioning.protocols import CaptionFailure
 from alttext.captioning.stream import CaptionOutcome, caption_stream
-from alttext.vocabulary import QUANTIZE_CHOICES
+from alttext.vocabulary import PRECISION_CHOICES, QUANTIZE_CHOICES
 
 if TYPE_CHECKING:
     from alttext.captioning.ocr import TesseractReader
@@ -60,6 +62,11 @@ def configure_torch_threads(threads: int | None) -> None:
     _threads_configured = True
 
 
+def _no_text(message: str) -> None:
+    """A description or reading of the text the device had no memory for: a bonus lost, not an error."""
+    return None
+
+
 class Captioner:
     """Loads a model once and captions batches of images."""
 
@@ -72,6 +79,7 @@ class Captioner:
         max_new_tokens: int | None = None,
         batch_size: int = 8,
         quantize: str = "none",
+        precision: str = "auto",
         threads: int | None = None,
         loaded: LoadedModel | None = None,
         prompt: str | None = None,
@@ -81,14 +89,23 @@ class Captioner:
         """``prompt`` replaces the chat-VLM family's alt-text prompt (the ``caption_prompt`` setting); the
         other families ignore it. With ``describe``, prompt-driven families also give a long description
         (pixels-only ones give alt text only; docs/architecture.md §13); with ``read_text`` they also read the
-        text in the picture (§15)."""
+        text in the picture (§15). ``precision``: the weights' dtype (``precision.resolve_precision``)."""
         if quantize not in QUANTIZE_CHOICES:
             raise ValueError(f"quantize must be one of {', '.join(QUANTIZE_CHOICES)}, not {quantize!r}")
+        if precision not in PRECISION_CHOICES:
+            raise ValueError(f"precision must be one of {', '.join(PRECISION_CHOICES)}, not {precision!r}")
         if batch_size < 1:
             raise ValueError("batch size must be at least 1")
+        if quantize == "int8":  # said before the weights load
+            if device.partition(":")[0] in ("cuda", "mps"):
+                raise ValueError(f"--quantize int8 is for CPU inference, not --device {device}; use --device cpu")
+            if precision not in ("auto", "fp32"):
+                raise ValueError(f"--quantize int8 quantizes fp32 weights, not --precision {precision};"
+                                 " use --precision fp32 or auto")
         configure_torch_threads(threads)
-        self.loaded = loaded or load_model(model_ref, device)
+        self.loaded = loaded or load_model(model_ref, device, precision)
         self.batch_size = batch_size
+        self._fits: int | None = None  # the batch size that fit after the device ran out of memory
         self.quantize = quantize
         if quantize == "int8":
             if self.loaded.device != "cpu":
@@ -175,6 +192,8 @@ class Captioner:
         params = dict(self.generation_kwargs)
         if self.quantize != "none":
             params["quantize"] = self.quantize
+        if self.loaded.precision != "fp32":  # like quantize: stored where it isn't the exact default
+            params["precision"] = self.loaded.precision
         if self.family.prompt is not None:
             params["prompt"] = self.family.prompt
         if self.describes:
@@ -222,44 +241,56 @@ class Captioner:
         fast_beam.enable_folded_cross_attention(self.loaded.model)  # GPT-2 decoders only; else no-op
         return True
 
-    def generate(self, batch: Sequence[Any]) -> list[str]:
-        """Raw captions for a batch of preprocessed images (a list, or stacked pixel values)."""
+    def _run(self, batch: Sequence[Any], failed: Callable[[str], T], **flags: Any) -> list[str | T]:
+        """The family's text for each image of ``batch``, in order; a batch the device has no memory for is
+        split (``memory.run_fitting``), an image that doesn't fit alone is ``failed(message)``, and the
+        batch size that fit is kept for every later call."""
         import torch
 
-        with self._model_lock, torch.inference_mode():
-            texts = self.family.generate(self._model_inputs(batch), self.generation_kwargs)
+        kwargs = (self.text_kwargs if flags.get("read_text") else self.description_kwargs if flags.get("describe")
+                  else self.generation_kwargs)
+
+        def run(chunk: Sequence[Any]) -> list[str]:
+            texts = self.family.generate(chunk, kwargs, **flags)
             self.calls += 1
-        return texts
+            return texts
+
+        with self._model_lock, torch.inference_mode():
+            results, fitted = run_fitting(run, batch, limit=self._fits, device=self.loaded.device, failed=failed)
+            if fitted is not None and fitted < (self._fits or self.batch_size):
+                logger.warning("out of memory on %s: batches of %d images from now on (was %d)",
+                               self.loaded.device, fitted, self._fits or self.batch_size)
+                self._fits = self.batch_size = fitted
+        return results
+
+    def generate(self, batch: Sequence[Any]) -> list[str | CaptionFailure]:
+        """Raw captions for a batch of preprocessed images (a list, or stacked pixel values); a
+        ``CaptionFailure`` for an image the device has no memory for even alone."""
+        return self._run(self._model_inputs(batch), CaptionFailure)
 
     def describe(self, batch: Sequence[Any]) -> list[str | None] | None:
-        """Long descriptions for a batch of preprocessed images (None for an empty one), or None when this
-        captioner doesn't describe (not asked to, or a pixels-only model)."""
-        import torch
-
+        """Long descriptions for a batch of preprocessed images (None for an empty one, and for an image the
+        device has no memory for), or None when this captioner doesn't describe (not asked to, or a pixels-only
+        model)."""
         if not self.describes:
             return None
-        with self._model_lock, torch.inference_mode():
-            texts = self.family.generate(self._model_inputs(batch), self.description_kwargs, describe=True)
-            self.calls += 1
-        return [clean_description(text) for text in texts]
+        texts = self._run(self._model_inputs(batch), _no_text, describe=True)
+        return [clean_description(text) if text is not None else None for text in texts]
 
     def read_text(self, batch: Sequence[Any]) -> list[str | None] | None:
         """The text in each image of a batch of preprocessed images (None where there is none), or None when
         this captioner doesn't read text (not asked to, or a pixels-only model)."""
-        import torch
-
         if not self.reads_text:
             return None
         if self.ocr is not None:  # read in the decode pool (preprocess)
             return [item.image_text if isinstance(item, _WithText) else None for item in batch]
-        with self._model_lock, torch.inference_mode():
-            texts = self.family.generate(batch, self.text_kwargs, read_text=True)
-            self.calls += 1
-        return [clean_image_text(text) for text in texts]
+        texts = self._run(batch, _no_text, read_text=True)
+        return [clean_image_text(text) if text is not None else None for text in texts]
 
-    def caption_images(self, images: list[Image.Image]) -> list[str]:
-        """Raw captions for already-decoded images, in batches."""
-        captions: list[str] = []
+    def caption_images(self, images: list[Image.Image]) -> list[str | CaptionFailure]:
+        """Raw captions for already-decoded images, in batches (a ``CaptionFailure`` for an image the device
+        has no memory for)."""
+        captions: list[str | CaptionFailure] = []
         for start in range(0, len(images), self.batch_size):
             chunk = images[start : start + self.batch_size]
             captions.extend(self.generate([self.preprocess(image) for image in chunk]))

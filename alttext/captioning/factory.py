@@ -36,6 +36,7 @@ def _warn_local_only(settings: Settings) -> None:
     """Settings a remote model cannot honour: said once, not an error (they may come from a shared file)."""
     ignored = [name for name, value in (("beams", settings.beams), ("quantize", settings.quantize != "none"),
                                         ("device", settings.device != "auto"), ("threads", settings.threads),
+                                        ("precision", settings.precision != "auto"),
                                         ("read_text", settings.read_text))
                if value]
     if ignored:
@@ -50,6 +51,7 @@ def _captioner(settings: Settings) -> Captioner:
         max_new_tokens=settings.max_tokens,
         batch_size=settings.batch_size,
         quantize=settings.quantize,
+        precision=settings.precision,
         threads=settings.threads,
         prompt=settings.caption_prompt,
         describe=settings.describe,

@@ -31,6 +31,7 @@ class LoadedModel:
     device: str
     family: str = "encoder-decoder"  # alttext.captioning.families: read from the config, never the name
     processor: Any = None  # the AutoProcessor of prompt-driven families (its image processor and tokenizer above)
+    precision: str = "fp32"  # the dtype the weights were loaded in (alttext.captioning.precision)
 
 
 def looks_like_path(ref: str) -> bool:
@@ -152,8 +153,9 @@ def _endpoint() -> str:
     return str(constants.ENDPOINT)
 
 
-def load_model(ref: str, device: str = "auto") -> LoadedModel:
+def load_model(ref: str, device: str = "auto", precision: str = "auto") -> LoadedModel:
     """Load model, image processor and tokenizer for ``ref``; raise ModelLoadError with one clear line.
+    The weights load in ``precision`` (``auto``: half precision on a GPU, fp32 on CPU; see ``precision``).
 
     A hub id loads from the local cache without asking the hub when the hub can't be reached (or
     ``HF_HUB_OFFLINE=1``); an id that isn't cached then fails at once, saying how to fetch it."""
@@ -172,6 +174,9 @@ def load_model(ref: str, device: str = "auto") -> LoadedModel:
             raise ModelLoadError(_offline_message(ref))
         offline = True
     chosen = pick_device(device)  # before the weights load: a device that isn't there is said at once
+    from alttext.captioning.precision import resolve_precision, torch_dtype
+
+    dtype_name = resolve_precision(precision, chosen)
     import transformers  # after the checks above: a model that can't be loaded is said in a moment
     from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageTextToText, AutoTokenizer
 
@@ -186,7 +191,9 @@ def load_model(ref: str, device: str = "auto") -> LoadedModel:
     try:
         config = AutoConfig.from_pretrained(source, local_files_only=offline)
         family = detect_family(config)
-        model = AutoModelForImageTextToText.from_pretrained(source, local_files_only=offline)
+        # Always explicit: transformers' default ("auto") would take the checkpoint's dtype, bf16 on CPU too.
+        model = AutoModelForImageTextToText.from_pretrained(source, local_files_only=offline,
+                                                            dtype=torch_dtype(dtype_name))
         if family == ENCODER_DECODER:
             image_processor = AutoImageProcessor.from_pretrained(source, local_files_only=offline)
             tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=offline)
@@ -219,4 +226,5 @@ def load_model(ref: str, device: str = "auto") -> LoadedModel:
     cast("torch.nn.Module", model).to(chosen)
     model.eval()
     revision = getattr(model.config, "_commit_hash", None)
-    return LoadedModel(model, image_processor, tokenizer, source if local else ref, revision, chosen, family, processor)
+    return LoadedModel(model, image_processor, tokenizer, source if local else ref, revision, chosen, family, processor,
+                       dtype_name)

@@ -49,6 +49,8 @@ def model_options(function: Any) -> Any:
         click.option("--batch-size", "batch_size", type=click.IntRange(min=1), help="Images per model call."),
         click.option("--quantize", type=click.Choice(QUANTIZE_CHOICES), help="int8: faster CPU inference."),
         click.option("--device", callback=_device, help=f"{api.DEVICE_HELP}."),
+        click.option("--precision", type=click.Choice(api.PRECISION_CHOICES),
+                     help="Model dtype (default auto: bf16/fp16 on a GPU, fp32 on CPU)."),
         click.option("--describe", is_flag=True, default=None,
                      help="Also a long description (Florence-2, chat and openai: models only)."),
         click.option("--read-text", "read_text", is_flag=True, default=None,

@@ -35,6 +35,7 @@ from alttext.vocabulary import (
     EXPORT_FORMATS,
     HIGHLIGHT_END,
     HIGHLIGHT_START,
+    PRECISION_CHOICES,
     QUANTIZE_CHOICES,
     REVIEW_STATUSES,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "EXPORT_FORMATS",
     "HIGHLIGHT_END",
     "HIGHLIGHT_START",
+    "PRECISION_CHOICES",
     "QUANTIZE_CHOICES",
     "REVIEW_STATUSES",
     "SPECS",

@@ -73,7 +73,7 @@ class ChatVlmFamily:
         inputs = processor(
             images=[[image] for image in prepared], text=[chat_text] * len(prepared),
             padding=True, return_tensors="pt",
-        ).to(self.loaded.device)
+        ).to(device=self.loaded.device, dtype=self.loaded.model.dtype)  # casts the floats only (pixels)
         output = self.loaded.model.generate(**inputs, **generation_kwargs)
         answers = output[:, inputs["input_ids"].shape[1]:]  # what the model added after the prompt
         texts = processor.batch_decode(answers, skip_special_tokens=True)

@@ -48,7 +48,9 @@ class EncoderDecoderFamily:
         from alttext.captioning import fast_beam
 
         pixel_values = prepared if isinstance(prepared, np.ndarray) else np.stack(list(prepared))
-        batch = torch.from_numpy(np.ascontiguousarray(pixel_values)).to(self.loaded.device)
+        # In the weights' dtype: a half-precision model refuses fp32 pixels.
+        batch = torch.from_numpy(np.ascontiguousarray(pixel_values)).to(self.loaded.device,
+                                                                        dtype=self.loaded.model.dtype)
         kwargs = dict(generation_kwargs)
         if self.shared_encoder:
             output = fast_beam.generate_shared(self.loaded.model, batch, **kwargs)

@@ -55,7 +55,7 @@ class FlorenceFamily:
         processor = self.loaded.processor
         task = OCR_TASK if read_text else DESCRIPTION_TASK if describe else self.task
         inputs = processor(images=list(prepared), text=[task] * len(prepared), return_tensors="pt")
-        inputs = inputs.to(self.loaded.device)
+        inputs = inputs.to(device=self.loaded.device, dtype=self.loaded.model.dtype)  # floats only: pixels
         output = self.loaded.model.generate(
             input_ids=inputs["input_ids"], pixel_values=inputs["pixel_values"], **generation_kwargs
         )
