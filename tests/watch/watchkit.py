@@ -148,6 +148,9 @@ class Row(tuple):  # type: ignore[type-arg]
     def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
         return super().__getitem__(self.names[key] if isinstance(key, str) else key)
 
+    def keys(self) -> list[str]:  # as sqlite3.Row: dict(row) maps column names to values
+        return list(self.names)
+
 
 class IndexView:
     """Read-only questions about the index, asked straight through sqlite3 or psycopg (independent of
