@@ -36,8 +36,7 @@ def _warn_local_only(settings: Settings) -> None:
     """Settings a remote model cannot honour: said once, not an error (they may come from a shared file)."""
     ignored = [name for name, value in (("beams", settings.beams), ("quantize", settings.quantize != "none"),
                                         ("device", settings.device != "auto"), ("threads", settings.threads),
-                                        ("precision", settings.precision != "auto"),
-                                        ("read_text", settings.read_text))
+                                        ("precision", settings.precision != "auto"))
                if value]
     if ignored:
         logger.warning("%s: %s apply to local models only; ignored", settings.model, ", ".join(ignored))

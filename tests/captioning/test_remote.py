@@ -313,6 +313,48 @@ def test_describe_asks_a_second_prompt_and_keeps_each_images_description(vision:
     assert all(seen.request.json["max_tokens"] == 256 for seen in described)
 
 
+def test_read_text_asks_for_the_text_and_folds_a_signs_words_into_its_alt_text(
+        vision: VisionServer, tmp_path: Path) -> None:
+    def by_prompt(alt: str, text: Reply) -> object:
+        def reply(request):
+            prompt = request.json["messages"][0]["content"][0]["text"]
+            return text if prompt.startswith("Copy out") else Reply.ok(alt)
+        return reply
+
+    vision.behaviours["red"] = [by_prompt("A red sign on a pole.", Reply.ok('"NO\n PARKING"'))]
+    vision.behaviours["blue"] = [by_prompt("A blue square.", Reply.ok("None."))]  # the prompt's "no text" answer
+    vision.behaviours["green"] = [by_prompt("A green square.", Reply.error(400, "no"))]  # alt text stands
+    vision.behaviours["yellow"] = [by_prompt("A yellow sign.", Reply.ok("I'm sorry, I can't read that."))]
+    colours = ("red", "blue", "green", "yellow")
+    for colour in colours:
+        solid(colour).save(tmp_path / f"{colour}.png")
+    with library(tmp_path, vision, read_text=True) as lib:
+        results = {Path(result.location).stem: result for result in lib.caption(
+            [str(tmp_path / f"{colour}.png") for colour in colours])}
+
+    assert vision.violations == []
+    assert (results["red"].alt_text, results["red"].image_text) == ('A red sign on a pole, reading "NO PARKING".',
+                                                                   "NO PARKING")
+    assert (results["blue"].alt_text, results["blue"].image_text) == ("A blue square.", None)
+    assert (results["green"].ok, results["green"].alt_text, results["green"].image_text) == (
+        True, "A green square.", None)
+    assert (results["yellow"].alt_text, results["yellow"].image_text) == ("A yellow sign.", None)  # a refusal
+    asked = [seen for seen in vision.seen if seen.prompt.startswith("Copy out")]
+    assert sorted(seen.colour for seen in asked if seen.colour != "green") == ["blue", "red", "yellow"]
+    assert all(seen.request.json["max_tokens"] == 128 for seen in asked)
+
+
+def test_read_text_is_off_unless_asked_and_its_prompt_is_stored(vision: VisionServer) -> None:
+    plain = captioner(vision)
+    assert plain.read_text([plain.preprocess(solid("red"))]) is None
+    assert "text_prompt" not in plain.generation_params
+    reading = captioner(vision, read_text=True)
+    prepared = [reading.preprocess(solid("red"))]
+    assert reading.read_text(prepared) == ["A red square."]  # asked now: generate never saw this image
+    assert reading.generation_params["text_prompt"].startswith("Copy out all legible text")
+    assert [seen.prompt.split()[0] for seen in vision.seen] == ["Copy"]
+
+
 # -- pieces ----------------------------------------------------------------------------------------------------
 
 

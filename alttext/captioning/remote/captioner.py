@@ -5,9 +5,10 @@ chat endpoint — Ollama, vLLM, LM Studio, llama.cpp's server, OpenAI (docs/arch
 ``ALTTEXT_CAPTION_API_KEY`` the key, if the server wants one. It meets ``CaptionModel`` like a local
 model, so ``caption``, ``scan`` and ``watch`` use it unchanged: ``preprocess`` turns each image into a
 ≤ 1024 px JPEG data URL (in the decode pool), ``generate`` sends a batch ``caption_concurrency`` images at
-a time. Each image has one deadline (``caption_deadline``) for all its requests, the alt text's and the
-description's, retries and their waits included; the HTTP side (retries with jittered backoff honouring
-Retry-After, the reply size cap, the per-run request cap, redaction of the key) is ``alttext.chat``'s.
+a time. Each image has one deadline (``caption_deadline``) for all its requests (the alt text's, the
+description's and, with ``read_text``, the text in it), retries and their waits included; the HTTP side
+(retries with jittered backoff honouring Retry-After, the reply size cap, the per-run request cap,
+redaction of the key) is ``alttext.chat``'s.
 Whatever goes wrong with one image is that image's ``CaptionFailure``: nothing raises out of ``generate``.
 """
 
@@ -22,10 +23,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 from alttext.captioning.families import (
     DESCRIPTION_MAX_NEW_TOKENS,
+    IMAGE_TEXT_MAX_NEW_TOKENS,
     PROMPTED_MAX_NEW_TOKENS,
     clean_description,
+    clean_image_text,
 )
-from alttext.captioning.families.chat_vlm import ALT_TEXT_PROMPT, DESCRIPTION_PROMPT
+from alttext.captioning.families.chat_vlm import ALT_TEXT_PROMPT, DESCRIPTION_PROMPT, TEXT_PROMPT
 from alttext.captioning.protocols import CaptionFailure
 from alttext.captioning.remote.breaker import Breaker
 from alttext.captioning.remote.image import JPEG_QUALITY, MAX_SIDE, RemoteImage, encode_image
@@ -87,6 +90,7 @@ class RemoteCaptioner:
         batch_size: int = 8,
         prompt: str | None = None,
         describe: bool = False,
+        read_text: bool = False,
         max_tokens: int | None = None,
         max_retries: int = 3,
         backoff_base: float = 0.5,
@@ -109,6 +113,7 @@ class RemoteCaptioner:
         self.batch_size = max(batch_size, concurrency)  # a batch must keep every connection busy
         self._prompt = prompt or ALT_TEXT_PROMPT
         self.describes = describe
+        self.reads_text = read_text  # a third prompt per image: the text in it, verbatim (§15)
         self.max_tokens = max_tokens or PROMPTED_MAX_NEW_TOKENS
         self.client = ChatClient(
             endpoint, api_key, name, timeout=deadline, deadline=deadline, max_reply_bytes=max_reply_bytes,
@@ -132,6 +137,7 @@ class RemoteCaptioner:
             "batch_size": settings.batch_size,
             "prompt": settings.caption_prompt,
             "describe": settings.describe,
+            "read_text": settings.read_text,
             "max_tokens": settings.max_tokens,
             **kwargs,
         }
@@ -167,6 +173,9 @@ class RemoteCaptioner:
         if self.describes:
             params["description_prompt"] = DESCRIPTION_PROMPT
             params["description_max_tokens"] = DESCRIPTION_MAX_NEW_TOKENS
+        if self.reads_text:
+            params["text_prompt"] = TEXT_PROMPT
+            params["text_max_tokens"] = IMAGE_TEXT_MAX_NEW_TOKENS
         return params
 
     # -- the endpoint --------------------------------------------------------------------------
@@ -220,9 +229,13 @@ class RemoteCaptioner:
             pool.shutdown(wait=True)
 
     def read_text(self, batch: Sequence[Any]) -> list[str | None] | None:
-        """Reading the text in pictures is not asked of remote models (yet): ``read_text`` is ignored, with a
-        warning when the captioner is built."""
-        return None
+        """The text ``generate`` read in each image with its alt text (asked now for an image it did not
+        see); None for an image without text or whose reading failed, and None when ``read_text`` is off."""
+        if not self.reads_text:
+            return None
+        images = [_remote_image(item) for item in batch]
+        self._each(self._read_one, [image for image in images if not image.text_read and not image.alt_failed])
+        return [image.image_text for image in images]
 
     def describe(self, batch: Sequence[Any]) -> list[str | None] | None:
         """The descriptions ``generate`` fetched with the alt text (asked now for an image it did not see);
@@ -247,6 +260,8 @@ class RemoteCaptioner:
             return CaptionFailure(self._message(exc))
         if self.describes:
             self._describe_one(image)
+        if self.reads_text:
+            self._read_one(image)
         return text
 
     def _describe_one(self, image: RemoteImage) -> None:
@@ -255,6 +270,13 @@ class RemoteCaptioner:
             image.description = clean_description(self._ask(image, DESCRIPTION_PROMPT, DESCRIPTION_MAX_NEW_TOKENS))
         except Exception as exc:  # the alt text stands without it (docs/architecture.md §13)
             logger.info("no description for an image from %s: %s", self.endpoint, self._message(exc))
+
+    def _read_one(self, image: RemoteImage) -> None:
+        image.text_read = True
+        try:
+            image.image_text = clean_image_text(self._ask(image, TEXT_PROMPT, IMAGE_TEXT_MAX_NEW_TOKENS))
+        except Exception as exc:  # the alt text stands without it (docs/architecture.md §15)
+            logger.info("no text read in an image from %s: %s", self.endpoint, self._message(exc))
 
     def _ask(self, image: RemoteImage, prompt: str, max_tokens: int) -> str:
         """The reply's text, or an exception that says why there is none."""

@@ -31,6 +31,8 @@ class RemoteImage:
     alt_failed: bool = False
     description: str | None = None
     described: bool = False  # a description was asked for (it may still be None)
+    image_text: str | None = None
+    text_read: bool = False  # the text in it was asked for (it may still be None)
 
 
 def encode_image(image: Image.Image, *, max_side: int = MAX_SIDE, quality: int = JPEG_QUALITY) -> RemoteImage:
