@@ -266,17 +266,23 @@ class RemoteCaptioner:
 
     def _describe_one(self, image: RemoteImage) -> None:
         image.described = True
-        try:
-            image.description = clean_description(self._ask(image, DESCRIPTION_PROMPT, DESCRIPTION_MAX_NEW_TOKENS))
-        except Exception as exc:  # the alt text stands without it (docs/architecture.md §13)
-            logger.info("no description for an image from %s: %s", self.endpoint, self._message(exc))
+        image.description = self._ask_extra(image, DESCRIPTION_PROMPT, DESCRIPTION_MAX_NEW_TOKENS,
+                                            clean_description, "description")
 
     def _read_one(self, image: RemoteImage) -> None:
         image.text_read = True
+        image.image_text = self._ask_extra(image, TEXT_PROMPT, IMAGE_TEXT_MAX_NEW_TOKENS, clean_image_text,
+                                          "text read")
+
+    def _ask_extra(self, image: RemoteImage, prompt: str, max_tokens: int, clean: Callable[[str], str | None],
+                   what: str) -> str | None:
+        """A text beside the alt text (the description, the text in the picture), cleaned; None when the
+        request failed: the alt text stands without it (docs/architecture.md §13, §15)."""
         try:
-            image.image_text = clean_image_text(self._ask(image, TEXT_PROMPT, IMAGE_TEXT_MAX_NEW_TOKENS))
-        except Exception as exc:  # the alt text stands without it (docs/architecture.md §15)
-            logger.info("no text read in an image from %s: %s", self.endpoint, self._message(exc))
+            return clean(self._ask(image, prompt, max_tokens))
+        except Exception as exc:
+            logger.info("no %s for an image from %s: %s", what, self.endpoint, self._message(exc))
+            return None
 
     def _ask(self, image: RemoteImage, prompt: str, max_tokens: int) -> str:
         """The reply's text, or an exception that says why there is none."""
