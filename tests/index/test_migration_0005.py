@@ -5,55 +5,24 @@ PostgreSQL (docs/architecture.md §12)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, text
+from migration_kit import engine_for, migrate, rows
+from sqlalchemy import text
 
 from alttext.index.capture_dates import fill_missing_capture_dates
-from alttext.index.db import Index, migrations_dir, server_url
+from alttext.index.db import Index
 from alttext.search.fts import search
 
 pytestmark = pytest.mark.both_backends  # SQLite and PostgreSQL (tests/conftest.py)
 
 
-@pytest.fixture
-def empty_db(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Iterator[str | Path]:
-    """Where an index with no schema yet lives (not the migrated ``db`` fixture)."""
-    if backend != "postgresql":
-        yield tmp_path / "index.sqlite3"
-        return
-    server = request.getfixturevalue("postgres_server")
-    name = server.new_database()
-    yield server.url(name)
-    server.drop_database(name)
-
-
-def _engine(db: str | Path) -> Engine:
-    return create_engine(server_url(db) if isinstance(db, str) else f"sqlite:///{db}")
-
-
-def _migrate(engine: Engine, verb: str, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(migrations_dir()))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        getattr(command, verb)(config, revision)
-
-
-def _rows(engine: Engine, sql: str) -> list[tuple[object, ...]]:
-    with engine.connect() as connection:
-        return [tuple(row) for row in connection.execute(text(sql)).all()]
-
-
 def test_an_index_at_0004_upgrades_keeping_its_captions_and_downgrades(empty_db: str | Path,
                                                                         tmp_path: Path) -> None:
-    engine = _engine(empty_db)
-    _migrate(engine, "upgrade", "0004")
+    engine = engine_for(empty_db)
+    migrate(engine, "upgrade", "0004")
     root = tmp_path / "photos"
     folder = os.fsencode(root) + b"/Holiday Spain/caf\xe9"
     os.makedirs(folder)
@@ -75,15 +44,15 @@ def test_an_index_at_0004_upgrades_keeping_its_captions_and_downgrades(empty_db:
         ):
             connection.execute(text(statement), {"root": os.fsencode(root), "photo": photo, "folder": folder,
                                                  "day": day})
-    assert _rows(engine, "SELECT name FROM search_fts") == [("tower.png",)]
+    assert rows(engine, "SELECT name FROM search_fts") == [("tower.png",)]
     with Index(empty_db) as index:  # opening upgrades to head
         assert [os.path.basename(hit.path) for hit in search(index, "spain")] == ["tower.png"]
         assert [os.path.basename(hit.path) for hit in search(index, "holiday tower")] == ["tower.png"]
         assert [hit.alt_text for hit in search(index, "church")] == ["a church tower"]
         with index.read() as connection:
-            rows = connection.execute(text("SELECT folder, taken_at FROM files")).all()
+            file_rows = connection.execute(text("SELECT folder, taken_at FROM files")).all()
             captions = connection.execute(text("SELECT id, text, source FROM captions")).all()
-        assert [tuple(row) for row in rows] == [("Holiday Spain/caf\ufffd", None)]  # date: not read yet
+        assert [tuple(row) for row in file_rows] == [("Holiday Spain/caf\ufffd", None)]  # date: not read yet
         assert [tuple(row) for row in captions] == [(1, "a church tower", "human")]
         assert fill_missing_capture_dates(index) == 1  # what the next scan does: a header read, no model
         with index.read() as connection:
@@ -92,10 +61,10 @@ def test_an_index_at_0004_upgrades_keeping_its_captions_and_downgrades(empty_db:
             connection.execute(text("UPDATE files SET folder = 'Rome'"))
         assert search(index, "spain") == []
         assert [os.path.basename(hit.path) for hit in search(index, "rome")] == ["tower.png"]
-    _migrate(engine, "downgrade", "0004")
-    assert _rows(engine, "SELECT name FROM search_fts") == [("tower.png",)]  # the file names only, again
-    assert _rows(engine, "SELECT text FROM captions") == [("a church tower",)]
+    migrate(engine, "downgrade", "0004")
+    assert rows(engine, "SELECT name FROM search_fts") == [("tower.png",)]  # the file names only, again
+    assert rows(engine, "SELECT text FROM captions") == [("a church tower",)]
     with engine.begin() as connection:  # the triggers work without the folder column
         connection.execute(text("UPDATE files SET name = 'spire.png'"))
-    assert _rows(engine, "SELECT name FROM search_fts") == [("spire.png",)]
+    assert rows(engine, "SELECT name FROM search_fts") == [("spire.png",)]
     engine.dispose()

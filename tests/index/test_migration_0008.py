@@ -5,49 +5,19 @@ triggers; and back down to 0007. On SQLite and PostgreSQL (docs/architecture.md 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, text
+from migration_kit import engine_for, migrate, rows
+from sqlalchemy import text
 
 from alttext.index.captions import add_caption
-from alttext.index.db import Index, migrations_dir, server_url
+from alttext.index.db import Index
 from alttext.index.models import SOURCE_MODEL
 from alttext.search.fts import search
 
 pytestmark = pytest.mark.both_backends  # SQLite and PostgreSQL (tests/conftest.py)
-
-
-@pytest.fixture
-def empty_db(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Iterator[str | Path]:
-    if backend != "postgresql":
-        yield tmp_path / "index.sqlite3"
-        return
-    server = request.getfixturevalue("postgres_server")
-    name = server.new_database()
-    yield server.url(name)
-    server.drop_database(name)
-
-
-def _engine(db: str | Path) -> Engine:
-    return create_engine(server_url(db) if isinstance(db, str) else f"sqlite:///{db}")
-
-
-def _migrate(engine: Engine, verb: str, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(migrations_dir()))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        getattr(command, verb)(config, revision)
-
-
-def _rows(engine: Engine, sql: str) -> list[tuple[object, ...]]:
-    with engine.connect() as connection:
-        return [tuple(row) for row in connection.execute(text(sql)).all()]
 
 
 def _names(hits: list) -> list[str]:  # type: ignore[type-arg]
@@ -55,8 +25,8 @@ def _names(hits: list) -> list[str]:  # type: ignore[type-arg]
 
 
 def test_an_index_at_0007_upgrades_its_search_rows_and_downgrades(empty_db: str | Path, tmp_path: Path) -> None:
-    engine = _engine(empty_db)
-    _migrate(engine, "upgrade", "0007")
+    engine = engine_for(empty_db)
+    migrate(engine, "upgrade", "0007")
     day, later = datetime(2024, 1, 1), datetime(2024, 2, 1)
     with engine.begin() as connection:
         for statement in (
@@ -111,12 +81,12 @@ def test_an_index_at_0007_upgrades_its_search_rows_and_downgrades(empty_db: str 
             connection.execute(text("UPDATE captions SET text = 'boats at dusk' WHERE id = 3"))
             connection.execute(text("UPDATE captions SET text = 'boats at dusk' WHERE image_id = 2"))
         assert _names(search(index, "boats")) == ["tram.jpg", "port.jpg"]
-    _migrate(engine, "downgrade", "0007")
-    assert sorted(_rows(engine, "SELECT alt_text FROM search_fts")) == [("Our harbour",), ("boats at dusk",)]
+    migrate(engine, "downgrade", "0007")
+    assert sorted(rows(engine, "SELECT alt_text FROM search_fts")) == [("Our harbour",), ("boats at dusk",)]
     with engine.begin() as connection:  # the triggers work without the new columns
         connection.execute(text("UPDATE captions SET text = 'Our port' WHERE id = 2"))
-    assert sorted(_rows(engine, "SELECT alt_text FROM search_fts")) == [("Our port",), ("boats at dusk",)]
-    _migrate(engine, "upgrade", "head")
+    assert sorted(rows(engine, "SELECT alt_text FROM search_fts")) == [("Our port",), ("boats at dusk",)]
+    migrate(engine, "upgrade", "head")
     with Index(empty_db) as index:
         assert _names(search(index, "gulls")) == ["port.jpg"]
     engine.dispose()
