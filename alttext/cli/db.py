@@ -4,10 +4,13 @@ and PostgreSQL (docs/architecture.md §12)."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 
 import click
 
 from alttext.cli.common import echo_json
+from alttext.cli.progress import Bar, progress_bar, progress_wanted
 from alttext.library import CopyRefused, copy_index, redact
 
 
@@ -29,7 +32,8 @@ def copy(source: str, destination: str, as_json: bool) -> None:
     2 if DESTINATION is not empty or an index cannot be opened.
     """
     try:
-        counts = copy_index(source, destination)
+        with table_progress() as progress:
+            counts = copy_index(source, destination, progress=progress)
     except CopyRefused as exc:
         click.echo(f"alttext db copy: {redact(str(exc))}", err=True)
         sys.exit(2)
@@ -43,3 +47,32 @@ def copy(source: str, destination: str, as_json: bool) -> None:
     if not all(count.matches for count in counts):
         click.echo("alttext db copy: row counts differ between source and destination", err=True)
         sys.exit(1)
+
+
+class _TableBars:
+    """A bar per table, counting its rows; the tables are copied one after the other."""
+
+    def __init__(self, stack: ExitStack) -> None:
+        self._stack = stack
+        self._table: str | None = None
+        self._done = 0
+        self._bar: Bar | None = None
+
+    def __call__(self, table: str, copied: int) -> None:
+        if table != self._table or self._bar is None:
+            self._stack.close()  # the last table's bar is complete
+            self._table, self._done = table, 0
+            self._bar = self._stack.enter_context(progress_bar(table, None, unit="row"))
+        self._bar.advance(copied - self._done)
+        self._done = copied
+
+
+@contextmanager
+def table_progress() -> Iterator[Callable[[str, int], None] | None]:
+    """On a terminal, a bar per table counting its rows as they are copied (an index of 10^7 photos takes
+    a while); elsewhere None, so nothing is counted for nobody."""
+    if not progress_wanted():
+        yield None
+        return
+    with ExitStack() as stack:
+        yield _TableBars(stack)

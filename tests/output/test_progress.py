@@ -162,3 +162,14 @@ def test_variants_report_progress_per_job(planted: Path, index: Index) -> None:
     assert all(item.error for item in report.items)
     total, *advances = recorder.bars["variants"]
     assert total == 3 and sum(advances) == 3
+
+
+def test_db_copy_counts_each_tables_rows_on_a_terminal_and_nothing_in_a_pipe(planted: Path, db: Path,
+                                                                           tmp_path: Path) -> None:
+    code, stdout, terminal = _run(["db", "copy", str(db), str(tmp_path / "copy.sqlite3")], terminal=True)
+    assert code == 0, terminal
+    assert "files:" in terminal and "3row" in terminal.replace(" ", ""), terminal  # 3 files, counted as copied
+    assert "captions:" in terminal
+    assert stdout.splitlines()[0].split()[0] == "roots"  # the counts table stays on stdout
+    code, stdout, stderr = _run(["db", "copy", str(db), str(tmp_path / "again.sqlite3")], terminal=False)
+    assert code == 0 and stderr == "" and "files" in stdout, stderr
