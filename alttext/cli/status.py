@@ -36,5 +36,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"queue:     {info['pending']} pending, {info['claimed']} of them claimed by workers")
     for row in info["workers"]:
         click.echo(f"worker:    {row['id']} {row['state']} on {row['host']} (pid {row['pid']}), {row['model']},"
-                   f" {row['images_done']} images at {row['rate_per_minute']}/min, holding {row['holding']},"
-                   f" last seen {row['last_seen'][:19]}")
+                   f" {row['images_done']} images at {row['rate_per_minute']}/min,"
+                   + (f" {row['vectors_done']} vectors," if "vectors" in row["kinds"] else "")
+                   + (f" {row['variants_done']} variants jobs," if "variants" in row["kinds"] else "")
+                   + f" holding {row['holding']}, last seen {row['last_seen'][:19]}")

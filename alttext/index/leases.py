@@ -15,6 +15,9 @@
 - A **result** is stored only for the files the worker still holds: :meth:`LeasedClaims.held` locks and checks
   ``lease_owner`` inside the transaction that stores it (a compare-and-set). That is what keeps a worker
   resumed after SIGSTOP from overwriting the result of the one that took its files over.
+- **Vectors and variants** are claimed the same way (migration 0010): pictures whose current caption has no
+  vector (``images.vector_owner``, :func:`claim_vectors`) and due variants jobs (``jobs.lease_owner``,
+  :func:`claim_variant_jobs`); released with the worker's files, stored only while held.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection, DateTime, func, insert, select, update
+from sqlalchemy.sql.elements import ColumnElement
 
 from alttext.index.db import Index
 from alttext.index.models import (
@@ -32,8 +36,11 @@ from alttext.index.models import (
     WORKER_ACTIVE,
     WORKER_LOST,
     WORKER_STOPPED,
+    captions,
     files,
+    images,
     inserted_id,
+    jobs,
     utcnow,
     workers,
 )
@@ -44,6 +51,23 @@ from alttext.index.overview import claimed_count as claimed_count
 from alttext.index.overview import worker_rows as worker_rows
 
 logger = logging.getLogger(__name__)
+
+
+# The kinds of work a worker takes (``alttext worker --jobs``), in the order it does them.
+CAPTIONS, VECTORS, VARIANTS = "captions", "vectors", "variants"
+KINDS = (CAPTIONS, VECTORS, VARIANTS)
+VARIANTS_JOB = "variants"  # jobs.kind (index/variant_jobs.py)
+
+
+def vector_pending() -> ColumnElement[bool]:
+    """A picture whose current caption has no vector: the predicate of ``ix_images_vector_pending``, written
+    as it is there (SQLite uses a partial index only when the query repeats its terms)."""
+    return (images.c.caption_id.is_not(None)) & images.c.vectored_caption_id.is_distinct_from(images.c.caption_id)
+
+
+def variants_queued() -> ColumnElement[bool]:
+    """A waiting variants job: the predicate of ``ix_jobs_variants_due``."""
+    return (jobs.c.kind == VARIANTS_JOB) & (jobs.c.state == "queued")
 
 
 class LeaseLost(Exception):
@@ -65,31 +89,48 @@ class WorkerIdentity:
     model: str | None
 
 
-def register_worker(index: Index, identity: WorkerIdentity, lease: timedelta) -> int:
-    """A new ``workers`` row, active, its lease running ``lease`` from now; its id."""
+def register_worker(index: Index, identity: WorkerIdentity, lease: timedelta, kinds: tuple[str, ...] = (CAPTIONS,)
+                    ) -> int:
+    """A new ``workers`` row, active, its lease running ``lease`` from now, taking ``kinds`` of work; its id."""
     with index.claim() as connection:
         now = database_now(connection)
         return inserted_id(connection.execute(insert(workers).values(
             host=identity.host, pid=identity.pid, model=identity.model, state=WORKER_ACTIVE, started_at=now,
-            last_seen=now, lease_until=now + lease, files_done=0, images_done=0,
+            last_seen=now, lease_until=now + lease, files_done=0, images_done=0, kinds=",".join(kinds),
+            vectors_done=0, variants_done=0,
         )))
 
 
-def renew_lease(index: Index, worker_id: int, lease: timedelta, *, files_done: int, images_done: int) -> bool:
+def renew_lease(index: Index, worker_id: int, lease: timedelta, *, files_done: int, images_done: int,
+                vectors_done: int = 0, variants_done: int = 0) -> bool:
     """Push the worker's lease ``lease`` ahead and record what it did; False when it was lost meanwhile."""
     with index.claim() as connection:
         now = database_now(connection)
         row = connection.execute(
             update(workers).where(workers.c.id == worker_id, workers.c.state == WORKER_ACTIVE)
-            .values(last_seen=now, lease_until=now + lease, files_done=files_done, images_done=images_done)
+            .values(last_seen=now, lease_until=now + lease, files_done=files_done, images_done=images_done,
+                    vectors_done=vectors_done, variants_done=variants_done)
             .returning(workers.c.id)
         ).first()
     return row is not None
 
 
+def _release(connection: Connection, owners: list[int]) -> int:
+    """Give back everything ``owners`` hold: pending files, pictures waiting for a vector, variants jobs; how
+    many files. Each statement names its partial index's predicate, so it is an index range."""
+    released = connection.execute(
+        update(files).where(files.c.state == PENDING, files.c.lease_owner.in_(owners)).values(lease_owner=None)
+    ).rowcount
+    connection.execute(update(images).where(vector_pending(), images.c.vector_owner.in_(owners))
+                       .values(vector_owner=None))
+    connection.execute(update(jobs).where(variants_queued(), jobs.c.lease_owner.in_(owners)).values(lease_owner=None))
+    return int(released)
+
+
 def release_lapsed(index: Index) -> int:
-    """Mark every active worker whose lease has run out as lost and release its pending files for others
-    to claim; how many files were released. A read first, so the write lock is taken only when some lapsed."""
+    """Mark every active worker whose lease has run out as lost and release its claims (files, vectors,
+    variants jobs) for others to take; how many files were released. A read first, so the write lock is
+    taken only when some lapsed."""
     with index.read() as connection:
         lapsed = connection.execute(
             select(workers.c.id).where(workers.c.state == WORKER_ACTIVE,
@@ -104,9 +145,7 @@ def release_lapsed(index: Index) -> int:
         ).scalars())
         if not lost:
             return 0
-        released = connection.execute(
-            update(files).where(files.c.state == PENDING, files.c.lease_owner.in_(lost)).values(lease_owner=None)
-        ).rowcount
+        released = _release(connection, lost)
     logger.warning("worker%s %s stopped renewing %s lease; %d file%s handed on", "s" if len(lost) > 1 else "",
                    ", ".join(map(str, lost)), "their" if len(lost) > 1 else "its", released,
                    "" if released == 1 else "s")
@@ -114,36 +153,39 @@ def release_lapsed(index: Index) -> int:
 
 
 def release_files(index: Index, worker_id: int) -> int:
-    """Give back the pending files the worker holds (at the start of a round: what an interrupted one left)."""
+    """Give back what the worker holds: files, vectors, variants jobs (at the start of a round: what an
+    interrupted one left); how many files."""
     with index.write() as connection:
-        return int(connection.execute(
-            update(files).where(files.c.state == PENDING, files.c.lease_owner == worker_id).values(lease_owner=None)
-        ).rowcount)
+        return _release(connection, [worker_id])
 
 
-def retire_worker(index: Index, worker_id: int, *, files_done: int, images_done: int) -> None:
-    """A clean exit: the worker's files go back to the queue, its row stays (``stopped``) for ``status``."""
+def retire_worker(index: Index, worker_id: int, *, files_done: int, images_done: int, vectors_done: int = 0,
+                  variants_done: int = 0) -> None:
+    """A clean exit: the worker's claims go back to the queue, its row stays (``stopped``) for ``status``."""
     with index.write() as connection:
-        connection.execute(
-            update(files).where(files.c.state == PENDING, files.c.lease_owner == worker_id).values(lease_owner=None)
-        )
+        _release(connection, [worker_id])
         connection.execute(
             update(workers).where(workers.c.id == worker_id, workers.c.state == WORKER_ACTIVE)
             .values(state=WORKER_STOPPED, last_seen=database_now(connection), files_done=files_done,
-                    images_done=images_done)
+                    images_done=images_done, vectors_done=vectors_done, variants_done=variants_done)
         )
+
+
+def _lock_active(connection: Connection, worker_id: int) -> None:
+    """Lock the worker's row against a concurrent release_lapsed until the claim commits (§16); LeaseLost
+    when it is no longer active."""
+    state = connection.execute(
+        select(workers.c.state).where(workers.c.id == worker_id).with_for_update(read=True)
+    ).scalar()
+    if state != WORKER_ACTIVE:
+        raise LeaseLost(f"worker {worker_id} is {state or 'gone'}")
 
 
 def claim_files(index: Index, worker_id: int, limit: int) -> list[tuple[int, str]]:
     """Claim up to ``limit`` unclaimed pending files, lowest ids first; their (id, path). Raises
     :class:`LeaseLost` when the worker is no longer active."""
     with index.claim() as connection:
-        # Locks the worker's row against a concurrent release_lapsed until this claim commits (§16).
-        state = connection.execute(
-            select(workers.c.state).where(workers.c.id == worker_id).with_for_update(read=True)
-        ).scalar()
-        if state != WORKER_ACTIVE:
-            raise LeaseLost(f"worker {worker_id} is {state or 'gone'}")
+        _lock_active(connection, worker_id)
         ids = list(connection.execute(
             select(files.c.id).where(files.c.state == PENDING, files.c.lease_owner.is_(None))
             .order_by(files.c.id).limit(limit).with_for_update(skip_locked=True)
@@ -187,6 +229,71 @@ class LeasedClaims:
                 .with_for_update()
             ).scalars())
         return held
+
+
+@dataclass(frozen=True, order=True)
+class VectorClaim:
+    image_id: int
+    caption_id: int
+    text: str
+
+
+def claim_vectors(index: Index, worker_id: int, limit: int) -> list[VectorClaim]:
+    """Claim up to ``limit`` unclaimed pictures whose current caption has no vector, lowest ids first: an
+    index range on ``ix_images_vector_pending`` however many captions are done. Raises :class:`LeaseLost`."""
+    with index.claim() as connection:
+        _lock_active(connection, worker_id)
+        ids = list(connection.execute(
+            select(images.c.id).where(vector_pending(), images.c.vector_owner.is_(None))
+            .order_by(images.c.id).limit(limit).with_for_update(skip_locked=True)
+        ).scalars())
+        if not ids:
+            return []
+        connection.execute(update(images).where(images.c.id.in_(ids)).values(vector_owner=worker_id))
+        rows = connection.execute(
+            select(images.c.id, captions.c.id.label("caption_id"), captions.c.text)
+            .select_from(images.join(captions, captions.c.id == images.c.caption_id)).where(images.c.id.in_(ids))
+        ).all()
+    return sorted(VectorClaim(int(row.id), int(row.caption_id), row.text) for row in rows)
+
+
+def settle_vectors(connection: Connection, worker_id: int, claimed: list[VectorClaim]) -> set[int]:
+    """Inside the transaction that stores the vectors: the caption ids still to be stored, those of the
+    pictures this worker still holds whose current caption is still the one embedded (a compare-and-set);
+    the claims on them are given back (the store marks the picture done)."""
+    by_image = {claim.image_id: claim.caption_id for claim in claimed}
+    held = connection.execute(
+        select(images.c.id, images.c.caption_id)
+        .where(images.c.id.in_(list(by_image)), images.c.vector_owner == worker_id).with_for_update()
+    ).all()
+    if held:
+        connection.execute(update(images).where(images.c.id.in_([row.id for row in held])).values(vector_owner=None))
+    return {int(row.caption_id) for row in held if row.caption_id == by_image[row.id]}
+
+
+def claim_variant_jobs(index: Index, worker_id: int, limit: int, now: Any) -> list[int]:
+    """Claim up to ``limit`` due variants jobs nobody holds, oldest due first (``now``: variant_jobs' clock,
+    the one ``next_try_at`` is written by); their ids. A watcher's own run leases a job by pushing
+    ``next_try_at`` ahead, so a job it runs is not due here. Raises :class:`LeaseLost`."""
+    with index.claim() as connection:
+        _lock_active(connection, worker_id)
+        ids = list(connection.execute(
+            select(jobs.c.id).where(variants_queued(), jobs.c.lease_owner.is_(None), jobs.c.next_try_at <= now)
+            .order_by(jobs.c.next_try_at, jobs.c.id).limit(limit).with_for_update(skip_locked=True)
+        ).scalars())
+        if ids:
+            connection.execute(update(jobs).where(jobs.c.id.in_(ids)).values(lease_owner=worker_id))
+    return ids
+
+
+def active_worker_kinds(index: Index) -> set[str]:
+    """The kinds of work the active workers whose lease still runs take (a watcher leaves those to them)."""
+    with index.read() as connection:
+        rows = connection.execute(
+            select(workers.c.kinds).where(workers.c.state == WORKER_ACTIVE,
+                                          workers.c.lease_until >= database_now(connection)).distinct()
+        ).scalars()
+        return {kind for row in rows for kind in (row or "").split(",") if kind}
 
 
 # -- for status ---------------------------------------------------------------------------------------

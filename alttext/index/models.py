@@ -140,6 +140,14 @@ images = Table(
     # (a person's edit has none; §13). Kept by refresh_current_caption, so that the write-back queue and
     # `status` compare it with files.embedded_description_id without a lookup per file (migration 0008).
     Column("description_id", Integer),
+    # Vectors claimed like files (migration 0010; docs/architecture.md §16): the caption whose sentence vector
+    # was stored (set by every store, cleared by a trigger when that vector is dropped), and the worker that
+    # claimed the picture's vector work. A picture waits for a vector while the two captions differ.
+    Column("vectored_caption_id", Integer),
+    Column("vector_owner", Integer),
+    Index("ix_images_vector_pending", "vector_owner", "id",
+          sqlite_where=sql_text("caption_id IS NOT NULL AND vectored_caption_id IS NOT caption_id"),
+          postgresql_where=sql_text("caption_id IS NOT NULL AND vectored_caption_id IS DISTINCT FROM caption_id")),
 )
 
 captions = Table(
@@ -237,7 +245,13 @@ jobs = Table(
     Column("state", String(16), nullable=False, default="queued"),
     Column("payload", JSON),
     Column("created_at", UtcDateTime, nullable=False, default=utcnow),
+    # The worker that claimed a variants job (migration 0010); NULL: none (a watcher's own run leases a job by
+    # pushing next_try_at ahead instead).
+    Column("lease_owner", Integer),
     Index("ix_jobs_kind_target_id", "kind", "target_id"),
+    Index("ix_jobs_variants_due", "lease_owner", "next_try_at", "id",
+          sqlite_where=sql_text("kind = 'variants' AND state = 'queued'"),
+          postgresql_where=sql_text("kind = 'variants' AND state = 'queued'")),
 )
 
 # A caption's sentence vector, for search by meaning (``alttext.search.vectors``; migrations 0002-0003).
@@ -277,5 +291,9 @@ workers = Table(
     Column("lease_until", UtcDateTime, nullable=False),  # by the database's clock, not the worker's
     Column("files_done", Integer, nullable=False),  # files it indexed (captioned, re-used, imported)
     Column("images_done", Integer, nullable=False),  # of those, pictures it ran through the model
+    # The kinds of work it takes ("captions,vectors,variants") and what it did of the last two (migration 0010).
+    Column("kinds", Text, nullable=False, server_default="captions"),
+    Column("vectors_done", Integer, nullable=False, server_default="0"),
+    Column("variants_done", Integer, nullable=False, server_default="0"),
     Index("ix_workers_state_lease_until", "state", "lease_until"),
 )

@@ -155,6 +155,9 @@ class WorkerRow:
     files_done: int
     images_done: int
     holding: int  # pending files it holds now
+    kinds: str = "captions"  # the work it takes (migration 0010)
+    vectors_done: int = 0
+    variants_done: int = 0
 
     @property
     def rate_per_minute(self) -> float:
@@ -166,7 +169,8 @@ class WorkerRow:
         return {"id": self.id, "host": self.host, "pid": self.pid, "model": self.model, "state": self.state,
                 "started_at": self.started_at.isoformat(), "last_seen": self.last_seen.isoformat(),
                 "lease_until": self.lease_until.isoformat(), "files_done": self.files_done,
-                "images_done": self.images_done, "rate_per_minute": self.rate_per_minute, "holding": self.holding}
+                "images_done": self.images_done, "rate_per_minute": self.rate_per_minute, "holding": self.holding,
+                "kinds": self.kinds, "vectors_done": self.vectors_done, "variants_done": self.variants_done}
 
 
 def worker_rows(index: Index, *, recent: timedelta = timedelta(days=1), limit: int = 200) -> list[WorkerRow]:
@@ -174,7 +178,8 @@ def worker_rows(index: Index, *, recent: timedelta = timedelta(days=1), limit: i
     since = bound_time(datetime.now(UTC) - recent, index.dialect)
     with index.read_sql() as connection:
         rows = connection.execute(
-            "SELECT id, host, pid, model, state, started_at, last_seen, lease_until, files_done, images_done"
+            "SELECT id, host, pid, model, state, started_at, last_seen, lease_until, files_done, images_done,"
+            " kinds, vectors_done, variants_done"
             " FROM workers WHERE state = :active OR last_seen >= :since ORDER BY id DESC LIMIT :limit",
             {"active": WORKER_ACTIVE, "since": since, "limit": limit}).fetchall()
         active = [row[0] for row in rows if row[4] == WORKER_ACTIVE]
@@ -184,7 +189,7 @@ def worker_rows(index: Index, *, recent: timedelta = timedelta(days=1), limit: i
                 "SELECT lease_owner, count(*) FROM files WHERE state = ? AND lease_owner IN ("
                 + ",".join("?" * len(active)) + ") GROUP BY lease_owner", (PENDING, *active))}
     return [WorkerRow(row[0], row[1], row[2], row[3], row[4], _utc(row[5]), _utc(row[6]), _utc(row[7]), row[8],
-                      row[9], holding.get(row[0], 0)) for row in rows]
+                      row[9], holding.get(row[0], 0), row[10], row[11], row[12]) for row in rows]
 
 
 def _utc(value: str | datetime) -> datetime:

@@ -154,7 +154,7 @@ class JobOutcome:
     job_id: int
     caption_id: int
     style: str
-    status: str  # done | retrying | failed | dropped | capped
+    status: str  # done | retrying | failed | dropped | capped | lost
     error: str | None = None
     requests: int = 0
     next_try_at: str | None = None
@@ -168,6 +168,7 @@ class VariantJobCounts:
     retrying: int = 0  # failed, rescheduled with backoff
     failed: int = 0  # failed, parked (permanent error or out of attempts)
     dropped: int = 0  # caption gone or no longer current: nothing to do
+    lost: int = 0  # a worker's result not stored: its claim had passed to another (§16)
     requests: int = 0  # HTTP requests made
     capped: bool = False  # stopped at the client's request cap; the rest stay queued
     stopped: bool = False  # stopped because should_stop() said so
@@ -196,7 +197,9 @@ def _claim_next(index: Index, job_ids: Collection[int] | None, counts: VariantJo
     while True:
         with index.write() as connection:
             now = utcnow()
-            query = select(jobs).where(jobs.c.kind == JOB_KIND, jobs.c.state == QUEUED, jobs.c.next_try_at <= now)
+            # A job a worker holds is its own (§16): this run's lease is next_try_at, a worker's is lease_owner.
+            query = select(jobs).where(jobs.c.kind == JOB_KIND, jobs.c.state == QUEUED, jobs.c.next_try_at <= now,
+                                       jobs.c.lease_owner.is_(None))
             if job_ids is not None:
                 query = query.where(jobs.c.id.in_(list(job_ids)))
             row = connection.execute(query.order_by(jobs.c.next_try_at, jobs.c.id).limit(1)).first()
@@ -224,11 +227,20 @@ def _without_credentials(result: VariantResult) -> VariantResult:
                    error=redact(result.error) if result.error is not None else None)
 
 
-def _finish(index: Index, job: _Claimed, result: VariantResult, counts: VariantJobCounts) -> JobOutcome:
-    """Record a result in one short transaction."""
+def _finish(index: Index, job: _Claimed, result: VariantResult, counts: VariantJobCounts,
+            owner: int | None = None) -> JobOutcome:
+    """Record a result in one short transaction. ``owner``: the worker that claimed the job, which stores
+    only while it still holds it (a compare-and-set, docs/architecture.md §16); without one, a job a worker
+    has taken over meanwhile is left to that worker."""
     result = _without_credentials(result)
     with index.write() as connection:
-        exists = connection.execute(select(jobs.c.id).where(jobs.c.id == job.job_id)).first() is not None
+        row = connection.execute(
+            select(jobs.c.id, jobs.c.lease_owner).where(jobs.c.id == job.job_id).with_for_update()
+        ).first()
+        exists = row is not None
+        if (row.lease_owner if row is not None else None) != owner:
+            counts.lost += 1
+            return JobOutcome(job.job_id, job.caption_id, job.style, "lost", requests=result.requests_made)
         if result.ok:
             store_variants(connection, job.caption_id, result)
             connection.execute(delete(jobs).where(jobs.c.id == job.job_id))
@@ -239,7 +251,8 @@ def _finish(index: Index, job: _Claimed, result: VariantResult, counts: VariantJ
         if result.error_kind == "request_cap":
             # Not the job's fault: back in the queue, due now, for the next run's budget.
             if exists:
-                connection.execute(update(jobs).where(jobs.c.id == job.job_id).values(next_try_at=now))
+                connection.execute(update(jobs).where(jobs.c.id == job.job_id).values(next_try_at=now,
+                                                                                      lease_owner=None))
             counts.capped = True
             return JobOutcome(job.job_id, job.caption_id, job.style, "capped", result.error, result.requests_made)
         attempts = job.attempts + 1
@@ -256,7 +269,7 @@ def _finish(index: Index, job: _Claimed, result: VariantResult, counts: VariantJ
         if exists:
             connection.execute(
                 update(jobs).where(jobs.c.id == job.job_id)
-                .values(attempts=attempts, last_error=result.error, **values)
+                .values(attempts=attempts, last_error=result.error, lease_owner=None, **values)
             )
         # INFO: callers report outcomes themselves (the CLI per file; JobOutcome for the daemon).
         log.info(
@@ -307,6 +320,68 @@ def run_variant_jobs(
             on_job(1)
         if counts.capped:
             break
+    return counts
+
+
+def _load_claimed(index: Index, job_id: int, owner: int, counts: VariantJobCounts) -> _Claimed | None:
+    """A job a worker claimed, with its caption; None when it is no longer held, or obsolete (then dropped,
+    as ``_claim_next`` does)."""
+    with index.write() as connection:
+        row = connection.execute(
+            select(jobs).where(jobs.c.id == job_id, jobs.c.lease_owner == owner).with_for_update()
+        ).first()
+        if row is None:
+            return None
+        current = connection.execute(
+            select(captions.c.text).select_from(captions.join(images, images.c.id == captions.c.image_id))
+            .where(captions.c.id == row.target_id, images.c.caption_id == captions.c.id)
+        ).first()
+        payload = row.payload or {}
+        if current is None or not current.text:
+            connection.execute(delete(jobs).where(jobs.c.id == row.id))
+            counts.dropped += 1
+            counts.outcomes.append(JobOutcome(row.id, row.target_id, str(payload.get("style")), "dropped"))
+            return None
+        return _Claimed(row.id, row.target_id, current.text, int(payload.get("n") or 3),
+                        str(payload.get("style") or "catchy"), row.attempts)
+
+
+def run_claimed_variant_jobs(
+    index: Index,
+    client: ChatVariantsClient,
+    job_ids: list[int],
+    owner: int,
+    *,
+    should_stop: Callable[[], bool] | None = None,
+) -> VariantJobCounts:
+    """Run the jobs worker ``owner`` claimed (index/leases.py ``claim_variant_jobs``): each result is stored
+    only while the worker still holds the job. Jobs left when it stops or reaches the request cap are given
+    back (``lease_owner`` NULL), due as they were."""
+    counts = VariantJobCounts()
+    left = list(job_ids)
+    while left:
+        if should_stop is not None and should_stop():
+            counts.stopped = True
+            break
+        if getattr(client, "cap_reached", False):
+            counts.capped = True
+            break
+        job = _load_claimed(index, left.pop(0), owner, counts)
+        if job is None:
+            continue
+        try:
+            result = client.generate_variants(job.caption, job.n, job.style)
+        except ValueError as exc:  # a payload no request can satisfy (bad n or style): park it
+            result = _failure(job, f"invalid variants job: {exc}", "invalid", getattr(client, "model", "?"))
+        outcome = _finish(index, job, result, counts, owner)
+        counts.requests += outcome.requests
+        counts.outcomes.append(outcome)
+        if counts.capped:
+            break
+    if left:
+        with index.write() as connection:
+            connection.execute(update(jobs).where(jobs.c.id.in_(left), jobs.c.lease_owner == owner)
+                               .values(lease_owner=None))
     return counts
 
 

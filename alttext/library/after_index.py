@@ -137,15 +137,32 @@ class AfterIndexing:
         return report
 
     # -- background work -----------------------------------------------------------------------------
+    # While active workers take vectors or variants (`alttext worker`, §16), the daemon leaves that kind to
+    # them: they claim it under their leases, and one claimer per kind means no work computed twice. When
+    # the last such worker stops or is lost, the next look (idle_wait at most) takes the work back.
+    def _left_to_workers(self, kind: str) -> bool:
+        from alttext.index.leases import active_worker_kinds
+
+        if kind in active_worker_kinds(self.index):
+            logger.debug("%s: left to the active workers", kind)
+            return True
+        return False
+
     def _vectors_work(self, should_stop: Callable[[], bool]) -> int:
+        from alttext.index.leases import VECTORS
         from alttext.search.vectors import compute_pending_vectors
 
+        if self._left_to_workers(VECTORS):
+            return 0
         return compute_pending_vectors(self.index, should_stop=should_stop)
 
     def _variants_work(self, should_stop: Callable[[], bool]) -> int:
+        from alttext.index.leases import VARIANTS
         from alttext.index.variant_jobs import process_variant_jobs
 
         assert self.variants is not None
+        if self._left_to_workers(VARIANTS):
+            return 0
         if time.monotonic() - self._budget_since > VARIANTS_BUDGET_PERIOD:
             self.variants.reset_request_count()
             self._budget_since = time.monotonic()

@@ -209,25 +209,51 @@ class Library:
         return WatchDaemon(self.index, options, load_model, after_index=after).run()
 
     def worker(self, *, import_metadata: bool = True, poll: float = 5.0, until_empty: bool = False,
-               stop: Any = None) -> Any:
+               stop: Any = None, kinds: Iterable[str] | None = None, variants: bool = False) -> Any:
         """Caption pending files of a shared index beside any number of other workers, on this machine or others
         that see the photos (under the same paths, or the ``path_map`` setting's), until ``stop`` (a
         ``threading.Event``) is set or, with ``until_empty``, nothing is pending. Claims are leased (the
         ``worker_lease`` setting): a worker that dies or stalls loses them to the others. Without ``stop``,
         SIGTERM and SIGINT end it after the batch in progress. Returns the totals (``WorkerTotals``).
+
+        ``kinds``: the work it takes, of ``captions``, ``vectors`` (sentence vectors for new captions, with the
+        `semantic` extra) and ``variants`` (queued variants jobs, with a chat endpoint configured); by default
+        every kind it can do. ``variants``: as ``watch --variants``, variants are wanted (an error without a
+        chat endpoint). A kind that can't be done is a ValueError before anything is claimed.
         docs/architecture.md §16."""
         import socket
         import threading
 
         from alttext.index.db import Index
-        from alttext.index.leases import WorkerIdentity
-        from alttext.library.worker import CaptionWorker, WorkerOptions, stop_on_signals
+        from alttext.index.leases import CAPTIONS, VARIANTS, VECTORS, WorkerIdentity
+        from alttext.library.worker import CaptionWorker, WorkerOptions, stop_on_signals, worker_kinds
         from alttext.paths import PathMap
+        from alttext.search.encoder import semantic_available
 
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as for watch: idle threads sleep
         settings = self.settings
         path_map = PathMap(settings.path_map)  # a malformed map is a ValueError before any work
-        captioner = self.load_captioner()  # model errors before registering: nothing is claimed by a worker
+        chat = self.chat_configured()
+        if kinds is None:  # every kind it can do
+            kinds = [CAPTIONS] + ([VECTORS] if semantic_available() else []) + ([VARIANTS] if chat else [])
+        chosen = worker_kinds([*kinds, *([VARIANTS] if variants else [])])
+        if VECTORS in chosen and not semantic_available():
+            raise ValueError("vectors need the optional `semantic` extra (pip install 'alttext[semantic]')")
+        client = None
+        if VARIANTS in chosen:
+            from alttext.variants import MissingCredentials, VariantClient
+
+            try:
+                client = VariantClient.from_settings(settings)
+            except MissingCredentials as exc:
+                raise ValueError(f"variants: {exc}") from exc
+        load_encoder = None
+        if VECTORS in chosen:
+            from alttext.search.encoder import default_encoder
+
+            load_encoder = default_encoder
+        # Model errors before registering: nothing is claimed by a worker.
+        captioner = self.load_captioner() if CAPTIONS in chosen else None
         lease_ms = int(settings.worker_lease * 1000)  # a session stalled mid-transaction ends with the lease
         host = socket.gethostname()
         with Index(settings.db, idle_in_transaction_ms=max(1000, lease_ms),
@@ -236,13 +262,18 @@ class Library:
                 lease=settings.worker_lease, poll=poll, batch_size=settings.batch_size,
                 max_pixels=settings.max_image_pixels, until_empty=until_empty,
                 read_existing=self._existing_caption_reader() if import_metadata else None,
-                local_path=path_map.local if path_map else None,
+                local_path=path_map.local if path_map else None, kinds=tuple(chosen),
             )
-            identity = WorkerIdentity(host, os.getpid(), captioner.model_id)
+            identity = WorkerIdentity(host, os.getpid(), captioner.model_id if captioner is not None else None)
             if stop is None:
                 stop = threading.Event()
                 stop_on_signals(stop)
-            return CaptionWorker(index, options, lambda: captioner, identity, stop).run()
+            try:
+                return CaptionWorker(index, options, lambda: captioner, identity, stop, load_encoder=load_encoder,
+                                     variants=client).run()
+            finally:
+                if client is not None:
+                    client.close()
 
     # -- looking things up -------------------------------------------------------------------------
     def search(self, query: str, *, limit: int = 20, under: str | None = None, status: str | None = None,

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from alttext.index.db import Index
 from alttext.index.dbapi import SQLITE_TIME_FORMAT
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 
 def utcnow() -> datetime:
@@ -50,7 +53,7 @@ _PENDING = """
     FROM captions c
     JOIN images i ON i.caption_id = c.id
     LEFT JOIN caption_embeddings e ON e.caption_id = c.id AND e.model = :model AND e.dim = :dim
-    WHERE c.id > :after AND e.caption_id IS NULL
+    WHERE c.id > :after AND e.caption_id IS NULL AND i.vector_owner IS NULL
     ORDER BY c.id
     LIMIT :limit
 """
@@ -64,11 +67,21 @@ _STORE = """
         created_at = excluded.created_at
 """
 
+# The picture is done (migration 0010: workers claim pictures whose current caption has no vector); a
+# worker's claim on it ends, so whoever stored first wins and the claimer's compare-and-set stores nothing.
+_DONE = """
+    UPDATE images SET vectored_caption_id = :id, vector_owner = NULL
+    WHERE caption_id = :id AND EXISTS (SELECT 1 FROM captions WHERE id = :id AND text = :text)
+"""
+
 
 TIME_FORMAT = SQLITE_TIME_FORMAT  # SQLAlchemy's own SQLite DATETIME format
 
 
-def _store(index: Index, encoder: Encoder, rows: list[tuple[int, str]], batch_size: int) -> int:
+def _store(index: Index, encoder: Encoder, rows: list[tuple[int, str]], batch_size: int,
+           settle: Callable[[Connection], set[int]] | None = None) -> int:
+    """Encode ``rows`` (caption id, text) and store the vectors. ``settle`` (a worker's compare-and-set,
+    index/leases.py) runs first inside the write transaction and says which caption ids may be stored."""
     from sqlalchemy import text  # a write: through the write engine (search itself needs no SQLAlchemy)
 
     vectors = encoder.encode([caption for _, caption in rows], batch_size=batch_size)
@@ -77,6 +90,11 @@ def _store(index: Index, encoder: Encoder, rows: list[tuple[int, str]], batch_si
         for (caption_id, caption), vector in zip(rows, vectors, strict=True)
     ]
     with index.write() as connection:
+        if settle is not None:
+            keep = settle(connection)
+            params = [row for row in params if row["id"] in keep]
+            if not params:
+                return 0
         # created_at only ever grows, even if the clock steps back: the vector copy of semantic search
         # (vector_copy.py) finds what was stored after it by created_at.
         latest = connection.execute(text(
@@ -90,7 +108,15 @@ def _store(index: Index, encoder: Encoder, rows: list[tuple[int, str]], batch_si
         for row in params:
             row["created_at"] = stamp.strftime(TIME_FORMAT)
         connection.execute(text(_STORE), params)
+        connection.execute(text(_DONE), [{"id": row["id"], "text": row["text"]} for row in params])
     return len(params)
+
+
+def store_claimed_vectors(index: Index, encoder: Encoder, rows: list[tuple[int, str]],
+                          settle: Callable[[Connection], set[int]], batch_size: int = DEFAULT_BATCH) -> int:
+    """A worker's batch: vectors for ``rows`` (caption id, text), stored only for the caption ids ``settle``
+    keeps inside the storing transaction; how many were stored."""
+    return _store(index, encoder, rows, batch_size, settle)
 
 
 def vectors_pending(index: Index, encoder_name: str, dim: int) -> int:
