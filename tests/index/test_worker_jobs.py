@@ -1,0 +1,217 @@
+"""Workers also claim vectors and variants jobs (alttext/index/leases.py, docs/architecture.md §16), on SQLite
+and PostgreSQL: several workers do each item once, a lapsed worker's claims pass on, a lost worker's late
+result never replaces the takeover's, and a watcher leaves a kind of work to active workers that take it."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import sql_rows
+from PIL import Image
+from test_leases import LEASE, ME, Captioner, _expire, _queue
+
+from alttext.index.db import Index
+from alttext.index.ingest import Ingester
+from alttext.index.leases import (
+    CAPTIONS,
+    VARIANTS,
+    VECTORS,
+    active_worker_kinds,
+    claim_variant_jobs,
+    claim_vectors,
+    register_worker,
+    release_lapsed,
+    retire_worker,
+    settle_vectors,
+    worker_rows,
+)
+from alttext.index.reconcile import Reconciler
+from alttext.index.variant_jobs import process_variant_jobs, queue_variants, run_claimed_variant_jobs, utcnow
+from alttext.library.worker import CaptionWorker, WorkerOptions, worker_kinds
+from alttext.search.vectors import compute_pending_vectors, from_blobs, store_claimed_vectors
+from alttext.variants.result import VariantResult
+
+pytestmark = pytest.mark.both_backends
+
+
+class Encoder:
+    """Stands in for the sentence model: every vector is ``value`` everywhere; counts each text it encoded."""
+
+    name, dim = "fake-encoder", 4
+
+    def __init__(self, value: float = 0.5) -> None:
+        self.value = value
+        self.seen: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    def encode(self, texts: list[str], batch_size: int = 8) -> np.ndarray:
+        with self.lock:
+            self.seen.update(texts)
+        return np.full((len(texts), self.dim), self.value, dtype=np.float32)
+
+
+class Variants:
+    """Stands in for the chat client: ``n`` variants that say who made them; counts the captions asked."""
+
+    cap_reached = False
+    requests_made = 0
+
+    def __init__(self, tag: str = "v") -> None:
+        self.tag = tag
+        self.model = "fake-chat"
+        self.asked: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    def generate_variants(self, caption: str, n: int = 3, style: str = "catchy") -> VariantResult:
+        with self.lock:
+            self.asked[caption] += 1
+        return VariantResult([f"{self.tag} {i} of {caption}" for i in range(n)], self.model, style, 1, n=n)
+
+    def reset_request_count(self) -> None:
+        pass
+
+
+def _captioned(index: Index, folder: Path, count: int) -> list[int]:
+    """``count`` pictures captioned by a plain ingest (no vectors yet); their caption ids."""
+    _queue(index, folder, count)
+    Ingester(index, Captioner, batch_size=8).run()
+    return [int(row[0]) for row in sql_rows(index, "SELECT caption_id FROM images ORDER BY id")]
+
+
+def test_three_workers_do_each_vector_and_variants_job_once(index: Index, tmp_path: Path) -> None:
+    caption_ids = _captioned(index, tmp_path / "photos", 30)
+    queue_variants(index, caption_ids[:12], 2, "catchy")
+    more = tmp_path / "more"  # and new pictures, whose captions need vectors too
+    more.mkdir()
+    for i in range(6):
+        Image.new("RGB", (8, 8), (i, 100, 7)).save(more / f"n{i}.png")
+    Reconciler(index).scan_root(str(more))
+    encoder, chat, captioner = Encoder(), Variants(), Captioner()
+    options = WorkerOptions(lease=30, poll=0.05, batch_size=4, until_empty=True, kinds=(CAPTIONS, VECTORS, VARIANTS),
+                            vector_batch=4, vector_batches=2, variants_batch=2)
+    workers = [CaptionWorker(index, options, lambda: captioner, ME, load_encoder=lambda: encoder, variants=chat)
+               for _ in range(3)]
+    threads = [threading.Thread(target=worker.run) for worker in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+    # Each current caption encoded once, each variants job asked once, by whichever worker claimed it.
+    assert len(encoder.seen) == 36 and set(encoder.seen.values()) == {1}
+    assert len(chat.asked) == 12 and set(chat.asked.values()) == {1}
+    assert sql_rows(index, "SELECT count(*) FROM caption_embeddings") == [(36,)]
+    assert sql_rows(index, "SELECT count(*) FROM images WHERE vectored_caption_id = caption_id") == [(36,)]
+    assert sql_rows(index, "SELECT count(*) FROM variants") == [(24,)]
+    assert sql_rows(index, "SELECT count(*) FROM variants GROUP BY caption_id HAVING count(*) != 2") == []
+    assert sql_rows(index, "SELECT count(*) FROM jobs WHERE kind = 'variants'") == [(0,)]
+    assert sql_rows(index, "SELECT count(*) FROM images WHERE vector_owner IS NOT NULL") == [(0,)]
+    assert sql_rows(index, "SELECT sum(vectors_done), sum(variants_done), sum(images_done) FROM workers") == [
+        (36, 12, 6)]
+    assert sum(worker.totals.vectors for worker in workers) == 36
+    assert {row.state for row in worker_rows(index)} == {"stopped"}
+
+
+def test_a_lapsed_workers_vectors_pass_on_and_its_late_result_is_refused(index: Index, tmp_path: Path) -> None:
+    _captioned(index, tmp_path / "photos", 5)
+    stalled, other = register_worker(index, ME, LEASE, (VECTORS,)), register_worker(index, ME, LEASE, (VECTORS,))
+    taken = claim_vectors(index, stalled, 10)
+    assert len(taken) == 5 and claim_vectors(index, other, 10) == []  # all held
+    assert [row.id for row in worker_rows(index) if row.kinds == "vectors"] == [other, stalled]
+    _expire(index, stalled)
+    release_lapsed(index)
+    handed_on = claim_vectors(index, other, 10)
+    assert handed_on == taken
+    rows = [(claim.caption_id, claim.text) for claim in handed_on]
+    assert store_claimed_vectors(index, Encoder(2.0), rows, lambda c: settle_vectors(c, other, handed_on)) == 5
+    # The stalled worker comes back with its vectors: nothing stored, the takeover's stay.
+    late = Encoder(9.0)
+    assert store_claimed_vectors(index, late, rows, lambda c: settle_vectors(c, stalled, taken)) == 0
+    assert len(late.seen) == 5  # it computed them, in vain
+    vectors = from_blobs([row[0] for row in sql_rows(index, "SELECT vector FROM caption_embeddings")], 4)
+    assert vectors.shape == (5, 4) and np.all(vectors == 2.0)
+    assert claim_vectors(index, other, 10) == []  # all done
+
+
+def test_a_lapsed_workers_variants_jobs_pass_on_and_its_late_result_is_refused(index: Index, tmp_path: Path) -> None:
+    caption_ids = _captioned(index, tmp_path / "photos", 4)
+    queue_variants(index, caption_ids, 2, "catchy")
+    stalled, other = register_worker(index, ME, LEASE, (VARIANTS,)), register_worker(index, ME, LEASE, (VARIANTS,))
+    taken = claim_variant_jobs(index, stalled, 10, utcnow())
+    assert len(taken) == 4 and claim_variant_jobs(index, other, 10, utcnow()) == []
+    # A watcher's own run leaves them to the worker that holds them.
+    assert process_variant_jobs(index, Variants("watcher")).processed == 0
+    _expire(index, stalled)
+    release_lapsed(index)
+    handed_on = claim_variant_jobs(index, other, 10, utcnow())
+    assert sorted(handed_on) == sorted(taken)
+    assert run_claimed_variant_jobs(index, Variants("fresh"), handed_on, other).done == 4
+    # The stalled worker resumes: its jobs are gone or not its own; it asks nothing and stores nothing.
+    late = Variants("stale")
+    counts = run_claimed_variant_jobs(index, late, taken, stalled)
+    assert counts.processed == 0 and not late.asked
+    texts = [row[0] for row in sql_rows(index, "SELECT text FROM variants ORDER BY id")]
+    assert len(texts) == 8 and all(text.startswith("fresh ") for text in texts)
+
+
+def test_a_result_after_the_takeover_claimed_is_refused(index: Index, tmp_path: Path) -> None:
+    """The stalled worker read its job before it lapsed and answers while the takeover holds it."""
+    [caption_id] = _captioned(index, tmp_path / "photos", 1)
+    queue_variants(index, [caption_id], 2, "catchy")
+    stalled, other = register_worker(index, ME, LEASE, (VARIANTS,)), register_worker(index, ME, LEASE, (VARIANTS,))
+    taken = claim_variant_jobs(index, stalled, 1, utcnow())
+
+    class Stalls(Variants):
+        def generate_variants(self, caption: str, n: int = 3, style: str = "catchy") -> VariantResult:
+            _expire(index, stalled)  # the lease lapses while the call is in flight
+            release_lapsed(index)
+            assert claim_variant_jobs(index, other, 1, utcnow()) == taken
+            return super().generate_variants(caption, n, style)
+
+    counts = run_claimed_variant_jobs(index, Stalls("stale"), taken, stalled)
+    assert (counts.lost, counts.done) == (1, 0)
+    assert sql_rows(index, "SELECT count(*) FROM variants") == [(0,)]
+    assert sql_rows(index, f"SELECT lease_owner FROM jobs WHERE id = {taken[0]}") == [(other,)]
+    assert run_claimed_variant_jobs(index, Variants("fresh"), taken, other).done == 1
+
+
+def test_a_worker_that_stops_gives_its_claims_back(index: Index, tmp_path: Path) -> None:
+    caption_ids = _captioned(index, tmp_path / "photos", 3)
+    queue_variants(index, caption_ids, 2, "catchy")
+    worker_id = register_worker(index, ME, LEASE, (VECTORS, VARIANTS))
+    assert len(claim_vectors(index, worker_id, 10)) == 3
+    assert len(claim_variant_jobs(index, worker_id, 10, utcnow())) == 3
+    assert compute_pending_vectors(index, encoder=Encoder()) == 0  # a scan leaves claimed pictures alone
+    retire_worker(index, worker_id, files_done=0, images_done=0)
+    assert sql_rows(index, "SELECT count(*) FROM images WHERE vector_owner IS NOT NULL") == [(0,)]
+    assert sql_rows(index, "SELECT count(*) FROM jobs WHERE lease_owner IS NOT NULL") == [(0,)]
+    assert compute_pending_vectors(index, encoder=Encoder()) == 3
+    # A scan's vectors mark the pictures done for workers too.
+    assert claim_vectors(index, register_worker(index, ME, LEASE, (VECTORS,)), 10) == []
+
+
+def test_a_new_caption_needs_a_vector_again_and_a_watcher_leaves_vectors_to_workers(index: Index,
+                                                                                    tmp_path: Path) -> None:
+    [caption_id] = _captioned(index, tmp_path / "photos", 1)
+    assert compute_pending_vectors(index, encoder=Encoder()) == 1
+    with index.write() as connection:  # a text changed in place: the 0002 trigger drops its vector
+        connection.exec_driver_sql(f"UPDATE captions SET text = 'a new text' WHERE id = {caption_id}")
+    assert sql_rows(index, "SELECT vectored_caption_id FROM images") == [(None,)]
+    worker_id = register_worker(index, ME, timedelta(seconds=60), (CAPTIONS, VECTORS))
+    assert [claim.text for claim in claim_vectors(index, worker_id, 10)] == ["a new text"]
+    assert active_worker_kinds(index) == {CAPTIONS, VECTORS}
+    _expire(index, worker_id)
+    assert active_worker_kinds(index) == set()  # a lapsed lease takes nothing
+
+
+def test_kinds_of_work() -> None:
+    assert worker_kinds(["variants", " Captions", "vectors", "captions"]) == [CAPTIONS, VECTORS, VARIANTS]
+    with pytest.raises(ValueError, match="unknown kind of work thumbnails"):
+        worker_kinds(["captions", "thumbnails"])
+    with pytest.raises(ValueError, match="no kind of work"):
+        worker_kinds([""])
