@@ -21,6 +21,7 @@ from alttext.index.leases import (
     CAPTIONS,
     VARIANTS,
     VECTORS,
+    WorkerIdentity,
     active_worker_kinds,
     claim_variant_jobs,
     claim_vectors,
@@ -215,3 +216,31 @@ def test_kinds_of_work() -> None:
         worker_kinds(["captions", "thumbnails"])
     with pytest.raises(ValueError, match="no kind of work"):
         worker_kinds([""])
+
+
+def test_status_shows_what_workers_did_of_each_kind(index: Index, db: Path | str) -> None:
+    from click.testing import CliRunner
+
+    from alttext.cli import cli
+    from alttext.index.leases import renew_lease
+
+    both = register_worker(index, WorkerIdentity("box", 7, "planted"), LEASE, (CAPTIONS, VECTORS, VARIANTS))
+    captions_only = register_worker(index, WorkerIdentity("box", 8, "planted"), LEASE)
+    assert renew_lease(index, both, LEASE, files_done=3, images_done=2, vectors_done=41, variants_done=5)
+    result = CliRunner().invoke(cli, ["--db", str(db), "status"], catch_exceptions=False)
+    lines = {line.split()[1]: line for line in result.output.splitlines() if line.startswith("worker:")}
+    assert "2 images at" in lines[str(both)] and "41 vectors, 5 variants jobs," in lines[str(both)]
+    assert "vectors" not in lines[str(captions_only)] and "variants" not in lines[str(captions_only)]
+    [row] = [row for row in worker_rows(index) if row.id == both]
+    assert (row.kinds, row.vectors_done, row.variants_done) == ("captions,vectors,variants", 41, 5)
+
+
+def test_worker_refuses_an_unknown_kind_in_one_line(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from alttext.cli import cli
+
+    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "index.sqlite3"), "worker", "--jobs", "captions,thumbs"])
+    assert result.exit_code == 2
+    assert "unknown kind of work thumbs (choose from captions, vectors, variants)" in result.output
+    assert "Traceback" not in result.output
