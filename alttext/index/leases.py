@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, func, insert, select, update
+from sqlalchemy import Connection, DateTime, and_, func, insert, select, true, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from alttext.index.db import Index
@@ -59,10 +59,12 @@ KINDS = (CAPTIONS, VECTORS, VARIANTS)
 VARIANTS_JOB = "variants"  # jobs.kind (index/variant_jobs.py)
 
 
-def vector_pending() -> ColumnElement[bool]:
+def vector_pending(dialect: str) -> ColumnElement[bool]:
     """A picture whose current caption has no vector: the predicate of ``ix_images_vector_pending``, written
-    as it is there (SQLite uses a partial index only when the query repeats its terms)."""
-    return (images.c.caption_id.is_not(None)) & images.c.vectored_caption_id.is_distinct_from(images.c.caption_id)
+    as it is there (migration 0010): SQLite uses a partial index only when the query repeats its terms;
+    PostgreSQL estimates the share from the statistics on the expression only when it is tested whole."""
+    pending = and_(images.c.caption_id.is_not(None), images.c.vectored_caption_id.is_distinct_from(images.c.caption_id))
+    return pending.is_(true()) if dialect == "postgresql" else pending
 
 
 def variants_queued() -> ColumnElement[bool]:
@@ -121,7 +123,7 @@ def _release(connection: Connection, owners: list[int]) -> int:
     released = connection.execute(
         update(files).where(files.c.state == PENDING, files.c.lease_owner.in_(owners)).values(lease_owner=None)
     ).rowcount
-    connection.execute(update(images).where(vector_pending(), images.c.vector_owner.in_(owners))
+    connection.execute(update(images).where(vector_pending(connection.dialect.name), images.c.vector_owner.in_(owners))
                        .values(vector_owner=None))
     connection.execute(update(jobs).where(variants_queued(), jobs.c.lease_owner.in_(owners)).values(lease_owner=None))
     return int(released)
@@ -244,7 +246,7 @@ def claim_vectors(index: Index, worker_id: int, limit: int) -> list[VectorClaim]
     with index.claim() as connection:
         _lock_active(connection, worker_id)
         ids = list(connection.execute(
-            select(images.c.id).where(vector_pending(), images.c.vector_owner.is_(None))
+            select(images.c.id).where(vector_pending(connection.dialect.name), images.c.vector_owner.is_(None))
             .order_by(images.c.id).limit(limit).with_for_update(skip_locked=True)
         ).scalars())
         if not ids:

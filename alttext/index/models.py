@@ -147,7 +147,8 @@ images = Table(
     Column("vector_owner", Integer),
     Index("ix_images_vector_pending", "vector_owner", "id",
           sqlite_where=sql_text("caption_id IS NOT NULL AND vectored_caption_id IS NOT caption_id"),
-          postgresql_where=sql_text("caption_id IS NOT NULL AND vectored_caption_id IS DISTINCT FROM caption_id")),
+          postgresql_where=sql_text(
+              "(caption_id IS NOT NULL AND vectored_caption_id IS DISTINCT FROM caption_id) IS TRUE")),
 )
 
 captions = Table(

@@ -26,9 +26,14 @@ down_revision = "0009"
 branch_labels = None
 depends_on = None
 
-# Written the same way as the claim's WHERE (index/leases.py), so SQLite's planner matches it term by term.
+# Written the same way as the claim's WHERE (index/leases.py ``vector_pending``): SQLite's planner matches a
+# partial index term by term. PostgreSQL has no statistics for a comparison of two columns and guesses 99.5 %
+# of the rows match, so it walked the primary key instead (230 ms at 3*10^5 pictures, 100 pending); statistics
+# on the expression itself (CREATE STATISTICS, PostgreSQL >= 14) give it the true share when the query tests
+# the expression whole (``IS TRUE``), and the claim becomes a scan of this index (0.5 ms).
+PG_PENDING = "caption_id IS NOT NULL AND vectored_caption_id IS DISTINCT FROM caption_id"
 VECTOR_PENDING = {"sqlite": "caption_id IS NOT NULL AND vectored_caption_id IS NOT caption_id",
-                  "postgresql": "caption_id IS NOT NULL AND vectored_caption_id IS DISTINCT FROM caption_id"}
+                  "postgresql": f"({PG_PENDING}) IS TRUE"}
 VARIANTS_QUEUED = "kind = 'variants' AND state = 'queued'"
 
 SQLITE_TRIGGER = """
@@ -67,6 +72,9 @@ def upgrade() -> None:
                     postgresql_where=pending)
     for statement in PG_TRIGGER if dialect == "postgresql" else [SQLITE_TRIGGER]:
         op.execute(statement)
+    if dialect == "postgresql":
+        op.execute(f"CREATE STATISTICS images_vector_pending ON (({PG_PENDING})) FROM images")
+        op.execute("ANALYZE images")  # a sample: the planner knows the share at once, not after autovacuum
 
     op.add_column("jobs", sa.Column("lease_owner", sa.Integer, nullable=True))
     queued = sa.text(VARIANTS_QUEUED)
@@ -86,6 +94,7 @@ def downgrade() -> None:
     op.drop_index("ix_jobs_variants_due", table_name="jobs")
     op.execute("ALTER TABLE jobs DROP COLUMN lease_owner")
     if dialect == "postgresql":
+        op.execute("DROP STATISTICS IF EXISTS images_vector_pending")
         op.execute("DROP TRIGGER IF EXISTS images_vector_dropped ON caption_embeddings")
         op.execute("DROP FUNCTION IF EXISTS images_vector_dropped()")
     else:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from helpers import sql_rows
 from PIL import Image
+from sqlalchemy import text
 from test_leases import LEASE, ME, Captioner, _expire, _queue
 
 from alttext.index.db import Index
@@ -244,3 +245,46 @@ def test_worker_refuses_an_unknown_kind_in_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "unknown kind of work thumbs (choose from captions, vectors, variants)" in result.output
     assert "Traceback" not in result.output
+
+
+def test_claims_are_ranges_of_their_partial_indexes(index: Index) -> None:
+    """10^4 pictures, 10 waiting for a vector, 10 due jobs among 10^4 parked: each claim reads its partial index
+    (PostgreSQL needs the statistics on the expression of migration 0010 to see that few rows match)."""
+    from sqlalchemy import select
+
+    from alttext.index.leases import variants_queued, vector_pending
+    from alttext.index.models import images, jobs
+
+    count = 10_000
+    series = ("generate_series(1, :n) AS g(n)" if index.dialect == "postgresql" else
+              "(WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < :n) SELECT n FROM g) AS g")
+    now = "now()" if index.dialect == "postgresql" else "CURRENT_TIMESTAMP"
+    with index.write() as connection:
+        for statement in (
+            f"""INSERT INTO images (id, pixel_hash, width, height, created_at)
+                SELECT n, 'h' || n, 8, 8, {now} FROM {series}""",
+            f"""INSERT INTO captions (id, image_id, text, source, status, created_at)
+                SELECT n, n, 'c' || n, 'model', 'generated', {now} FROM {series}""",
+            "UPDATE images SET caption_id = id, vectored_caption_id = CASE WHEN id > :n - 10 THEN NULL ELSE id END",
+            f"""INSERT INTO jobs (kind, target_id, attempts, next_try_at, state, created_at)
+                SELECT 'variants', n, 0, {now}, CASE WHEN n > :n - 10 THEN 'queued' ELSE 'failed' END, {now}
+                FROM {series}""",
+        ):
+            connection.execute(text(statement), {"n": count})
+        connection.exec_driver_sql("ANALYZE")
+    with index.claim() as connection:
+        for query, name in (
+            (select(images.c.id).where(vector_pending(index.dialect), images.c.vector_owner.is_(None))
+             .order_by(images.c.id).limit(64), "ix_images_vector_pending"),
+            (select(jobs.c.id).where(variants_queued(), jobs.c.lease_owner.is_(None), jobs.c.next_try_at <= utcnow())
+             .order_by(jobs.c.next_try_at, jobs.c.id).limit(4), "ix_jobs_variants_due"),
+        ):
+            compiled = query.compile(connection)
+            explain = "EXPLAIN" if index.dialect == "postgresql" else "EXPLAIN QUERY PLAN"
+            plan = " ".join(str(row[-1]) for row in connection.exec_driver_sql(f"{explain} {compiled}", (
+                compiled.params if index.dialect == "postgresql" else tuple(compiled.params[key]
+                                                                            for key in compiled.positiontup or ()))))
+            assert name in plan, plan
+    worker_id = register_worker(index, ME, LEASE, (VECTORS, VARIANTS))
+    assert [claim.image_id for claim in claim_vectors(index, worker_id, 64)] == list(range(count - 9, count + 1))
+    assert len(claim_variant_jobs(index, worker_id, 64, utcnow())) == 10
