@@ -77,6 +77,9 @@ class Variants:
     def reset_request_count(self) -> None:
         pass
 
+    def close(self) -> None:
+        pass
+
 
 def _captioned(index: Index, folder: Path, count: int) -> list[int]:
     """``count`` pictures captioned by a plain ingest (no vectors yet); their caption ids."""
@@ -288,3 +291,18 @@ def test_claims_are_ranges_of_their_partial_indexes(index: Index) -> None:
     worker_id = register_worker(index, ME, LEASE, (VECTORS, VARIANTS))
     assert [claim.image_id for claim in claim_vectors(index, worker_id, 64)] == list(range(count - 9, count + 1))
     assert len(claim_variant_jobs(index, worker_id, 64, utcnow())) == 10
+
+
+def test_a_watcher_leaves_vectors_and_variants_to_active_workers(index: Index, tmp_path: Path) -> None:
+    from alttext.library.after_index import AfterIndexing
+
+    caption_ids = _captioned(index, tmp_path / "photos", 2)
+    queue_variants(index, caption_ids, 2, "catchy")
+    chat = Variants("watcher")
+    after = AfterIndexing(index, variants=chat, background=True)  # a watcher's background work (not started)
+    worker_id = register_worker(index, ME, LEASE, (VECTORS, VARIANTS))
+    assert after._vectors_work(lambda: False) == 0 and after._variants_work(lambda: False) == 0
+    assert not chat.asked  # and no encoder was loaded: the vectors are still to do
+    assert sql_rows(index, "SELECT count(*) FROM caption_embeddings") == [(0,)]
+    retire_worker(index, worker_id, files_done=0, images_done=0)
+    assert after._variants_work(lambda: False) == 2 and len(chat.asked) == 2  # taken back once none does
