@@ -50,7 +50,8 @@ def test_opening_an_empty_database_migrates_it_and_reopening_is_a_no_op(empty_ur
                 "index_identity", "alembic_version"} <= tables
         triggers = {row[0] for row in sql_rows(index, "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")}
         assert triggers == {"files_fts_insert", "files_fts_delete", "files_fts_update", "images_fts_caption",
-                            "captions_fts_text", "captions_fts_insert", "caption_embeddings_stale"}
+                            "captions_fts_text", "captions_fts_insert", "caption_embeddings_stale",
+                            "images_vector_dropped"}
         assert sql_rows(index, "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_search_fts_document'")[0][0] \
             .count("USING gin")
         assert sql_rows(index, "SELECT data_type FROM information_schema.columns"
