@@ -4,47 +4,17 @@ jobs and workers keep their rows; and back down to 0009. On SQLite and PostgreSQ
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, text
+from migration_kit import engine_for, migrate, rows
+from sqlalchemy import Engine, text
 
-from alttext.index.db import Index, migrations_dir, server_url
+from alttext.index.db import Index
 from alttext.index.leases import WorkerIdentity, claim_vectors, register_worker
 
-pytestmark = pytest.mark.both_backends  # SQLite and PostgreSQL (tests/conftest.py)
-
-
-@pytest.fixture
-def empty_db(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Iterator[str | Path]:
-    if backend != "postgresql":
-        yield tmp_path / "index.sqlite3"
-        return
-    server = request.getfixturevalue("postgres_server")
-    name = server.new_database()
-    yield server.url(name)
-    server.drop_database(name)
-
-
-def _engine(db: str | Path) -> Engine:
-    return create_engine(server_url(db) if isinstance(db, str) else f"sqlite:///{db}")
-
-
-def _migrate(engine: Engine, verb: str, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(migrations_dir()))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        getattr(command, verb)(config, revision)
-
-
-def _rows(engine: Engine, sql: str) -> list[tuple[object, ...]]:
-    with engine.connect() as connection:
-        return [tuple(row) for row in connection.execute(text(sql)).all()]
+pytestmark = pytest.mark.both_backends  # SQLite and PostgreSQL (tests/conftest.py); empty_db: tests/index/conftest.py
 
 
 def _columns(engine: Engine, table: str) -> set[str]:
@@ -54,8 +24,8 @@ def _columns(engine: Engine, table: str) -> set[str]:
 
 
 def test_an_index_at_0009_upgrades_its_vector_queue_and_downgrades(empty_db: str | Path) -> None:
-    engine = _engine(empty_db)
-    _migrate(engine, "upgrade", "0009")
+    engine = engine_for(empty_db)
+    migrate(engine, "upgrade", "0009")
     day = datetime(2024, 1, 1)
     with engine.begin() as connection:
         for statement in (
@@ -72,11 +42,11 @@ def test_an_index_at_0009_upgrades_its_vector_queue_and_downgrades(empty_db: str
                VALUES ('h', 1, 'stopped', :day, :day, :day, 5, 4)""",
         ):
             connection.execute(text(statement), {"day": day, "blob": b"\0\0\0\0"})
-    _migrate(engine, "upgrade", "0010")
-    assert _rows(engine, "SELECT id, caption_id, vectored_caption_id, vector_owner FROM images ORDER BY id") == [
+    migrate(engine, "upgrade", "0010")
+    assert rows(engine, "SELECT id, caption_id, vectored_caption_id, vector_owner FROM images ORDER BY id") == [
         (1, 1, 1, None), (2, 2, None, None), (3, None, None, None)]
-    assert _rows(engine, "SELECT target_id, lease_owner, state FROM jobs") == [(2, None, "queued")]
-    assert _rows(engine, "SELECT kinds, files_done, images_done, vectors_done, variants_done FROM workers") == [
+    assert rows(engine, "SELECT target_id, lease_owner, state FROM jobs") == [(2, None, "queued")]
+    assert rows(engine, "SELECT kinds, files_done, images_done, vectors_done, variants_done FROM workers") == [
         ("captions", 5, 4, 0, 0)]  # what a worker of 0009 did: captions
     engine.dispose()
 
@@ -87,12 +57,12 @@ def test_an_index_at_0009_upgrades_its_vector_queue_and_downgrades(empty_db: str
             connection.exec_driver_sql("UPDATE captions SET text = 'edited' WHERE id = 1")
         assert [claim.image_id for claim in claim_vectors(index, worker_id, 10)] == [1]
 
-    engine = _engine(empty_db)
-    _migrate(engine, "downgrade", "0009")
+    engine = engine_for(empty_db)
+    migrate(engine, "downgrade", "0009")
     assert not {"vectored_caption_id", "vector_owner"} & _columns(engine, "images")
     assert "lease_owner" not in _columns(engine, "jobs")
     assert not {"kinds", "vectors_done", "variants_done"} & _columns(engine, "workers")
-    assert _rows(engine, "SELECT count(*) FROM images") == [(3,)]
-    _migrate(engine, "upgrade", "head")  # and up again
-    assert _rows(engine, "SELECT id, vectored_caption_id FROM images ORDER BY id") == [(1, None), (2, None), (3, None)]
+    assert rows(engine, "SELECT count(*) FROM images") == [(3,)]
+    migrate(engine, "upgrade", "head")  # and up again
+    assert rows(engine, "SELECT id, vectored_caption_id FROM images ORDER BY id") == [(1, None), (2, None), (3, None)]
     engine.dispose()
