@@ -118,15 +118,19 @@ def renew_lease(index: Index, worker_id: int, lease: timedelta, *, files_done: i
 
 
 def _release(connection: Connection, owners: list[int]) -> int:
-    """Give back everything ``owners`` hold: pending files, pictures waiting for a vector, variants jobs; how
-    many files. Each statement names its partial index's predicate, so it is an index range."""
-    released = connection.execute(
-        update(files).where(files.c.state == PENDING, files.c.lease_owner.in_(owners)).values(lease_owner=None)
-    ).rowcount
-    connection.execute(update(images).where(vector_pending(connection.dialect.name), images.c.vector_owner.in_(owners))
+    """Give back everything ``owners`` hold, in whatever state it is now: files (a claimed file that went
+    missing may come back pending), pictures waiting for a vector (or that lost their caption meanwhile and
+    may get a new one), variants jobs; how many pending files. Each statement reads an index of the held rows
+    only (``ix_*_leased``, ``ix_images_vector_owner``)."""
+    states = connection.execute(
+        update(files).where(files.c.lease_owner.is_not(None), files.c.lease_owner.in_(owners))
+        .values(lease_owner=None).returning(files.c.state)
+    ).scalars().all()
+    connection.execute(update(images).where(images.c.vector_owner.is_not(None), images.c.vector_owner.in_(owners))
                        .values(vector_owner=None))
-    connection.execute(update(jobs).where(variants_queued(), jobs.c.lease_owner.in_(owners)).values(lease_owner=None))
-    return int(released)
+    connection.execute(update(jobs).where(jobs.c.lease_owner.is_not(None), jobs.c.lease_owner.in_(owners))
+                       .values(lease_owner=None))
+    return sum(1 for state in states if state == PENDING)
 
 
 def release_lapsed(index: Index) -> int:

@@ -149,6 +149,9 @@ images = Table(
           sqlite_where=sql_text("caption_id IS NOT NULL AND vectored_caption_id IS NOT caption_id"),
           postgresql_where=sql_text(
               "(caption_id IS NOT NULL AND vectored_caption_id IS DISTINCT FROM caption_id) IS TRUE")),
+    # releases: a picture stays claimed whatever happens to its caption meanwhile (0010)
+    Index("ix_images_vector_owner", "vector_owner", sqlite_where=sql_text("vector_owner IS NOT NULL"),
+          postgresql_where=sql_text("vector_owner IS NOT NULL")),
 )
 
 captions = Table(
@@ -220,6 +223,10 @@ files = Table(
     # claims: unclaimed pending files in id order, or one worker's pending files; only pending rows (0009)
     Index("ix_files_pending_lease", "lease_owner", "id", sqlite_where=sql_text("state = 'pending'"),
           postgresql_where=sql_text("state = 'pending'")),
+    # releases: whatever a worker holds, in any state (a claimed file may go missing, then come back pending),
+    # from an index of the claimed rows only (0010)
+    Index("ix_files_leased", "lease_owner", sqlite_where=sql_text("lease_owner IS NOT NULL"),
+          postgresql_where=sql_text("lease_owner IS NOT NULL")),
 )
 
 variants = Table(
@@ -253,6 +260,8 @@ jobs = Table(
     Index("ix_jobs_variants_due", "lease_owner", "next_try_at", "id",
           sqlite_where=sql_text("kind = 'variants' AND state = 'queued'"),
           postgresql_where=sql_text("kind = 'variants' AND state = 'queued'")),
+    Index("ix_jobs_leased", "lease_owner", sqlite_where=sql_text("lease_owner IS NOT NULL"),
+          postgresql_where=sql_text("lease_owner IS NOT NULL")),  # releases, in any state
 )
 
 # A caption's sentence vector, for search by meaning (``alttext.search.vectors``; migrations 0002-0003).

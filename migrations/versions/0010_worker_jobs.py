@@ -60,6 +60,9 @@ PG_TRIGGER = [
 ]
 
 
+LEASED_INDEXES = {"files": "ix_files_leased", "images": "ix_images_vector_owner", "jobs": "ix_jobs_leased"}
+
+
 def upgrade() -> None:
     dialect = op.get_bind().dialect.name
     op.add_column("images", sa.Column("vectored_caption_id", sa.Integer, nullable=True))
@@ -81,6 +84,13 @@ def upgrade() -> None:
     op.create_index("ix_jobs_variants_due", "jobs", ["lease_owner", "next_try_at", "id"], sqlite_where=queued,
                     postgresql_where=queued)
 
+    # Releases give back whatever a worker holds, in any state (a claimed file may go missing and come back,
+    # a claimed picture lose its caption and get a new one): indexes of the claimed rows only, a few per worker.
+    leased = {"files": "lease_owner", "images": "vector_owner", "jobs": "lease_owner"}
+    for table, column in leased.items():
+        held = sa.text(f"{column} IS NOT NULL")
+        op.create_index(LEASED_INDEXES[table], table, [column], sqlite_where=held, postgresql_where=held)
+
     op.add_column("workers", sa.Column("kinds", sa.Text, nullable=False, server_default="captions"))
     op.add_column("workers", sa.Column("vectors_done", sa.Integer, nullable=False, server_default="0"))
     op.add_column("workers", sa.Column("variants_done", sa.Integer, nullable=False, server_default="0"))
@@ -91,6 +101,8 @@ def downgrade() -> None:
     # Not batch mode: copying a table would drop the FTS triggers (SQLite >= 3.35 drops columns).
     for column in ("variants_done", "vectors_done", "kinds"):
         op.execute(f"ALTER TABLE workers DROP COLUMN {column}")
+    for table, name in LEASED_INDEXES.items():
+        op.drop_index(name, table_name=table)
     op.drop_index("ix_jobs_variants_due", table_name="jobs")
     op.execute("ALTER TABLE jobs DROP COLUMN lease_owner")
     if dialect == "postgresql":

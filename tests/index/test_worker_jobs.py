@@ -24,6 +24,7 @@ from alttext.index.leases import (
     VECTORS,
     WorkerIdentity,
     active_worker_kinds,
+    claim_files,
     claim_variant_jobs,
     claim_vectors,
     register_worker,
@@ -306,3 +307,28 @@ def test_a_watcher_leaves_vectors_and_variants_to_active_workers(index: Index, t
     assert sql_rows(index, "SELECT count(*) FROM caption_embeddings") == [(0,)]
     retire_worker(index, worker_id, files_done=0, images_done=0)
     assert after._variants_work(lambda: False) == 2 and len(chat.asked) == 2  # taken back once none does
+
+
+def test_claims_whose_rows_changed_while_held_are_released_too(index: Index, tmp_path: Path) -> None:
+    """A claimed file that went missing and comes back, a claimed picture that lost its caption and gets a new
+    one: once the holder lapses, neither may stay owned by it for ever (and so never be claimed again)."""
+    caption_ids = _captioned(index, tmp_path / "photos", 2)
+    _queue(index, tmp_path / "new", 2)
+    stalled, other = register_worker(index, ME, LEASE, (CAPTIONS, VECTORS)), register_worker(index, ME, LEASE,
+                                                                                              (CAPTIONS, VECTORS))
+    files_taken = claim_files(index, stalled, 10)
+    vectors_taken = claim_vectors(index, stalled, 10)
+    assert len(files_taken) == 2 and len(vectors_taken) == 2
+    gone_file, _path = files_taken[0]
+    picture = vectors_taken[0].image_id
+    with index.write() as connection:  # while held: the file is found missing, the picture loses its caption
+        connection.execute(text(f"UPDATE files SET state = 'missing' WHERE id = {gone_file}"))
+        connection.execute(text(f"UPDATE images SET caption_id = NULL WHERE id = {picture}"))
+    _expire(index, stalled)
+    assert release_lapsed(index) == 1  # one pending file handed on (the missing one is not pending)
+    with index.write() as connection:  # then the file comes back, the picture gets its caption again
+        connection.execute(text(f"UPDATE files SET state = 'pending' WHERE id = {gone_file}"))
+        connection.execute(text(f"UPDATE images SET caption_id = {caption_ids[0]} WHERE id = {picture}"))
+    assert sorted(file_id for file_id, _ in claim_files(index, other, 10)) == sorted(f for f, _ in files_taken)
+    assert sorted(claim.image_id for claim in claim_vectors(index, other, 10)) == sorted(
+        claim.image_id for claim in vectors_taken)
