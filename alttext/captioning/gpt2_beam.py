@@ -175,6 +175,9 @@ class _Gpt2Decoder:
         size = (rows, self.heads, max_length - 1, self.head_dim)
         self.keys = [torch.empty(size, dtype=dtype, device=device) for _ in self.blocks]
         self.values = [torch.empty(size, dtype=dtype, device=device) for _ in self.blocks]
+        # Re-ordering gathers into these and swaps: half the copying of gathering in place.
+        self.spare_keys = [torch.empty_like(buffer) for buffer in self.keys]
+        self.spare_values = [torch.empty_like(buffer) for buffer in self.values]
 
     def step(self, tokens: torch.Tensor, position: int) -> torch.Tensor:
         """Logits (rows, vocab) for ``tokens`` (rows,) at ``position``. ``rows`` is images × beams, or just
@@ -212,9 +215,11 @@ class _Gpt2Decoder:
     def reorder(self, rows: torch.Tensor, position: int) -> None:
         """Beam ``i`` continues from beam ``rows[i]``: copy its keys/values for positions ``0..position``."""
         end = position + 1
-        for buffers in (self.keys, self.values):
-            for buffer in buffers:
-                buffer[:, :, :end] = buffer[:, :, :end].index_select(0, rows)
+        for index in range(len(self.blocks)):
+            torch.index_select(self.keys[index][:, :, :end], 0, rows, out=self.spare_keys[index][:, :, :end])
+            torch.index_select(self.values[index][:, :, :end], 0, rows, out=self.spare_values[index][:, :, :end])
+        self.keys, self.spare_keys = self.spare_keys, self.keys
+        self.values, self.spare_values = self.spare_values, self.values
 
 
 # -- beam search, as transformers 5's GenerationMixin._beam_search --------------------------------------
