@@ -1,11 +1,12 @@
 """fp32 linear layers with oneDNN's prepacked weights, for the small-batch matrix products of decoding.
 
 A decoding step of vit-gpt2 multiplies (images × beams) rows, 32 at the default batch, by every decoder
-weight and by the 768 × 50257 LM head. At so few rows the time goes into reading the weights, and
+weight and by the 768 × 50257 LM head. For the widening layers the time goes into reading the weights, and
 oneDNN's blocked weight layout (``torch.ops.mkldnn._reorder_linear_weight``, done once) reads them faster
-than the plain GEMM of ``addmm``/``linear``: bench/README.md has the figures (the LM head ~1.4×, the other
-decoder layers 1.1–1.9× at 8–32 rows). The image encoder (1,500+ rows per batch) gains nothing and is left
-alone.
+than ``addmm``: bench/decode_kernels_bench.py, single thread, 32 rows: the LM head 1.36× (1.74× at 8 rows),
+the MLP's 768 → 3072 1.18×. The square and narrowing layers (768 → 768, 3072 → 768) ran 0.69× and 0.88×
+and 768 → 2304 the same, so only layers at least ``WIDENING`` times wider out than in are packed. The
+image encoder (1,500+ rows per batch, ~0.9×) is left alone.
 
 The sums are the same but the order of the additions is not, so outputs can differ from ``addmm``'s in the
 last bits (about 1e-6 here); bench/caption_equivalence.py checks the captions stay the naive pipeline's.
@@ -51,16 +52,23 @@ def available() -> bool:
     return True
 
 
+WIDENING = 4  # out_features / in_features from which packing paid (the MLP's first layer, the LM head)
+
+
 def _packed(module: nn.Module) -> PackedLinear | None:
     if isinstance(module, Conv1D):  # GPT-2's Conv1D holds the weight transposed: (in, out)
-        return PackedLinear(module.weight.t(), module.bias)
-    if type(module) is nn.Linear:
-        return PackedLinear(module.weight, module.bias)
-    return None
+        weight = module.weight.t()
+    elif type(module) is nn.Linear:
+        weight = module.weight
+    else:
+        return None
+    out_features, in_features = weight.shape
+    return PackedLinear(weight, module.bias) if out_features >= WIDENING * in_features else None
 
 
 def pack_linears(module: nn.Module) -> int:
-    """Replace every fp32 CPU ``nn.Linear``/``Conv1D`` below ``module`` by a ``PackedLinear``; returns how many.
+    """Replace the fp32 CPU ``nn.Linear``/``Conv1D`` layers below ``module`` that widen at least ``WIDENING``
+    times by ``PackedLinear``s; returns how many.
 
     A tied layer (GPT-2's LM head shares the token embeddings) gets its own packed copy; the embedding
     keeps the original."""

@@ -10,7 +10,7 @@ import pytest
 VOCAB = 24  # small, so the end-of-text token is often among a step's best continuations
 
 
-def _model(*, eos: int | list[int] | None, encoder_hidden: int = 32, seed: int = 0) -> Any:
+def _model(*, eos: int | list[int] | None, encoder_hidden: int = 32, seed: int = 0, vocab: int = VOCAB) -> Any:
     """A tiny random vit-gpt2 (in memory). ``encoder_hidden`` != 32 adds the encoder-to-decoder projection."""
     import torch
     from transformers import GPT2Config, VisionEncoderDecoderConfig, VisionEncoderDecoderModel, ViTConfig
@@ -18,7 +18,7 @@ def _model(*, eos: int | list[int] | None, encoder_hidden: int = 32, seed: int =
     torch.manual_seed(seed)
     encoder = ViTConfig(image_size=32, patch_size=8, hidden_size=encoder_hidden, num_hidden_layers=1,
                         num_attention_heads=2, intermediate_size=48)
-    decoder = GPT2Config(vocab_size=VOCAB, n_embd=32, n_layer=2, n_head=2, n_positions=40, bos_token_id=1,
+    decoder = GPT2Config(vocab_size=vocab, n_embd=32, n_layer=2, n_head=2, n_positions=40, bos_token_id=1,
                          eos_token_id=2)
     config = VisionEncoderDecoderConfig.from_encoder_decoder_configs(encoder, decoder)
     config.decoder_start_token_id, config.pad_token_id = 1, 0
@@ -100,13 +100,13 @@ def test_encoder_projection_and_folded_attention_and_packed_weights() -> None:
     generate running the same packed layers: packing may move the last bits, the loop must not)."""
     from alttext.captioning import fast_beam, gpt2_beam, packed_linear
 
-    model = _model(eos=2, encoder_hidden=48, seed=3)
+    model = _model(eos=2, encoder_hidden=48, seed=3, vocab=160)  # an LM head 5× wider out than in: packed
     assert fast_beam.enable_folded_cross_attention(model)
     pixels = _pixels(6, seed=4)
     settings = {"num_beams": 3, "max_new_tokens": 10}
     assert _ours(model, pixels, **settings).tolist() == _generate(model, pixels, **settings).tolist()
     if packed_linear.available():
-        assert gpt2_beam.prepare(model) == 2 * 7 + 1  # per layer: attention 2, cross 3, MLP 2; the LM head
+        assert gpt2_beam.prepare(model) == 2 + 1  # the widening layers: each block's MLP in, the LM head
         assert _ours(model, pixels, **settings).tolist() == _generate(model, pixels, **settings).tolist()
 
 
