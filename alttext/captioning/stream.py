@@ -18,7 +18,6 @@ from alttext.alt_text import to_alt_text
 from alttext.captioning.protocols import CaptionFailure
 from alttext.images import ImageError
 from alttext.text_in_image import fold_image_text
-from alttext.thread_priority import lower_this_thread
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -64,8 +63,7 @@ def caption_stream(
 
     batch_size = model.batch_size
     window = batch_size * 2
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="alttext-decode",
-                            initializer=lower_this_thread) as pool:
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="alttext-decode") as pool:
         pending: deque[tuple[T, Future[Any]]] = deque()
         iterator = iter(items)
         exhausted = False

@@ -50,7 +50,6 @@ from alttext.index.pairing import PairKey, captioned_partner_image, folder_has_r
 from alttext.metadata.capture_date import read_capture_date
 from alttext.metadata.reading import FoundText
 from alttext.text_in_image import fold_image_text
-from alttext.thread_priority import lower_this_thread
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
@@ -467,8 +466,7 @@ class Ingester:
             self._older_images = has_unkeyed_images(self.index)
         batch = _Batch()
         window = max(self.batch_size * 3, 8)
-        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="alttext-ingest",
-                                initializer=lower_this_thread) as pool:  # the model's threads first
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="alttext-ingest") as pool:
             in_flight: deque[Future[_Work]] = deque()
             rows: deque[tuple[int, str]] = deque()
             exhausted = False
