@@ -20,7 +20,8 @@ Variants, each in its own subprocess (so peak RSS is per variant), all on the sa
   batched ``generate`` with the shared cross-attention state of ``fast_beam``), same settings.
 - ``int8``: the same with ``quantize="int8"``.
 
-Each variant runs one warm-up image first (not timed; loading is reported separately). Peak RSS is the
+Each variant runs one warm-up image first (not timed; loading is reported separately). With ``--rounds N`` the
+variants run N times, alternating, and the medians are reported (ratios on a busy machine). Peak RSS is the
 subprocess's ``ru_maxrss`` (model loading included). The last two lines are ``speedup_int8: <ratio>`` and
 ``speedup: <ratio>`` (images/s of alttext int8 resp. fp32 over naive).
 """
@@ -357,14 +358,21 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
             _subprocess(args, "build", model_dir, scratch, scratch / "build.json")
         image_dir = scratch / "images"
         make_images(image_dir, count)
-        results: dict[str, dict[str, Any]] = {}
-        for variant in args.variants:
-            print(f"running {variant} on {count} images ...", flush=True)
-            others = _subprocess(args, variant, model_dir, image_dir, scratch / f"{variant}.json")
-            results[variant] = json.loads((scratch / f"{variant}.json").read_text())
-            results[variant]["cpu_used_elsewhere"] = others
+        runs: dict[str, list[dict[str, Any]]] = {variant: [] for variant in args.variants}
+        # Variants alternate round by round, so a burst of load elsewhere hits them all alike.
+        for round_ in range(args.rounds):
+            for variant in args.variants:
+                label = f" (round {round_ + 1}/{args.rounds})" if args.rounds > 1 else ""
+                print(f"running {variant} on {count} images{label} ...", flush=True)
+                result_path = scratch / f"{variant}-{round_}.json"
+                others = _subprocess(args, variant, model_dir, image_dir, result_path)
+                run = json.loads(result_path.read_text())
+                run["cpu_used_elsewhere"] = others
+                runs[variant].append(run)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+    results = {variant: _median_run(variant_runs) for variant, variant_runs in runs.items()}
 
     reference = results.get("naive", {}).get("captions")
     for result in results.values():
@@ -382,6 +390,7 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
         "new_tokens": args.new_tokens,
         "threads": args.threads,
         "batch_size": args.batch_size,
+        "rounds": args.rounds,
         "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()},
         "results": results,
     }
@@ -389,7 +398,27 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
         for variant, key in (("int8", "speedup_int8"), ("fp32", "speedup")):
             if variant in results:
                 summary[key] = results[variant]["images_per_s"] / results["naive"]["images_per_s"]
+                if args.rounds > 1:  # the same ratio round by round: how much the noise moves it
+                    summary[f"{key}_per_round"] = [
+                        naive["wall_s"] / run["wall_s"] for naive, run in zip(runs["naive"], runs[variant], strict=True)
+                    ]
     return summary
+
+
+def _median_run(variant_runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One variant's figures over its rounds: the median wall and CPU time, the highest peak RSS and load
+    elsewhere, the first round's captions (the runs are deterministic)."""
+    import statistics
+
+    result = dict(variant_runs[0])
+    result["wall_s"] = statistics.median(run["wall_s"] for run in variant_runs)
+    result["cpu_s"] = statistics.median(run["cpu_s"] for run in variant_runs)
+    result["peak_rss_mib"] = max(run["peak_rss_mib"] for run in variant_runs)
+    elsewhere = [run["cpu_used_elsewhere"] for run in variant_runs if run["cpu_used_elsewhere"] is not None]
+    result["cpu_used_elsewhere"] = max(elsewhere) if elsewhere else None
+    result["rounds"] = len(variant_runs)
+    result["wall_s_per_round"] = [run["wall_s"] for run in variant_runs]
+    return result
 
 
 def _percent(value: float | None) -> str:
@@ -397,9 +426,10 @@ def _percent(value: float | None) -> str:
 
 
 def report(summary: dict[str, Any]) -> str:
+    rounds = f", median of {summary['rounds']} alternated rounds" if summary.get("rounds", 1) > 1 else ""
     lines = [
         f"{summary['arch']} vit-gpt2, random weights, {summary['images']} images, beams {summary['beams']},"
-        f" {summary['new_tokens']} new tokens, {summary['threads']} threads",
+        f" {summary['new_tokens']} new tokens, {summary['threads']} threads{rounds}",
         f"{'variant':<8} {'batch':>5} {'s/image':>8} {'images/s':>9} {'cpu s/img':>9} {'peak RSS':>10}"
         f" {'load s':>7} {'= naive':>8} {'busy elsewhere':>14}",
     ]
@@ -417,6 +447,10 @@ def report(summary: dict[str, Any]) -> str:
     if summary["arch"] == "full":
         lines.append("(= naive: captions equal to the naive run's; random weights make near-ties, so this is a"
                      " sanity check only; bench/caption_equivalence.py checks a trained model)")
+    for key in ("speedup_int8", "speedup"):
+        if f"{key}_per_round" in summary:
+            per_round = ", ".join(f"{ratio:.2f}" for ratio in summary[f"{key}_per_round"])
+            lines.append(f"({key} round by round: {per_round})")
     if "speedup_int8" in summary:
         lines.append(f"speedup_int8: {summary['speedup_int8']:.2f}")
     if "speedup" in summary:
@@ -442,6 +476,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="torch threads in every variant")
     parser.add_argument("--beams", type=int, default=4)
     parser.add_argument("--new-tokens", type=int, default=16, help="fixed number of generated tokens")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run the variants this many times, alternating, and report medians (a noisy machine)")
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_IMAGES} images: a smoke run")
     parser.add_argument("--arch", choices=sorted(ARCHS), default="full", help="full: vit-gpt2 size; tiny: for tests")
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated subset of naive,fp32,int8")
@@ -455,8 +491,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = set(args.variants) - set(VARIANTS)
     if unknown or not args.variants:
         parser.error(f"--variants: choose from {', '.join(VARIANTS)}")
-    if args.batch_size < 1 or args.threads < 1 or (args.images is not None and args.images < 1):
-        parser.error("--images, --batch-size and --threads must be at least 1")
+    if args.batch_size < 1 or args.threads < 1 or args.rounds < 1 or (args.images is not None and args.images < 1):
+        parser.error("--images, --batch-size, --threads and --rounds must be at least 1")
     return args
 
 

@@ -234,11 +234,12 @@ class Captioner:
 
     def _uses_shared_encoder(self) -> bool:
         """Vision encoder-decoders (vit-gpt2, TrOCR, Donut) get fast_beam.generate_shared."""
-        from alttext.captioning import fast_beam
+        from alttext.captioning import fast_beam, gpt2_beam
 
         if not fast_beam.is_vision_encoder_decoder(self.loaded.model):
             return False
         fast_beam.enable_folded_cross_attention(self.loaded.model)  # GPT-2 decoders only; else no-op
+        gpt2_beam.prepare(self.loaded.model)  # fp32 GPT-2 decoders on CPU: oneDNN-packed weights
         return True
 
     def _run(self, batch: Sequence[Any], failed: Callable[[str], T], **flags: Any) -> list[str | T]:

@@ -149,9 +149,15 @@ def prefilled_cross_attention_cache(model: Any, encoder_outputs: Any, *, repeat:
 
 def generate_shared(model: Any, pixel_values: torch.Tensor, **generation_kwargs: Any) -> torch.Tensor:
     """``model.generate(pixel_values=..., **generation_kwargs)`` for a VisionEncoderDecoderModel, with the
-    cross-attention keys/values projected once per image and never copied per beam or re-ordered."""
+    cross-attention keys/values projected once per image and never copied per beam or re-ordered; GPT-2
+    decoders doing plain beam search take ``gpt2_beam``'s loop instead of ``generate``."""
+    from alttext.captioning import gpt2_beam
+
     encoder = model.get_encoder()
     encoder_outputs = encoder(pixel_values=pixel_values, return_dict=True)
+    settings = gpt2_beam.plan(model, pixel_values, generation_kwargs)
+    if settings is not None:  # GPT-2 decoders with plain beam search: the loop written out (same sequences)
+        return gpt2_beam.beam_search(model, encoder_outputs.last_hidden_state, settings)
     beams = int(generation_kwargs.get("num_beams") or model.generation_config.num_beams or 1)
     folded = model.decoder.config._attn_implementation == FOLDED_ATTENTION
     cache = prefilled_cross_attention_cache(model, encoder_outputs, repeat=1 if folded else beams)

@@ -76,8 +76,25 @@ def _own_remaining_tensors(model: nn.Module) -> None:
                     module._buffers[name] = buffer.clone()
 
 
+def int8_engine() -> str:
+    """The quantized engine whose int8 weights run fastest here: oneDNN on CPUs with AMX int8 units (its
+    int8 matrix products use them; bench/README.md: ~3× fbgemm's for the encoder and the LM head), else
+    torch's default (fbgemm on x86: what was measured on AVX2 machines)."""
+    try:
+        amx = bool(torch._C._cpu._get_cpu_capability().get("amx_int8"))
+    except (AttributeError, RuntimeError):  # a torch without the private probe: keep the default
+        amx = False
+    if amx and "onednn" in torch.backends.quantized.supported_engines:
+        return "onednn"
+    return str(torch.backends.quantized.engine)
+
+
 def quantize_int8(model: nn.Module) -> nn.Module:
-    """Dynamic int8 weights for every Linear (and Conv1D) layer, in place (activations stay fp32); CPU only."""
+    """Dynamic int8 weights for every Linear (and Conv1D) layer, in place (activations stay fp32); CPU only.
+
+    The weights are packed for ``int8_engine()``, which becomes torch's quantized engine (process-wide; a
+    layer packed earlier for another engine keeps running on that one)."""
+    torch.backends.quantized.engine = int8_engine()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao deprecation notices
         _quantize_children(model)
