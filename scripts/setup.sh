@@ -7,50 +7,33 @@ cd "$(dirname "$0")/.."
 extras=""
 [ "${1:-}" = "--test" ] && extras="[test,semantic]"
 
+# A Debian package, unless COMMAND is already there: as root, through sudo, or else a note saying what is
+# missing and what that costs (NOTE).
+apt_package() {  # PACKAGE COMMAND NOTE
+  command -v "$2" >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
+  else
+    echo "note: $2 not found; $3 (apt-get install $1)" >&2
+  fi
+}
+
 # exiftool: alttext writes HEIC/AVIF metadata through it; the tests use it as an independent oracle.
-if ! command -v exiftool >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libimage-exiftool-perl >/dev/null
-  elif command -v sudo >/dev/null 2>&1; then
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libimage-exiftool-perl >/dev/null
-  else
-    echo "note: exiftool not found; HEIC/AVIF files will get XMP sidecars (apt-get install libimage-exiftool-perl)" >&2
-  fi
-fi
+apt_package libimage-exiftool-perl exiftool "HEIC/AVIF files will get XMP sidecars"
 
-# chromium (--test only): the web app's browser tests drive Debian's chromium through Playwright, whose own
-# browser download (`playwright install`) needs network access CI doesn't have.
-if [ -n "$extras" ] && ! command -v chromium >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  elif command -v sudo >/dev/null 2>&1; then
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  else
-    echo "note: chromium not found; the browser tests will be skipped, or fail under CI=true (apt-get install chromium)" >&2
-  fi
-fi
-
-# jpegtran (--test only): the identity tests rotate a JPEG losslessly with it (libjpeg-turbo-progs).
-if [ -n "$extras" ] && ! command -v jpegtran >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libjpeg-turbo-progs >/dev/null
-  elif command -v sudo >/dev/null 2>&1; then
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libjpeg-turbo-progs >/dev/null
-  else
-    echo "note: jpegtran not found; the lossless-rotate identity test will be skipped (apt-get install libjpeg-turbo-progs)" >&2
-  fi
-fi
-
-# tesseract (--test only; optional for users): --read-text with a pixels-only model reads the text in pictures
-# with it (docs/architecture.md §15). Debian's package brings its English data; nothing is downloaded later.
-if [ -n "$extras" ] && ! command -v tesseract >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr >/dev/null
-  elif command -v sudo >/dev/null 2>&1; then
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr >/dev/null
-  else
-    echo "note: tesseract not found; its OCR tests will be skipped (apt-get install tesseract-ocr)" >&2
-  fi
+if [ -n "$extras" ]; then
+  # chromium: the web app's browser tests drive Debian's chromium through Playwright, whose own browser
+  # download (`playwright install`) needs network access CI doesn't have.
+  apt_package chromium chromium "the browser tests will be skipped, or fail under CI=true"
+  # jpegtran: the identity tests rotate a JPEG losslessly with it.
+  apt_package libjpeg-turbo-progs jpegtran "the lossless-rotate identity test will be skipped"
+  # heif-enc: the tests write HEICs with a thumbnail, as phones do (pillow-heif writes none).
+  apt_package libheif-examples heif-enc "the HEIC thumbnail tests will be skipped"
+  # tesseract (optional for users): --read-text with a pixels-only model reads the text in pictures with it
+  # (docs/architecture.md §15). Debian's package brings its English data; nothing is downloaded later.
+  apt_package tesseract-ocr tesseract "its OCR tests will be skipped"
 fi
 
 # PostgreSQL (--test only): the index tests run on PostgreSQL too, against a throwaway server that

@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import os
 import random
+import shutil
 import struct
+import subprocess
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -207,6 +209,29 @@ def test_heic(tmp_path: Path) -> None:
     pillow_heif.from_pillow(photo("chelsea")).save(str(path), quality=80)
     image = open_image(path)
     assert image.size == photo("chelsea").size and image.mode == "RGB"
+
+
+HEIF_ENC = shutil.which("heif-enc")
+
+
+@pytest.mark.skipif(HEIF_ENC is None, reason="heif-enc is not installed (libheif-examples; CI installs it)")
+def test_a_heic_thumbnail_is_the_models_input_when_it_is_large_enough(tmp_path: Path) -> None:
+    """Phones store a small thumbnail beside the picture: the model's draft input comes from it, not from a
+    full HEVC decode; a thumbnail smaller than the draft size, or no draft size, means the picture itself."""
+    source = tmp_path / "source.png"
+    photo("astronaut").resize((1200, 900)).save(source)
+    heic = tmp_path / "phone.heic"
+    subprocess.run([str(HEIF_ENC), "-q", "80", "-t", "320", "-o", str(heic), str(source)], check=True,
+                   capture_output=True)
+    full = open_image(heic)
+    assert full.size == (1200, 900)
+    small = open_image(heic, draft_size=224)
+    assert small.size == (320, 240) and small.mode == "RGB"
+    # The same picture: the thumbnail against the full decode shrunk to its size.
+    difference = np.abs(np.asarray(small, dtype=np.int16) - np.asarray(full.resize((320, 240)), dtype=np.int16))
+    assert difference.mean() < 8
+    assert open_image(heic, draft_size=448).size == (1200, 900)  # the thumbnail is too small for this model
+    assert open_image(heic.read_bytes(), draft_size=224).size == (320, 240)  # from bytes too
 
 
 def test_animated_gif_uses_the_first_frame(tmp_path: Path) -> None:
