@@ -112,6 +112,7 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("precision", "auto", parse_precision,
                 "model dtype: auto (bf16/fp16 on a GPU, fp32 on CPU), fp32, bf16 or fp16"),
     SettingSpec("threads", None, _optional_int, "torch CPU threads (default: all cores)"),
+    SettingSpec("decode_threads", 2, _positive_int, "threads that read, key and decode photos ahead of the model"),
     SettingSpec("lang", "en", str, "language of the alt text (used in XMP Lang Alt)"),
     SettingSpec("max_image_pixels", 178_956_970, int, "decompression-bomb limit in pixels"),
     SettingSpec("url_max_bytes", 50 * 1024 * 1024, int, "largest image downloaded from a URL"),
@@ -184,6 +185,7 @@ class Settings:
     device: str
     precision: str
     threads: int | None
+    decode_threads: int
     lang: str
     max_image_pixels: int
     url_max_bytes: int

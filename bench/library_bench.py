@@ -4,6 +4,7 @@
     python bench/library_bench.py --photos 64 --megapixels 12
     python bench/library_bench.py --model PATH            # a real local model instead of random weights
     python bench/library_bench.py --arch tiny --quick     # tiny random model, small photos (what the test runs)
+    python bench/library_bench.py --quantize int8 --megapixels 12 --decode-threads 1,2,3   # the setting's effect
 
 The library is made in a temp folder from scikit-image's bundled photos (astronaut, chelsea, coffee, ...),
 fitted to 4:3 camera sizes and given pixel noise so they compress like real photos (~3 MB per 12 MP JPEG):
@@ -28,8 +29,9 @@ Reported for each scan, from the times at which its batches were stored (the sca
 - ``steady`` images/s: photos stored after the first batch over the time they took (decode, identity,
   model, writes, all in flight together: what a long scan runs at);
 - ``after``: seconds after the last batch (the vectors for search by meaning, closing the index);
-- ``ratio`` = steady images/s / caption-only images/s (target >= 0.85), and ``whole`` = photos / the
-  subprocess's wall time, start-up included, / caption-only images/s (depends on how many photos there are);
+- ``ratio`` = steady images/s / caption-only images/s (target >= 0.85); ``10k``: the same for a projected
+  10,000-photo scan, start-up included; and ``whole`` = photos / the subprocess's wall time, start-up
+  included, / caption-only images/s (depends on how many photos there are);
 - s/photo and hours projected for 10,000 photos: the whole run, plus the remaining photos at the steady
   pace and their share of ``after``;
 - each subprocess's peak RSS (``ru_maxrss``): the target is that a photo's megapixels don't show in it
@@ -153,7 +155,8 @@ def _peak_rss_mib() -> float:
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
     return {"model": args.model, "beams": args.beams, "max_tokens": args.new_tokens, "quantize": args.quantize_one,
-            "batch_size": args.batch_size, "threads": args.threads, "device": "cpu"}
+            "batch_size": args.batch_size, "threads": args.threads, "device": "cpu",
+            "decode_threads": args.decode_threads_one}
 
 
 def run_caption(args: argparse.Namespace, paths: list[Path]) -> dict[str, Any]:
@@ -212,6 +215,8 @@ def scan_figures(started: float, ended: float, stored: list[float], count: int, 
         "wall_s": wall, "images_per_s": count / wall, "startup_s": startup, "steady_images_per_s": steady,
         "after_s": after, "ratio": steady / caption_rate, "whole_ratio": count / wall / caption_rate,
         "s_per_photo": projected / PROJECTED_PHOTOS, "projected_hours_10k": projected / 3600,
+        # a 10,000-photo scan, start-up included, against the model alone on as many photos
+        "projected_ratio": PROJECTED_PHOTOS / caption_rate / projected,
     }
 
 
@@ -227,13 +232,14 @@ def worker(args: argparse.Namespace) -> int:
 
 
 # -- the driver ----------------------------------------------------------------------------------------
-def _subprocess(args: argparse.Namespace, role: str, library: Path, result: Path, quantize: str) -> tuple[float, float]:
+def _subprocess(args: argparse.Namespace, role: str, library: Path, result: Path, quantize: str,
+                decode_threads: int = 2) -> tuple[float, float]:
     """Run one phase in a fresh Python; when it started and ended (wall-clock seconds)."""
     command = [
         sys.executable, str(Path(__file__).resolve()), "--worker", role, "--model", str(args.model),
         "--library", str(library), "--result", str(result), "--arch", args.arch, "--beams", str(args.beams),
         "--new-tokens", str(args.new_tokens), "--threads", str(args.threads), "--batch-size", str(args.batch_size),
-        "--quantize-one", quantize,
+        "--quantize-one", quantize, "--decode-threads-one", str(decode_threads),
     ]
     env = dict(os.environ, TOKENIZERS_PARALLELISM="false")
     started = time.time()
@@ -270,17 +276,21 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
                 "caption_peak_rss_mib": caption["peak_rss_mib"], "generation_params": caption["generation_params"],
                 "scans": {},
             }
-            for megapixels, library in libraries.items():
-                print(f"{quantize}: scan of {count} photos at {megapixels:g} MP ...", flush=True)
-                out = scratch / f"scan-{quantize}-{megapixels:g}.json"
-                started, ended = _subprocess(args, "scan", library["folder"], out, quantize)
+            for decode_threads, (megapixels, library) in ((d, item) for d in args.decode_threads
+                                                          for item in libraries.items()):
+                print(f"{quantize}: scan of {count} photos at {megapixels:g} MP, {decode_threads} decode threads ...",
+                      flush=True)
+                out = scratch / f"scan-{quantize}-{megapixels:g}-{decode_threads}.json"
+                started, ended = _subprocess(args, "scan", library["folder"], out, quantize, decode_threads)
                 scan = json.loads(out.read_text())
                 if scan["captioned"] != count:
                     raise SystemExit(f"scan captioned {scan['captioned']} of {count} photos: {scan['errors']}")
-                variant["scans"][f"{megapixels:g}"] = {
+                name = f"{megapixels:g}" if len(args.decode_threads) == 1 else f"{megapixels:g} d{decode_threads}"
+                variant["scans"][name] = {
                     **scan_figures(started, ended, scan["stored"], count, variant["caption_images_per_s"],
                                    args.batch_size),
                     "peak_rss_mib": scan["peak_rss_mib"], "model_calls": scan["model_calls"],
+                    "decode_threads": decode_threads,
                 }
             results[quantize] = variant
     finally:
@@ -289,6 +299,7 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
         "photos": count, "megapixels": args.megapixels, "arch": args.arch if args.model_given is None else "local",
         "model": args.model_given or f"{args.arch} vit-gpt2, random weights", "beams": args.beams,
         "new_tokens": args.new_tokens, "threads": args.threads, "batch_size": args.batch_size,
+        "decode_threads": args.decode_threads,
         "mb_per_photo": {f"{mp:g}": lib["bytes"] / count / 1e6 for mp, lib in libraries.items()},
         "cpus": os.cpu_count(), "load_average": os.getloadavg(), "results": results,
     }
@@ -300,23 +311,26 @@ def report(summary: dict[str, Any]) -> str:
         f"{summary['model']}; {summary['photos']} photos at {sizes}; beams {summary['beams']},"
         f" {summary['new_tokens']} new tokens, batch {summary['batch_size']}, {summary['threads']} threads;"
         f" load average at the end {summary['load_average'][0]:.2f} on {summary['cpus']} CPUs",
-        f"{'variant':<6} {'phase':<12} {'images/s':>9} {'start-up':>8} {'after':>6} {'s/photo':>8} {'10k photos':>10}"
-        f" {'ratio':>6} {'whole':>6} {'peak RSS':>10}",
+        f"{'variant':<6} {'phase':<16} {'images/s':>9} {'start-up':>8} {'after':>6} {'s/photo':>8} {'10k photos':>10}"
+        f" {'ratio':>6} {'10k':>5} {'whole':>6} {'peak RSS':>10}",
     ]
     for quantize, result in summary["results"].items():
         caption_rate = result["caption_images_per_s"]
-        lines.append(f"{quantize:<6} {'caption-only':<12} {caption_rate:>9.3f} {result['caption_load_s']:>7.1f}s"
+        lines.append(f"{quantize:<6} {'caption-only':<16} {caption_rate:>9.3f} {result['caption_load_s']:>7.1f}s"
                      f" {'':>6} {1 / caption_rate:>8.3f} {1 / caption_rate * PROJECTED_PHOTOS / 3600:>9.2f}h"
-                     f" {'':>6} {'':>6} {result['caption_peak_rss_mib']:>6.0f} MiB")
+                     f" {'':>6} {'':>5} {'':>6} {result['caption_peak_rss_mib']:>6.0f} MiB")
         for megapixels, scan in result["scans"].items():
-            lines.append(f"{quantize:<6} {'scan ' + megapixels + ' MP':<12} {scan['steady_images_per_s']:>9.3f}"
+            label = f"scan {megapixels.split()[0]} MP" + (f" d={scan['decode_threads']}" if " " in megapixels else "")
+            lines.append(f"{quantize:<6} {label:<16} {scan['steady_images_per_s']:>9.3f}"
                          f" {scan['startup_s']:>7.1f}s {scan['after_s']:>5.1f}s {scan['s_per_photo']:>8.3f}"
-                         f" {scan['projected_hours_10k']:>9.2f}h {scan['ratio']:>6.2f} {scan['whole_ratio']:>6.2f}"
+                         f" {scan['projected_hours_10k']:>9.2f}h {scan['ratio']:>6.2f} {scan['projected_ratio']:>5.2f}"
+                         f" {scan['whole_ratio']:>6.2f}"
                          f" {scan['peak_rss_mib']:>6.0f} MiB")
     lines.append("(scan images/s: the steady pace after its first batch; ratio = that / caption-only images/s,"
-                 " target >= 0.85; whole: with start-up, over these photos only; s/photo and 10k photos: start-up"
-                 " included, projected; caption-only start-up: model loading; peak RSS should not grow with the"
-                 " photos' megapixels)")
+                 " target >= 0.85; 10k: the same for a projected 10,000-photo scan, start-up included;"
+                 " d=N: decode_threads; whole: with start-up, over these photos only; s/photo and"
+                 " 10k photos: start-up included, projected; caption-only start-up: model loading; peak RSS should"
+                 " not grow with the photos' megapixels)")
     return "\n".join(lines)
 
 
@@ -334,12 +348,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--new-tokens", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=caption_bench._configured_batch_size())
     parser.add_argument("--threads", type=int, default=2, help="torch threads (alttext's threads setting)")
+    parser.add_argument("--decode-threads", default="2",
+                        help="comma-separated decode_threads settings to scan with (default 2: alttext's default)")
     parser.add_argument("--quick", action="store_true", help="few, small photos: a smoke run")
     parser.add_argument("--json", dest="json_path", help="also write the figures to this file")
     parser.add_argument("--worker", choices=("build", "caption", "scan"), help=argparse.SUPPRESS)
     parser.add_argument("--library", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     parser.add_argument("--quantize-one", default="none", help=argparse.SUPPRESS)
+    parser.add_argument("--decode-threads-one", type=int, default=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.model_given = args.model
     args.quantize = [q.strip() for q in args.quantize.split(",") if q.strip()]
@@ -352,6 +369,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--megapixels: numbers, e.g. 12,24")
     if not args.megapixels or min(args.megapixels) <= 0:
         parser.error("--megapixels: positive numbers, e.g. 12,24")
+    try:
+        args.decode_threads = [int(value) for value in args.decode_threads.split(",") if value.strip()]
+    except ValueError:
+        parser.error("--decode-threads: whole numbers, e.g. 1,2,3")
+    if not args.decode_threads or min(args.decode_threads) < 1:
+        parser.error("--decode-threads: at least 1")
     if (args.photos is not None and args.photos < 1) or args.batch_size < 1 or args.threads < 1:
         parser.error("--photos, --batch-size and --threads must be at least 1")
     return args

@@ -103,3 +103,33 @@ def test_variants_limits_have_defaults(tmp_path: Path) -> None:
     assert (settings.variants_deadline, settings.variants_max_reply_bytes) == (60.0, 1024 * 1024)
     settings = load_settings(environ={"ALTTEXT_VARIANTS_DEADLINE": "2.5"}, path=tmp_path / "none.toml")
     assert settings.variants_deadline == 2.5
+
+
+def test_decode_threads_sizes_the_decode_pools_of_scan_and_caption(tmp_path: Path, shapes_model: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import concurrent.futures
+
+    from PIL import Image
+
+    import alttext.captioning.stream
+    import alttext.index.ingest
+    from alttext import Library
+
+    pools: list[tuple[str, int | None]] = []
+
+    class Recorded(concurrent.futures.ThreadPoolExecutor):
+        def __init__(self, max_workers: int | None = None, thread_name_prefix: str = "", **kwargs: object) -> None:
+            pools.append((thread_name_prefix, max_workers))
+            super().__init__(max_workers=max_workers, thread_name_prefix=thread_name_prefix)
+
+    monkeypatch.setattr(alttext.index.ingest, "ThreadPoolExecutor", Recorded)
+    monkeypatch.setattr(alttext.captioning.stream, "ThreadPoolExecutor", Recorded)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.new("RGB", (64, 48), "red").save(folder / "red.png")
+    with Library(tmp_path / "index.sqlite3", model=str(shapes_model), device="cpu", decode_threads=3) as library:
+        assert library.scan([str(folder)], import_metadata=False).summary.captioned == 1
+        assert [result.ok for result in library.caption([str(folder / "red.png")])] == [True]
+    assert ("alttext-ingest", 3) in pools and ("alttext-decode", 3) in pools
+    with pytest.raises(ConfigError, match="decode_threads"):
+        load_settings(environ={"ALTTEXT_DECODE_THREADS": "0"}, path=tmp_path / "none.toml")

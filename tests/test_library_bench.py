@@ -68,7 +68,7 @@ def test_quick_run_on_a_tiny_model_reports_every_figure(tmp_path: Path) -> None:
         for scan in result["scans"].values():
             assert scan["images_per_s"] > 0 and scan["ratio"] > 0 and scan["peak_rss_mib"] > 0
             assert scan["steady_images_per_s"] > 0 and scan["startup_s"] >= 0 and scan["after_s"] >= 0
-            assert scan["whole_ratio"] > 0
+            assert scan["whole_ratio"] > 0 and scan["projected_ratio"] > 0 and scan["decode_threads"] == 2
             assert scan["s_per_photo"] > 0 and scan["projected_hours_10k"] > 0
             assert scan["model_calls"] >= 1
     assert "scan 0.4 MP" in completed.stdout and "caption-only" in completed.stdout
@@ -83,5 +83,6 @@ def test_scan_figures_split_start_up_steady_pace_and_the_tail() -> None:
     assert figures["startup_s"] == 8.0  # 10 s to the first batch, less 2 s for its 8 photos at the steady pace
     assert figures["after_s"] == 1.0 and figures["ratio"] == 0.8 and figures["wall_s"] == 13.0
     assert abs(figures["whole_ratio"] - 16 / 13 / 5) < 1e-12
+    assert abs(figures["projected_ratio"] - 10_000 / 5 / figures["projected_hours_10k"] / 3600) < 1e-12
     # 13 s for the first 16, then 9,984 more at 0.25 s each plus their share of the 1 s tail.
     assert abs(figures["projected_hours_10k"] * 3600 - (13 + 9984 * (0.25 + 1 / 16))) < 1e-6

@@ -71,13 +71,14 @@ def scan(
     max_pixels: int,
     read_existing: ExistingReader | None = None,
     progress: Callable[[str, int | None], Callable[[int], None]] | None = None,
+    decode_threads: int = 2,
 ) -> ScanSummary:
     """``progress(label, total)`` returns an ``advance(n)`` callback (a progress bar), or None for quiet."""
     folders = [os.path.abspath(folder) for folder in folders]
     walk_report = reconcile(index, folders, progress("listing", None) if progress else None)
     ingester = Ingester(
         index, captioner_factory, batch_size=batch_size, max_pixels=max_pixels, read_existing=read_existing,
-        on_progress=progress("captioning", pending_count(index)) if progress else None,
+        workers=decode_threads, on_progress=progress("captioning", pending_count(index)) if progress else None,
     )
     summary = ScanSummary.combine(walk_report, ingester.run())
     fill_missing_capture_dates(index)  # files indexed before migration 0005: once, from their headers

@@ -142,7 +142,7 @@ class Library:
                 return open_image(body, max_pixels=settings.max_image_pixels, draft_size=draft)
             return open_image(source.location, max_pixels=settings.max_image_pixels, draft_size=draft)
 
-        for outcome in captioner.caption_stream(sources, load):
+        for outcome in captioner.caption_stream(sources, load, workers=settings.decode_threads):
             yield CaptionResult(outcome.item.location, outcome.item.is_url, outcome.alt_text, outcome.raw_caption,
                                 captioner.model_id, outcome.error, description=outcome.description,
                                 image_text=outcome.image_text)
@@ -161,7 +161,7 @@ class Library:
         self.open_index(create=True)  # scanning is how an index comes to be
         summary = run_scan(
             self.index, folders, self.load_captioner, batch_size=self.settings.batch_size,
-            max_pixels=self.settings.max_image_pixels, progress=progress,
+            max_pixels=self.settings.max_image_pixels, progress=progress, decode_threads=self.settings.decode_threads,
             read_existing=self._existing_caption_reader() if import_metadata else None,
         )
         after = AfterIndexing(self.index, roots=folders, write_back=write_back, progress=progress).run()
@@ -191,7 +191,7 @@ class Library:
         options = WatchOptions(
             roots=roots, settle_seconds=settings.settle_seconds, scan_interval=settings.scan_interval, poll=poll,
             poll_interval=poll_interval, batch_size=settings.batch_size, max_pixels=settings.max_image_pixels,
-            read_existing=existing_caption_reader(settings.lang),
+            decode_threads=settings.decode_threads, read_existing=existing_caption_reader(settings.lang),
             caption=settings.watch_caption if caption is None else caption,
         )
 
@@ -260,7 +260,7 @@ class Library:
                    application_name=f"alttext worker {host}:{os.getpid()}"[:63]) as index:
             options = WorkerOptions(
                 lease=settings.worker_lease, poll=poll, batch_size=settings.batch_size,
-                max_pixels=settings.max_image_pixels, until_empty=until_empty,
+                max_pixels=settings.max_image_pixels, decode_threads=settings.decode_threads, until_empty=until_empty,
                 read_existing=self._existing_caption_reader() if import_metadata else None,
                 local_path=path_map.local if path_map else None, kinds=tuple(chosen),
             )

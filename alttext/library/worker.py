@@ -62,6 +62,7 @@ class WorkerOptions:
     poll: float = 5.0  # seconds between looks at an empty queue
     batch_size: int = 8
     max_pixels: int = DEFAULT_MAX_PIXELS
+    decode_threads: int = 2  # read, key and decode photos ahead of the model
     read_existing: ExistingReader | None = None
     local_path: Callable[[str], str] | None = None  # the path map
     until_empty: bool = False  # stop once the queue is empty (benchmarks, one-off runs)
@@ -225,7 +226,7 @@ class CaptionWorker:
     def _captions(self) -> IngestReport:
         ingester = Ingester(
             self.index, self.model, batch_size=self.options.batch_size, max_pixels=self.options.max_pixels,
-            read_existing=self.options.read_existing, should_stop=self.stop.is_set,
+            read_existing=self.options.read_existing, should_stop=self.stop.is_set, workers=self.options.decode_threads,
             source=LeasedClaims(self.index, lambda: self.worker_id), local_path=self.options.local_path,
         )
         self._current = ingester.report

@@ -88,6 +88,7 @@ class WatchOptions:
     poll_interval: float = 5.0
     batch_size: int = 8
     max_pixels: int = DEFAULT_MAX_PIXELS
+    decode_threads: int = 2  # read, key and decode photos ahead of the model
     debounce: float = 0.3  # a dirty folder is scanned once its events pause this long...
     max_delay: float = 1.5  # ...or at the latest this long after the first one
     round_seconds: float = 20.0
@@ -462,6 +463,7 @@ class Worker:
         ingester = Ingester(
             self.index, self.model, batch_size=self.options.batch_size, max_pixels=self.options.max_pixels,
             should_stop=should_stop, accept=self._accept, read_existing=self.options.read_existing,
+            workers=self.options.decode_threads,
         )
         report = ingester.run()
         if cut_short:
