@@ -34,7 +34,7 @@ Reported for each scan, from the times at which its batches were stored (the sca
   10,000-photo scan, start-up included; and ``whole`` = photos / the subprocess's wall time, start-up
   included, / caption-only images/s (depends on how many photos there are);
 - s/photo and hours projected for 10,000 photos: the whole run, plus the remaining photos at the steady
-  pace and their share of ``after``;
+  pace (``after`` counts once: it is mostly the sentence encoder's loading);
 - each subprocess's peak RSS (``ru_maxrss``): the target is that a photo's megapixels don't show in it
   (12 MP and 24 MP scans about equal).
 """
@@ -213,7 +213,8 @@ def scan_figures(started: float, ended: float, stored: list[float], count: int, 
     last = stored[-1] if stored else ended
     after = max(0.0, ended - last)
     startup = max(0.0, first - started - min(batch_size, count) / steady)
-    projected = wall + max(0, PROJECTED_PHOTOS - count) * (1 / steady + after / count)
+    # ``after`` is mostly loading the sentence encoder (a vector costs milliseconds), so it counts once.
+    projected = wall + max(0, PROJECTED_PHOTOS - count) / steady
     return {
         "wall_s": wall, "images_per_s": count / wall, "startup_s": startup, "steady_images_per_s": steady,
         "after_s": after, "ratio": steady / caption_rate, "whole_ratio": count / wall / caption_rate,
