@@ -1,6 +1,6 @@
 """End to end on camera-size photos: ``scan`` of a library against the model alone, in one run.
 
-    python bench/library_bench.py                         # full-size vit-gpt2, 16 photos at 12 and 24 MP
+    python bench/library_bench.py                         # full-size vit-gpt2, 32 photos at 12 and 24 MP
     python bench/library_bench.py --photos 64 --megapixels 12
     python bench/library_bench.py --model PATH            # a real local model instead of random weights
     python bench/library_bench.py --arch tiny --quick     # tiny random model, small photos (what the test runs)
@@ -57,7 +57,7 @@ from types import ModuleType
 from typing import Any
 
 SEED = 0
-DEFAULT_PHOTOS = 32  # four batches of 8 after the first: enough for a steady rate
+DEFAULT_PHOTOS = 32  # three batches of 8 after the first: the steady pace
 QUICK_PHOTOS = 4
 PROJECTED_PHOTOS = 10_000
 BASE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "retina")
