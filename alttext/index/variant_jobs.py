@@ -205,19 +205,28 @@ def _claim_next(index: Index, job_ids: Collection[int] | None, counts: VariantJo
             row = connection.execute(query.order_by(jobs.c.next_try_at, jobs.c.id).limit(1)).first()
             if row is None:
                 return None
-            current = connection.execute(
-                select(captions.c.text).select_from(captions.join(images, images.c.id == captions.c.image_id))
-                .where(captions.c.id == row.target_id, images.c.caption_id == captions.c.id)
-            ).first()
-            payload = row.payload or {}
-            if current is None or not current.text:
-                connection.execute(delete(jobs).where(jobs.c.id == row.id))
-                counts.dropped += 1
-                counts.outcomes.append(JobOutcome(row.id, row.target_id, str(payload.get("style")), "dropped"))
+            claimed = _claimed_or_dropped(connection, row, counts)
+            if claimed is None:
                 continue
             connection.execute(update(jobs).where(jobs.c.id == row.id).values(next_try_at=now + LEASE))
-            return _Claimed(row.id, row.target_id, current.text, int(payload.get("n") or 3),
-                            str(payload.get("style") or "catchy"), row.attempts)
+            return claimed
+
+
+def _claimed_or_dropped(connection: Connection, row: Any, counts: VariantJobCounts) -> _Claimed | None:
+    """The job ``row`` with its caption's current text; None when that caption is no longer its picture's
+    (an edit, a new model caption) or is empty: then the job is obsolete and dropped."""
+    current = connection.execute(
+        select(captions.c.text).select_from(captions.join(images, images.c.id == captions.c.image_id))
+        .where(captions.c.id == row.target_id, images.c.caption_id == captions.c.id)
+    ).first()
+    payload = row.payload or {}
+    if current is None or not current.text:
+        connection.execute(delete(jobs).where(jobs.c.id == row.id))
+        counts.dropped += 1
+        counts.outcomes.append(JobOutcome(row.id, row.target_id, str(payload.get("style")), "dropped"))
+        return None
+    return _Claimed(row.id, row.target_id, current.text, int(payload.get("n") or 3),
+                    str(payload.get("style") or "catchy"), row.attempts)
 
 
 def _without_credentials(result: VariantResult) -> VariantResult:
@@ -332,18 +341,7 @@ def _load_claimed(index: Index, job_id: int, owner: int, counts: VariantJobCount
         ).first()
         if row is None:
             return None
-        current = connection.execute(
-            select(captions.c.text).select_from(captions.join(images, images.c.id == captions.c.image_id))
-            .where(captions.c.id == row.target_id, images.c.caption_id == captions.c.id)
-        ).first()
-        payload = row.payload or {}
-        if current is None or not current.text:
-            connection.execute(delete(jobs).where(jobs.c.id == row.id))
-            counts.dropped += 1
-            counts.outcomes.append(JobOutcome(row.id, row.target_id, str(payload.get("style")), "dropped"))
-            return None
-        return _Claimed(row.id, row.target_id, current.text, int(payload.get("n") or 3),
-                        str(payload.get("style") or "catchy"), row.attempts)
+        return _claimed_or_dropped(connection, row, counts)
 
 
 def run_claimed_variant_jobs(
