@@ -296,6 +296,18 @@ def _failure(job: _Claimed, message: str, kind: str, model: str) -> VariantResul
                          error_kind=kind, transient=False)
 
 
+def _run_job(index: Index, client: ChatVariantsClient, job: _Claimed, counts: VariantJobCounts,
+             owner: int | None = None) -> None:
+    """Ask for one job's variants and record the outcome (stored only while ``owner``, if any, holds it)."""
+    try:
+        result = client.generate_variants(job.caption, job.n, job.style)
+    except ValueError as exc:  # a payload no request can satisfy (bad n or style): park it
+        result = _failure(job, f"invalid variants job: {exc}", "invalid", getattr(client, "model", "?"))
+    outcome = _finish(index, job, result, counts, owner)
+    counts.requests += outcome.requests
+    counts.outcomes.append(outcome)
+
+
 def run_variant_jobs(
     index: Index,
     client: ChatVariantsClient,
@@ -318,13 +330,7 @@ def run_variant_jobs(
         job = _claim_next(index, job_ids, counts)
         if job is None:
             break
-        try:
-            result = client.generate_variants(job.caption, job.n, job.style)
-        except ValueError as exc:  # a payload no request can satisfy (bad n or style): park it
-            result = _failure(job, f"invalid variants job: {exc}", "invalid", getattr(client, "model", "?"))
-        outcome = _finish(index, job, result, counts)
-        counts.requests += outcome.requests
-        counts.outcomes.append(outcome)
+        _run_job(index, client, job, counts)
         if on_job is not None:
             on_job(1)
         if counts.capped:
@@ -367,13 +373,7 @@ def run_claimed_variant_jobs(
         job = _load_claimed(index, left.pop(0), owner, counts)
         if job is None:
             continue
-        try:
-            result = client.generate_variants(job.caption, job.n, job.style)
-        except ValueError as exc:  # a payload no request can satisfy (bad n or style): park it
-            result = _failure(job, f"invalid variants job: {exc}", "invalid", getattr(client, "model", "?"))
-        outcome = _finish(index, job, result, counts, owner)
-        counts.requests += outcome.requests
-        counts.outcomes.append(outcome)
+        _run_job(index, client, job, counts, owner)
         if counts.capped:
             break
     if left:
