@@ -49,6 +49,8 @@ from alttext.index.models import (
 from alttext.index.overview import WorkerRow as WorkerRow
 from alttext.index.overview import claimed_count as claimed_count
 from alttext.index.overview import worker_rows as worker_rows
+from alttext.index.variant_jobs import JOB_KIND as VARIANT_JOB_KIND
+from alttext.index.variant_jobs import QUEUED as VARIANT_QUEUED
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +58,6 @@ logger = logging.getLogger(__name__)
 # The kinds of work a worker takes (``alttext worker --jobs``), in the order it does them.
 CAPTIONS, VECTORS, VARIANTS = "captions", "vectors", "variants"
 KINDS = (CAPTIONS, VECTORS, VARIANTS)
-VARIANTS_JOB = "variants"  # jobs.kind (index/variant_jobs.py)
 
 
 def vector_pending(dialect: str) -> ColumnElement[bool]:
@@ -69,7 +70,7 @@ def vector_pending(dialect: str) -> ColumnElement[bool]:
 
 def variants_queued() -> ColumnElement[bool]:
     """A waiting variants job: the predicate of ``ix_jobs_variants_due``."""
-    return (jobs.c.kind == VARIANTS_JOB) & (jobs.c.state == "queued")
+    return (jobs.c.kind == VARIANT_JOB_KIND) & (jobs.c.state == VARIANT_QUEUED)
 
 
 class LeaseLost(Exception):
