@@ -89,6 +89,23 @@ def int8_engine() -> str:
     return str(torch.backends.quantized.engine)
 
 
+def native_bf16() -> bool:
+    """The CPU multiplies bf16 natively (AMX or AVX-512 BF16): int8 models run their attention in bf16 there
+    (``gpt2_beam``), where fp32 would read twice the bytes."""
+    try:
+        capability = torch._C._cpu._get_cpu_capability()
+    except (AttributeError, RuntimeError):  # a torch without the private probe: assume not
+        return False
+    return bool(capability.get("amx_bf16") or capability.get("avx512_bf16"))
+
+
+def is_int8(module: nn.Module) -> bool:
+    """``module`` holds layers made by ``quantize_int8``."""
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicInt8Linear
+
+    return any(isinstance(child, DynamicInt8Linear) for child in module.modules())
+
+
 def quantize_int8(model: nn.Module) -> nn.Module:
     """Dynamic int8 weights for every Linear (and Conv1D) layer, in place (activations stay fp32); CPU only.
 

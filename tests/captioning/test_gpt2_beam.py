@@ -165,3 +165,34 @@ def test_other_decoders_are_not_taken() -> None:
     assert not gpt2_beam.decoder_supported(model)
     assert gpt2_beam.plan(model, _pixels(1), {"num_beams": 2, "max_new_tokens": 4}) is None
     assert gpt2_beam.prepare(model) == 0
+
+
+@pytest.mark.parametrize("activation", ["gelu_new", "relu"])
+def test_int8_steps_follow_the_int8_model(activation: str) -> None:
+    """An int8 decoder's steps (bf16 attention keys/values where the CPU has bf16 units, GPT-2's GELU as one
+    kernel) give the logits of the same int8 model run by transformers, within int8's own tolerance; a model
+    with another activation keeps it."""
+    import torch
+
+    from alttext.captioning import gpt2_beam
+    from alttext.captioning.quantize import native_bf16, quantize_int8
+
+    model = _model(eos=2, seed=5, vocab=160)
+    model.decoder.config.activation_function = activation
+    for block in model.decoder.transformer.h:
+        from transformers.activations import ACT2FN
+
+        block.mlp.act = ACT2FN[activation]
+    model = quantize_int8(model)
+    pixels = _pixels(3, seed=6)
+    tokens = torch.tensor([[1, 7, 30, 99, 5, 140], [1, 3, 3, 64, 2, 11], [1, 150, 8, 42, 17, 60]])
+    with torch.inference_mode():
+        expected = model(pixel_values=pixels, decoder_input_ids=tokens).logits
+        encoded = model.get_encoder()(pixel_values=pixels).last_hidden_state
+        decoder = gpt2_beam._Gpt2Decoder(model, encoded, beams=1, max_length=tokens.shape[1] + 1)
+        got = torch.stack([decoder.step(tokens[:, position], position) for position in range(tokens.shape[1])], 1)
+    assert decoder.attention_dtype == (torch.bfloat16 if native_bf16() else torch.float32)
+    assert decoder.fused_gelu == (activation == "gelu_new")
+    scale = expected.abs().max()
+    assert (got - expected).abs().max() <= 0.02 * scale
+    assert (got.argmax(-1) == expected.argmax(-1)).float().mean() >= 0.9
