@@ -106,7 +106,8 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("db", None, str, "the index: an SQLite file, or a postgresql:// database address"),
     SettingSpec("beams", None, _optional_int, "beam width (default: the model's generation config)"),
     SettingSpec("max_tokens", None, _optional_int, "max new tokens (default: the model's generation config)"),
-    SettingSpec("batch_size", 8, int, "images per model call"),
+    SettingSpec("batch_size", None, _optional_int,
+                "images per model call (default: the model's; 32 for vit-gpt2-style models on CPU, else 8)"),
     SettingSpec("quantize", "none", str, "none or int8 (dynamic int8 on CPU)"),
     SettingSpec("device", "auto", parse_device, DEVICE_HELP),
     SettingSpec("precision", "auto", parse_precision,
@@ -180,7 +181,7 @@ class Settings:
     db: str
     beams: int | None
     max_tokens: int | None
-    batch_size: int
+    batch_size: int | None
     quantize: str
     device: str
     precision: str

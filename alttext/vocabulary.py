@@ -24,6 +24,8 @@ FILE_JOB_KINDS = (RETRY_FILE_JOB, EMBED_JOB)
 # worker registers anew if it comes back).
 WORKER_ACTIVE, WORKER_STOPPED, WORKER_LOST = "active", "stopped", "lost"
 
+# Images per model call where neither the settings nor the model say otherwise (engine.default_batch_size).
+DEFAULT_BATCH_SIZE = 8
 QUANTIZE_CHOICES = ("none", "int8")  # int8: dynamic quantization of the linear layers, CPU only
 # The model's weights and activations: auto is bf16 on CUDA where supported (else fp16), fp16 on MPS, fp32 on CPU.
 PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")

@@ -254,7 +254,8 @@ def run_naive(model_dir: Path, paths: list[Path], beams: int, new_tokens: int, t
 
 
 def run_alttext(
-    model_dir: Path, paths: list[Path], beams: int, new_tokens: int, threads: int, batch_size: int, quantize: str
+    model_dir: Path, paths: list[Path], beams: int, new_tokens: int, threads: int, batch_size: int | None,
+    quantize: str,
 ) -> dict[str, Any]:
     """alttext's own path: ``Captioner.caption_stream`` with its prefetching decoder threads."""
     from alttext.captioning import Captioner
@@ -278,7 +279,7 @@ def run_alttext(
         "wall_s": wall,
         "cpu_s": cpu,
         "load_s": load_s,
-        "batch_size": batch_size,
+        "batch_size": captioner.batch_size,
         "generation_params": captioner.generation_params,
     }
 
@@ -324,7 +325,7 @@ def _subprocess(args: argparse.Namespace, role: str, model_dir: Path, image_dir:
     command = [
         sys.executable, str(Path(__file__).resolve()), "--worker", role, "--model-dir", str(model_dir),
         "--image-dir", str(image_dir), "--result", str(result), "--arch", args.arch, "--beams", str(args.beams),
-        "--new-tokens", str(args.new_tokens), "--threads", str(args.threads), "--batch-size", str(args.batch_size),
+        "--new-tokens", str(args.new_tokens), "--threads", str(args.threads), *batch_size_flag(args.batch_size),
     ]
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), TOKENIZERS_PARALLELISM="false")
     busy, ours, wall = _cpu_busy_seconds(), _children_cpu_seconds(), time.perf_counter()
@@ -458,11 +459,9 @@ def report(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _configured_batch_size() -> int:
-    """alttext's default batch size (what a user gets without flags)."""
-    from alttext.config import SPEC_BY_NAME
-
-    return int(SPEC_BY_NAME["batch_size"].default)
+def batch_size_flag(batch_size: int | None) -> list[str]:
+    """``--batch-size N`` for a worker subprocess, or nothing: alttext's own choice for the model."""
+    return [] if batch_size is None else ["--batch-size", str(batch_size)]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -471,7 +470,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--images", type=int, help=f"number of images (default {DEFAULT_IMAGES}, --quick {QUICK_IMAGES})"
     )
     parser.add_argument(
-        "--batch-size", type=int, default=_configured_batch_size(), help="alttext batch size (default: alttext's)"
+        "--batch-size", type=int, help="alttext batch size (default: alttext's for the model: 32 for vit-gpt2 on CPU)"
     )
     parser.add_argument("--threads", type=int, default=2, help="torch threads in every variant")
     parser.add_argument("--beams", type=int, default=4)
@@ -491,7 +490,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = set(args.variants) - set(VARIANTS)
     if unknown or not args.variants:
         parser.error(f"--variants: choose from {', '.join(VARIANTS)}")
-    if args.batch_size < 1 or args.threads < 1 or args.rounds < 1 or (args.images is not None and args.images < 1):
+    too_small = [value for value in (args.batch_size, args.images) if value is not None and value < 1]
+    if too_small or args.threads < 1 or args.rounds < 1:
         parser.error("--images, --batch-size, --threads and --rounds must be at least 1")
     return args
 

@@ -83,16 +83,17 @@ def naive_captions(model_dir: Path, images: list[Any], overrides: dict[str, Any]
 
 
 def alttext_captions(
-    model_dir: Path, images: list[Any], *, batch_size: int, quantize: str, beams: int | None, max_tokens: int | None,
-    threads: int,
-) -> tuple[list[str], dict[str, Any]]:
+    model_dir: Path, images: list[Any], *, batch_size: int | None, quantize: str, beams: int | None,
+    max_tokens: int | None, threads: int,
+) -> tuple[list[str], dict[str, Any], int]:
+    """The captions, the generation settings and the batch size alttext used (its own choice unless given)."""
     from alttext.captioning import Captioner
 
     captioner = Captioner(
         str(model_dir), device="cpu", beams=beams, max_new_tokens=max_tokens, batch_size=batch_size,
         quantize=quantize, threads=threads,
     )
-    return captioner.caption_images(images), captioner.generation_params
+    return captioner.caption_images(images), captioner.generation_params, captioner.batch_size
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -120,9 +121,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     captions = {"naive": naive_captions(model_dir, images, overrides)}
     timings["naive"] = time.perf_counter() - started
     params: dict[str, Any] = {}
+    batch_size = args.batch_size
     for variant, quantize in (("fp32", "none"), ("int8", "int8")):
         started = time.perf_counter()
-        captions[variant], params[variant] = alttext_captions(
+        captions[variant], params[variant], batch_size = alttext_captions(
             model_dir, images, batch_size=args.batch_size, quantize=quantize, beams=args.beams,
             max_tokens=args.max_tokens, threads=args.threads,
         )
@@ -132,7 +134,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "model": str(model_dir),
         "images": len(images),
         "seed": args.seed,
-        "batch_size": args.batch_size,
+        "batch_size": batch_size,
         "threads": torch.get_num_threads(),
         "generation_params": params,
         "results": {},
@@ -191,10 +193,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", dest="json_path", help="write the summary here")
     parser.add_argument("--show-captions", action="store_true", help="include every caption in --json")
     args = parser.parse_args(argv)
-    if args.batch_size is None:
-        from alttext.config import SPEC_BY_NAME
-
-        args.batch_size = int(SPEC_BY_NAME["batch_size"].default)
     summary = run(args)
     if args.json_path:
         Path(args.json_path).write_text(json.dumps(summary, indent=2) + "\n")

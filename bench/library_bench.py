@@ -175,11 +175,11 @@ def run_caption(args: argparse.Namespace, paths: list[Path]) -> dict[str, Any]:
     images = [open_image(path, max_pixels=settings.max_image_pixels, draft_size=draft) for path in paths]
     # Warm-up on a whole batch: the first call at a batch's shapes builds oneDNN's kernels for them (seconds),
     # which the scan's steady pace, measured after its first batch, doesn't pay either.
-    captioner.caption_images(images[: args.batch_size])
+    captioner.caption_images(images[: captioner.batch_size])
     wall = time.perf_counter()
     captions = captioner.caption_images(images)
     wall = time.perf_counter() - wall
-    return {"wall_s": wall, "load_s": load_s, "captioned": len(captions),
+    return {"wall_s": wall, "load_s": load_s, "captioned": len(captions), "batch_size": captioner.batch_size,
             "generation_params": captioner.generation_params}
 
 
@@ -242,7 +242,8 @@ def _subprocess(args: argparse.Namespace, role: str, library: Path, result: Path
     command = [
         sys.executable, str(Path(__file__).resolve()), "--worker", role, "--model", str(args.model),
         "--library", str(library), "--result", str(result), "--arch", args.arch, "--beams", str(args.beams),
-        "--new-tokens", str(args.new_tokens), "--threads", str(args.threads), "--batch-size", str(args.batch_size),
+        "--new-tokens", str(args.new_tokens), "--threads", str(args.threads),
+        *_caption_bench().batch_size_flag(args.batch_size),
         "--quantize-one", quantize, "--decode-threads-one", str(decode_threads),
     ]
     env = dict(os.environ, TOKENIZERS_PARALLELISM="false")
@@ -278,7 +279,7 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
             variant: dict[str, Any] = {
                 "caption_images_per_s": count / caption["wall_s"], "caption_load_s": caption["load_s"],
                 "caption_peak_rss_mib": caption["peak_rss_mib"], "generation_params": caption["generation_params"],
-                "scans": {},
+                "batch_size": caption["batch_size"], "scans": {},
             }
             for decode_threads, (megapixels, library) in ((d, item) for d in args.decode_threads
                                                           for item in libraries.items()):
@@ -292,7 +293,7 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
                 name = f"{megapixels:g}" if len(args.decode_threads) == 1 else f"{megapixels:g} d{decode_threads}"
                 variant["scans"][name] = {
                     **scan_figures(started, ended, scan["stored"], count, variant["caption_images_per_s"],
-                                   args.batch_size),
+                                   variant["batch_size"]),
                     "peak_rss_mib": scan["peak_rss_mib"], "model_calls": scan["model_calls"],
                     "decode_threads": decode_threads,
                 }
@@ -302,7 +303,8 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "photos": count, "megapixels": args.megapixels, "arch": args.arch if args.model_given is None else "local",
         "model": args.model_given or f"{args.arch} vit-gpt2, random weights", "beams": args.beams,
-        "new_tokens": args.new_tokens, "threads": args.threads, "batch_size": args.batch_size,
+        "new_tokens": args.new_tokens, "threads": args.threads,
+        "batch_size": next((result["batch_size"] for result in results.values()), args.batch_size),
         "decode_threads": args.decode_threads,
         "mb_per_photo": {f"{mp:g}": lib["bytes"] / count / 1e6 for mp, lib in libraries.items()},
         "cpus": os.cpu_count(), "load_average": os.getloadavg(), "results": results,
@@ -350,7 +352,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="size of the random model: full (vit-gpt2) or tiny (tests)")
     parser.add_argument("--beams", type=int, default=4)
     parser.add_argument("--new-tokens", type=int, default=16)
-    parser.add_argument("--batch-size", type=int, default=caption_bench._configured_batch_size())
+    parser.add_argument("--batch-size", type=int, help="images per model call (default: alttext's for the model)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (alttext's threads setting)")
     parser.add_argument("--decode-threads", default="2",
                         help="comma-separated decode_threads settings to scan with (default 2: alttext's default)")
@@ -379,7 +381,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--decode-threads: whole numbers, e.g. 1,2,3")
     if not args.decode_threads or min(args.decode_threads) < 1:
         parser.error("--decode-threads: at least 1")
-    if (args.photos is not None and args.photos < 1) or args.batch_size < 1 or args.threads < 1:
+    if any(value is not None and value < 1 for value in (args.photos, args.batch_size)) or args.threads < 1:
         parser.error("--photos, --batch-size and --threads must be at least 1")
     return args
 

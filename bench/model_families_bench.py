@@ -231,7 +231,7 @@ def build_model(folder: Path, name: str, arch: str) -> dict[str, Any]:
 
 # -- one variant (in a subprocess) ------------------------------------------------------------------------------
 def run_variant(model_dir: Path, paths: list[Path], quantize: str, device: str, threads: int,
-                batch_size: int) -> dict[str, Any]:
+                batch_size: int | None) -> dict[str, Any]:
     from alttext.captioning import Captioner
     from alttext.images import open_image
 
@@ -248,7 +248,7 @@ def run_variant(model_dir: Path, paths: list[Path], quantize: str, device: str, 
     captions = [outcome.raw_caption or "" for outcome in outcomes]
     result: dict[str, Any] = {
         "family": captioner.family.name, "wall_s": wall, "cpu_s": cpu, "load_s": load_s,
-        "batch_size": batch_size, "generation_params": captioner.generation_params,
+        "batch_size": captioner.batch_size, "generation_params": captioner.generation_params,
         "words_per_caption": sum(len(caption.split()) for caption in captions) / len(captions),
         "captions": captions,
     }
@@ -281,7 +281,7 @@ def _subprocess(args: argparse.Namespace, role: str, model: str, model_dir: Path
     """Run one role; the share of the machine's CPU time other processes used meanwhile (0-1)."""
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", role, "--models", model,
                "--model-dir", str(model_dir), "--image-dir", str(image_dir), "--result", str(result),
-               "--arch", args.arch, "--threads", str(args.threads), "--batch-size", str(args.batch_size),
+               "--arch", args.arch, "--threads", str(args.threads), *caption_bench.batch_size_flag(args.batch_size),
                "--device", args.device]
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), TOKENIZERS_PARALLELISM="false")
     busy, ours, wall = caption_bench._cpu_busy_seconds(), caption_bench._children_cpu_seconds(), time.perf_counter()
@@ -316,7 +316,8 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
     variants = [v for v in args.variants if v == "fp32" or args.device == "cpu"]  # int8 is CPU-only
     scratch = Path(tempfile.mkdtemp(prefix="alttext-families-"))
     summary: dict[str, Any] = {
-        "arch": args.arch, "images": count, "threads": args.threads, "batch_size": args.batch_size,
+        "arch": args.arch, "images": count, "threads": args.threads,
+        "batch_size": args.batch_size if args.batch_size is not None else "each model's own",
         "device": args.device, "machine": {"cpus": os.cpu_count(), "processor": platform.processor()
                                            or platform.machine()},
         "uptime_start": _uptime(), "models": {},
@@ -394,8 +395,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"number of images (default {DEFAULT_IMAGES}, --quick {QUICK_IMAGES})")
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_IMAGES} images: a smoke run")
     parser.add_argument("--arch", choices=("full", "tiny"), default="full", help="full: published sizes; tiny: tests")
-    parser.add_argument("--batch-size", type=int, default=caption_bench._configured_batch_size(),
-                        help="alttext batch size (default: alttext's)")
+    parser.add_argument("--batch-size", type=int, help="alttext batch size (default: alttext's for each model)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads in every run")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda: int8 runs only on cpu")
     parser.add_argument("--model-dir", help="keep the built models in this folder and reuse them next time")
@@ -410,7 +410,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--models: choose from {', '.join(MODELS)}")
     if not args.variants or set(args.variants) - set(VARIANTS):
         parser.error(f"--variants: choose from {', '.join(VARIANTS)}")
-    if args.batch_size < 1 or args.threads < 1 or (args.images is not None and args.images < 1):
+    if any(value is not None and value < 1 for value in (args.batch_size, args.images)) or args.threads < 1:
         parser.error("--images, --batch-size and --threads must be at least 1")
     if args.worker:
         args.model = args.models[0]

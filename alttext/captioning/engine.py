@@ -27,7 +27,7 @@ from alttext.captioning.loading import LoadedModel, load_model
 from alttext.captioning.memory import run_fitting
 from alttext.captioning.protocols import CaptionFailure
 from alttext.captioning.stream import CaptionOutcome, caption_stream
-from alttext.vocabulary import PRECISION_CHOICES, QUANTIZE_CHOICES
+from alttext.vocabulary import DEFAULT_BATCH_SIZE, PRECISION_CHOICES, QUANTIZE_CHOICES
 
 if TYPE_CHECKING:
     from alttext.captioning.ocr import TesseractReader
@@ -35,6 +35,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# vit-gpt2-style models on CPU: each decoding step reads every decoder weight (~0.5 GB fp32, ~0.12 GB int8)
+# once for all the batch's beams, so the steps cost less per image as batches grow (bench/README.md, issue 16:
+# decoding 0.205 / 0.163 / 0.130 s an image fp32 and 0.101 / 0.080 / 0.065 int8 at batch 8 / 16 / 32), for
+# ~0.7 GB more at peak in fp32 (the images' cross-attention keys/values).
+CPU_GPT2_BATCH_SIZE = 32
 
 __all__ = ["CaptionOutcome", "Captioner", "configure_torch_threads"]
 
@@ -77,7 +83,7 @@ class Captioner:
         device: str = "auto",
         beams: int | None = None,
         max_new_tokens: int | None = None,
-        batch_size: int = 8,
+        batch_size: int | None = None,
         quantize: str = "none",
         precision: str = "auto",
         threads: int | None = None,
@@ -94,7 +100,7 @@ class Captioner:
             raise ValueError(f"quantize must be one of {', '.join(QUANTIZE_CHOICES)}, not {quantize!r}")
         if precision not in PRECISION_CHOICES:
             raise ValueError(f"precision must be one of {', '.join(PRECISION_CHOICES)}, not {precision!r}")
-        if batch_size < 1:
+        if batch_size is not None and batch_size < 1:
             raise ValueError("batch size must be at least 1")
         if quantize == "int8":  # said before the weights load
             if device.partition(":")[0] in ("cuda", "mps"):
@@ -104,7 +110,6 @@ class Captioner:
                                  " use --precision fp32 or auto")
         configure_torch_threads(threads)
         self.loaded = loaded or load_model(model_ref, device, precision)
-        self.batch_size = batch_size
         self._fits: int | None = None  # the batch size that fit after the device ran out of memory
         self.quantize = quantize
         if quantize == "int8":
@@ -115,6 +120,7 @@ class Captioner:
             self.loaded.model = quantize_int8(self.loaded.model)
         self._shared_encoder = False
         self.family = self._family(prompt)
+        self.batch_size = batch_size if batch_size is not None else self._default_batch_size()
         self.generation_kwargs = self._generation_kwargs(beams, max_new_tokens)
         self.describes = describe and self.family.description_prompt is not None
         self.description_kwargs = {key: value for key, value in self.generation_kwargs.items()
@@ -231,6 +237,15 @@ class Captioner:
         if self.ocr is None:
             return batch
         return [item.model_input if isinstance(item, _WithText) else item for item in batch]
+
+    def _default_batch_size(self) -> int:
+        """Images per call when the settings don't say: ``CPU_GPT2_BATCH_SIZE`` for GPT-2 decoders run by
+        ``gpt2_beam`` on CPU, else ``DEFAULT_BATCH_SIZE``."""
+        from alttext.captioning import gpt2_beam
+
+        if self._shared_encoder and self.loaded.device == "cpu" and gpt2_beam.decoder_supported(self.loaded.model):
+            return CPU_GPT2_BATCH_SIZE
+        return DEFAULT_BATCH_SIZE
 
     def _uses_shared_encoder(self) -> bool:
         """Vision encoder-decoders (vit-gpt2, TrOCR, Donut) get fast_beam.generate_shared."""

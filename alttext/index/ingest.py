@@ -50,6 +50,7 @@ from alttext.index.pairing import PairKey, captioned_partner_image, folder_has_r
 from alttext.metadata.capture_date import read_capture_date
 from alttext.metadata.reading import FoundText
 from alttext.text_in_image import fold_image_text
+from alttext.vocabulary import DEFAULT_BATCH_SIZE
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
@@ -193,7 +194,7 @@ class Ingester:
         index: Index,
         captioner_factory: CaptionerFactory,
         *,
-        batch_size: int = 8,
+        batch_size: int | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         workers: int = 2,
         read_existing: ExistingReader | None = None,
@@ -206,11 +207,13 @@ class Ingester:
         """``accept(file_id, path)``, when given, is asked before a pending file is read; a file it
         refuses stays pending for a later run (the watch daemon's settle check). ``source``: where the
         pending rows come from (default: the unclaimed ones). ``local_path``: where this machine reads a
-        file the index names (a worker's path map; default: the same path)."""
+        file the index names (a worker's path map; default: the same path). ``batch_size``: images per
+        model call; the captioner's own (``Captioner`` picks one for its model when not told) from the
+        moment it loads."""
         self.index = index
         self._captioner_factory = captioner_factory
         self._captioner: CaptionModel | None = None
-        self.batch_size = batch_size
+        self.batch_size = batch_size if batch_size is not None else DEFAULT_BATCH_SIZE
         self.max_pixels = max_pixels
         self.workers = workers
         self.read_existing = read_existing
@@ -344,7 +347,8 @@ class Ingester:
             self.on_progress(1 + len(joining))
             return
         batch.add(fingerprint.content_hash, work)
-        if len(batch) >= self.batch_size:
+        # Loading the model (here at the latest) sets the batch size to the captioner's, which may be larger.
+        if len(batch) >= self.batch_size and len(batch) >= self.captioner.batch_size:
             self._caption_batch(batch)
 
     def _may_have_partner(self, connection: Connection, path: str) -> bool:
@@ -465,7 +469,6 @@ class Ingester:
             backfill_content_hashes(self.index, should_stop=self.should_stop)
             self._older_images = has_unkeyed_images(self.index)
         batch = _Batch()
-        window = max(self.batch_size * 3, 8)
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="alttext-ingest") as pool:
             in_flight: deque[Future[_Work]] = deque()
             rows: deque[tuple[int, str]] = deque()
@@ -474,6 +477,7 @@ class Ingester:
                 while True:
                     if self.should_stop():
                         break
+                    window = max(self.batch_size * 3, 8)  # the batch size is the captioner's once it loads
                     while not exhausted and len(in_flight) < window:
                         if not rows:
                             fetched = self.source.fetch(window)

@@ -67,7 +67,7 @@ def scan(
     folders: list[str],
     captioner_factory: Callable[[], Any],
     *,
-    batch_size: int = 8,
+    batch_size: int | None = None,
     max_pixels: int,
     read_existing: ExistingReader | None = None,
     progress: Callable[[str, int | None], Callable[[int], None]] | None = None,

@@ -60,7 +60,7 @@ MAX_PAUSE = 60.0  # the longest wait between tries while the database is away
 class WorkerOptions:
     lease: float = 60.0  # seconds a claim lasts unless renewed
     poll: float = 5.0  # seconds between looks at an empty queue
-    batch_size: int = 8
+    batch_size: int | None = None  # None: the model's (Captioner)
     max_pixels: int = DEFAULT_MAX_PIXELS
     decode_threads: int = 2  # read, key and decode photos ahead of the model
     read_existing: ExistingReader | None = None

@@ -86,7 +86,7 @@ class WatchOptions:
     scan_interval: float = 3600.0
     poll: bool = False
     poll_interval: float = 5.0
-    batch_size: int = 8
+    batch_size: int | None = None  # None: the model's (Captioner)
     max_pixels: int = DEFAULT_MAX_PIXELS
     decode_threads: int = 2  # read, key and decode photos ahead of the model
     debounce: float = 0.3  # a dirty folder is scanned once its events pause this long...

@@ -36,6 +36,7 @@ from alttext.captioning.remote.replies import ReplyUnusable, reply_text
 from alttext.captioning.stream import CaptionOutcome, caption_stream
 from alttext.chat import ChatClient, ChatError, Message
 from alttext.redact import redact
+from alttext.vocabulary import DEFAULT_BATCH_SIZE
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -87,7 +88,7 @@ class RemoteCaptioner:
         deadline: float = 120.0,
         max_requests: int | None = None,
         max_reply_bytes: int = 256 * 1024,
-        batch_size: int = 8,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         prompt: str | None = None,
         describe: bool = False,
         read_text: bool = False,
@@ -134,7 +135,7 @@ class RemoteCaptioner:
             "deadline": settings.caption_deadline,
             "max_requests": settings.caption_max_requests,
             "max_reply_bytes": settings.caption_max_reply_bytes,
-            "batch_size": settings.batch_size,
+            "batch_size": settings.batch_size or DEFAULT_BATCH_SIZE,
             "prompt": settings.caption_prompt,
             "describe": settings.describe,
             "read_text": settings.read_text,
