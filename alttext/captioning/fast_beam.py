@@ -154,7 +154,8 @@ def generate_shared(model: Any, pixel_values: torch.Tensor, **generation_kwargs:
     from alttext.captioning import gpt2_beam
 
     encoder = model.get_encoder()
-    encoder_outputs = encoder(pixel_values=pixel_values, return_dict=True)
+    encoder_dtype = next(encoder.parameters()).dtype  # bf16 for an int8 model's encoder (quantize.py)
+    encoder_outputs = encoder(pixel_values=pixel_values.to(encoder_dtype), return_dict=True)
     settings = gpt2_beam.plan(model, pixel_values, generation_kwargs)
     if settings is not None:  # GPT-2 decoders with plain beam search: the loop written out (same sequences)
         return gpt2_beam.beam_search(model, encoder_outputs.last_hidden_state, settings)

@@ -18,6 +18,7 @@ import contextlib
 import ctypes
 import gc
 import warnings
+from typing import Any
 
 import torch
 from torch import nn
@@ -46,12 +47,14 @@ def conv1d_to_linear(module: nn.Module) -> int:
     return replaced
 
 
-def _quantize_children(module: nn.Module) -> int:
+def _quantize_children(module: nn.Module, skip: nn.Module | None = None) -> int:
     from torch.ao.nn.quantized.dynamic import Linear as DynamicInt8Linear
     from torch.ao.quantization import default_dynamic_qconfig
 
     converted = 0
     for name, child in list(module.named_children()):
+        if child is skip:
+            continue
         if isinstance(child, Conv1D):
             child = _as_linear(child)
         if type(child) is nn.Linear:  # exactly what quantize_dynamic's default mapping converts
@@ -61,7 +64,7 @@ def _quantize_children(module: nn.Module) -> int:
             setattr(module, name, DynamicInt8Linear.from_float(child))
             converted += 1
         else:
-            converted += _quantize_children(child)
+            converted += _quantize_children(child, skip)
     return converted
 
 
@@ -106,15 +109,44 @@ def is_int8(module: nn.Module) -> bool:
     return any(isinstance(child, DynamicInt8Linear) for child in module.modules())
 
 
+def bf16_image_encoder(model: nn.Module) -> nn.Module | None:
+    """The image encoder that ``quantize_int8`` runs in bf16 instead of int8: a VisionEncoderDecoder's (vit-gpt2,
+    TrOCR, Donut) on a CPU with bf16 units. There, measured on vit-gpt2's ViT at batch 32, bf16 took 35 ms an
+    image against int8's 70-90 and came closer to fp32 (relative error of the encoder's output 1.1 % against
+    4.7 %): int8 re-quantises every layer's fp32 input, bf16 halves every activation's bytes and runs the
+    attention in bf16 too. None elsewhere."""
+    from transformers import VisionEncoderDecoderModel
+
+    if isinstance(model, VisionEncoderDecoderModel) and native_bf16():
+        return model.encoder
+    return None
+
+
+def _states_in_fp32(_module: nn.Module, _inputs: Any, output: Any) -> Any:
+    """A bf16 image encoder's output states in fp32, as the int8 decoder layers take them (any caller:
+    ``generate``, a forward, ``fast_beam``)."""
+    if isinstance(output, tuple):
+        return (output[0].float(), *output[1:])
+    output.last_hidden_state = output.last_hidden_state.float()
+    return output
+
+
 def quantize_int8(model: nn.Module) -> nn.Module:
     """Dynamic int8 weights for every Linear (and Conv1D) layer, in place (activations stay fp32); CPU only.
+    A vision encoder-decoder's image encoder is made bf16 instead where ``bf16_image_encoder`` says so (callers
+    feed it pixels in its dtype, as ``fast_beam.generate_shared`` and ViT's own embedding do; its output states
+    come back in fp32).
 
     The weights are packed for ``int8_engine()``, which becomes torch's quantized engine (process-wide; a
     layer packed earlier for another engine keeps running on that one)."""
     torch.backends.quantized.engine = int8_engine()
+    encoder = bf16_image_encoder(model)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao deprecation notices
-        _quantize_children(model)
+        _quantize_children(model, skip=encoder)
+    if encoder is not None:
+        encoder.to(torch.bfloat16)
+        encoder.register_forward_hook(_states_in_fp32)
     _own_remaining_tensors(model)
     gc.collect()
     release_free_heap()

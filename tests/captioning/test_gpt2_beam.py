@@ -196,3 +196,29 @@ def test_int8_steps_follow_the_int8_model(activation: str) -> None:
     scale = expected.abs().max()
     assert (got - expected).abs().max() <= 0.02 * scale
     assert (got.argmax(-1) == expected.argmax(-1)).float().mean() >= 0.9
+
+
+def test_an_int8_vision_encoder_decoder_runs_its_image_encoder_in_bf16_where_the_cpu_has_bf16_units() -> None:
+    """quantize_int8 leaves the image encoder out of int8 and makes it bf16 on such CPUs (faster there and
+    closer to fp32); generate_shared feeds it pixels in its dtype and the decoder fp32 states."""
+    import torch
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicInt8Linear
+
+    from alttext.captioning import fast_beam
+    from alttext.captioning.quantize import native_bf16, quantize_int8
+
+    reference = _model(eos=2, seed=7, vocab=160)
+    model = quantize_int8(_model(eos=2, seed=7, vocab=160))
+    bf16 = native_bf16()
+    assert any(isinstance(layer, DynamicInt8Linear) for layer in model.encoder.modules()) != bf16
+    assert {parameter.dtype for parameter in model.encoder.parameters()} == {torch.bfloat16 if bf16 else torch.float32}
+    assert any(isinstance(layer, DynamicInt8Linear) for layer in model.decoder.modules())
+    pixels = _pixels(3, seed=8)
+    encoder_dtype = next(model.encoder.parameters()).dtype
+    with torch.inference_mode():
+        expected = reference.get_encoder()(pixel_values=pixels).last_hidden_state
+        got = model.get_encoder()(pixel_values=pixels.to(encoder_dtype)).last_hidden_state.float()
+        assert float((got - expected).norm() / expected.norm()) < 0.05
+        assert model.get_encoder()(pixel_values=pixels).last_hidden_state.dtype == torch.float32  # for the decoder
+        shared = fast_beam.generate_shared(model, pixels, num_beams=3, max_new_tokens=6)
+    assert shared.shape[0] == 3 and shared.shape[1] >= 2
