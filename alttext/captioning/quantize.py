@@ -93,8 +93,8 @@ def int8_engine() -> str:
 
 
 def native_bf16() -> bool:
-    """The CPU multiplies bf16 natively (AMX or AVX-512 BF16): int8 models run their attention in bf16 there
-    (``gpt2_beam``), where fp32 would read twice the bytes."""
+    """The CPU multiplies bf16 natively (AMX or AVX-512 BF16): there int8 models keep their attention state in
+    bf16 (``gpt2_beam``) and a vision encoder-decoder's image encoder runs in bf16 (``bf16_image_encoder``)."""
     try:
         capability = torch._C._cpu._get_cpu_capability()
     except (AttributeError, RuntimeError):  # a torch without the private probe: assume not
