@@ -79,15 +79,21 @@ def _own_remaining_tensors(model: nn.Module) -> None:
                     module._buffers[name] = buffer.clone()
 
 
+def _cpu_has(*units: str) -> bool:
+    """Torch reports any of ``units`` (``amx_int8``, ``avx512_bf16``...) on this CPU; False where this torch
+    lacks the private probe."""
+    try:
+        capability = torch._C._cpu._get_cpu_capability()
+    except (AttributeError, RuntimeError):
+        return False
+    return any(capability.get(unit) for unit in units)
+
+
 def int8_engine() -> str:
     """The quantized engine whose int8 weights run fastest here: oneDNN on CPUs with AMX int8 units (its
     int8 matrix products use them; bench/README.md: ~3× fbgemm's for the encoder and the LM head), else
     torch's default (fbgemm on x86: what was measured on AVX2 machines)."""
-    try:
-        amx = bool(torch._C._cpu._get_cpu_capability().get("amx_int8"))
-    except (AttributeError, RuntimeError):  # a torch without the private probe: keep the default
-        amx = False
-    if amx and "onednn" in torch.backends.quantized.supported_engines:
+    if _cpu_has("amx_int8") and "onednn" in torch.backends.quantized.supported_engines:
         return "onednn"
     return str(torch.backends.quantized.engine)
 
@@ -95,11 +101,7 @@ def int8_engine() -> str:
 def native_bf16() -> bool:
     """The CPU multiplies bf16 natively (AMX or AVX-512 BF16): there int8 models keep their attention state in
     bf16 (``gpt2_beam``) and a vision encoder-decoder's image encoder runs in bf16 (``bf16_image_encoder``)."""
-    try:
-        capability = torch._C._cpu._get_cpu_capability()
-    except (AttributeError, RuntimeError):  # a torch without the private probe: assume not
-        return False
-    return bool(capability.get("amx_bf16") or capability.get("avx512_bf16"))
+    return _cpu_has("amx_bf16", "avx512_bf16")
 
 
 def is_int8(module: nn.Module) -> bool:

@@ -213,7 +213,7 @@ class Ingester:
         self.index = index
         self._captioner_factory = captioner_factory
         self._captioner: CaptionModel | None = None
-        self.batch_size = batch_size if batch_size is not None else DEFAULT_BATCH_SIZE
+        self._batch_size = batch_size if batch_size is not None else DEFAULT_BATCH_SIZE
         self.max_pixels = max_pixels
         self.workers = workers
         self.read_existing = read_existing
@@ -231,8 +231,13 @@ class Ingester:
         """Loaded on first need: a rescan with nothing new never loads the model."""
         if self._captioner is None:
             self._captioner = self._captioner_factory()
-            self.batch_size = self._captioner.batch_size
         return self._captioner
+
+    @property
+    def batch_size(self) -> int:
+        """Images per model call: the captioner's once it is loaded (its own choice, or what fit after running
+        out of memory), the one given (or the default) until then."""
+        return self._captioner.batch_size if self._captioner is not None else self._batch_size
 
     # -- stage 1: in worker threads ---------------------------------------------------------------
     def _prepare(self, work: _Work) -> _Work:
@@ -347,7 +352,7 @@ class Ingester:
             self.on_progress(1 + len(joining))
             return
         batch.add(fingerprint.content_hash, work)
-        # Loading the model (here at the latest) sets the batch size to the captioner's, which may be larger.
+        # Loading the model (here at the latest) makes the batch size the captioner's, which may be larger.
         if len(batch) >= self.batch_size and len(batch) >= self.captioner.batch_size:
             self._caption_batch(batch)
 
@@ -477,7 +482,7 @@ class Ingester:
                 while True:
                     if self.should_stop():
                         break
-                    window = max(self.batch_size * 3, 8)  # the batch size is the captioner's once it loads
+                    window = max(self.batch_size * 3, 8)  # the captioner's batch size once it loads
                     while not exhausted and len(in_flight) < window:
                         if not rows:
                             fetched = self.source.fetch(window)
